@@ -1,0 +1,9 @@
+"""hatch-sigstore: sign every wheel and sdist with Sigstore as hatch builds it, and publish to GitLab.
+
+The package root stays import-light: build environments import ``hatch_sigstore.hooks`` and must
+not pay for sigstore or httpx unless they sign or publish.
+"""
+
+from hatch_sigstore.__about__ import __version__
+
+__all__ = ["__version__"]

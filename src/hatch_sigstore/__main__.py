@@ -1,0 +1,5 @@
+import sys
+
+from hatch_sigstore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""GitLab CI variables, read once into typed values.
+
+Knows nothing of hatch, sigstore or HTTP: the build hook, the publisher and the CLI all derive
+their defaults (metadata, the expected signing identity, registry coordinates) from here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hatch_sigstore.errors import ConfigError
+
+__all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_SERVER", "CIContext", "ExpectedIdentity"]
+
+DEFAULT_SERVER = "https://gitlab.com"
+DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
+
+
+@dataclass(frozen=True)
+class ExpectedIdentity:
+    """Who must have signed: a GitLab project's pipeline, as Fulcio writes it into the certificate.
+
+    ``ref`` is a full ref (``refs/heads/main``, ``refs/tags/v1.0``) or ``None`` for any ref.
+    The issuer of a GitLab ID token is the instance URL, so ``issuer`` is ``server``.
+    """
+
+    server: str
+    project_path: str
+    ref: str | None = None
+    config_path: str = DEFAULT_CONFIG_PATH
+    project_id: str | None = None
+
+    @property
+    def issuer(self) -> str:
+        return self.server
+
+    @property
+    def host(self) -> str:
+        """``build_server_fqdn``: host, port and relative root, without the scheme."""
+        return self.server.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def repository_uri(self) -> str:
+        """What Fulcio writes as Source Repository URI (OID .12)."""
+        return f"{self.server.rstrip('/')}/{self.project_path}"
+
+    @property
+    def san(self) -> str | None:
+        """The certificate's SAN for ``ref``: ``https://HOST/GROUP/PROJECT//CONFIG@REF``.
+
+        The ``//`` is GitLab's: ``ci_config_ref_uri`` joins the project path and the config path
+        with it. ``None`` when any ref is allowed.
+        """
+        if self.ref is None:
+            return None
+        return f"https://{self.host}/{self.project_path}//{self.config_path}@{self.ref}"
+
+
+@dataclass(frozen=True)
+class CIContext:
+    """The GitLab CI variables hatch-sigstore uses, read from one environment snapshot."""
+
+    env: Mapping[str, str] = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CIContext:
+        return cls(dict(os.environ if env is None else env))
+
+    def get(self, name: str) -> str | None:
+        """The variable's value, or ``None`` when it is unset or blank."""
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    @property
+    def in_gitlab_ci(self) -> bool:
+        return self.env.get("GITLAB_CI", "").lower() == "true"
+
+    @property
+    def server_url(self) -> str | None:
+        url = self.get("CI_SERVER_URL")
+        return url.rstrip("/") if url else None
+
+    @property
+    def api_v4_url(self) -> str | None:
+        url = self.get("CI_API_V4_URL")
+        if url:
+            return url.rstrip("/")
+        return f"{self.server_url}/api/v4" if self.server_url else None
+
+    @property
+    def project_id(self) -> str | None:
+        return self.get("CI_PROJECT_ID")
+
+    @property
+    def project_path(self) -> str | None:
+        return self.get("CI_PROJECT_PATH")
+
+    @property
+    def project_name(self) -> str | None:
+        return self.get("CI_PROJECT_NAME")
+
+    @property
+    def project_url(self) -> str | None:
+        return self.get("CI_PROJECT_URL")
+
+    @property
+    def config_path(self) -> str:
+        return self.get("CI_CONFIG_PATH") or DEFAULT_CONFIG_PATH
+
+    @property
+    def ref(self) -> str | None:
+        """The pipeline's full ref, as GitLab puts it into ``ci_config_ref_uri``.
+
+        Tag pipelines have ``CI_COMMIT_TAG``; branch and merge-request pipelines have
+        ``CI_COMMIT_BRANCH`` or, for MRs, ``CI_MERGE_REQUEST_SOURCE_BRANCH_NAME``.
+        """
+        tag = self.get("CI_COMMIT_TAG")
+        if tag:
+            return f"refs/tags/{tag}"
+        branch = self.get("CI_COMMIT_BRANCH") or self.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+        return f"refs/heads/{branch}" if branch else None
+
+    def expected_identity(self) -> ExpectedIdentity | None:
+        """The identity this pipeline's signatures carry, or ``None`` outside GitLab CI.
+
+        Raises :class:`ConfigError` when the variables are there but cannot name an identity.
+        """
+        server, project = self.server_url, self.project_path
+        if not server or not project:
+            return None
+        config = self.config_path
+        if "@" in config:
+            raise ConfigError(
+                f"CI_CONFIG_PATH is {config!r}, a CI configuration kept in another project; "
+                "GitLab then puts no usable ci_config_ref_uri into the ID token, so Fulcio "
+                "cannot issue a certificate naming this project.",
+                remediation="Keep .gitlab-ci.yml in the project itself, or pass the expected "
+                "identity explicitly (--cert-identity, or the 'identity' option).",
+            )
+        ref = self.ref
+        if ref is None:
+            raise ConfigError(
+                "Neither CI_COMMIT_TAG nor CI_COMMIT_BRANCH is set, so the pipeline's ref "
+                "(refs/tags/… or refs/heads/…) is unknown.",
+                remediation="Run in a branch or tag pipeline, or pass the expected identity "
+                "explicitly.",
+            )
+        return ExpectedIdentity(
+            server=server,
+            project_path=project,
+            ref=ref,
+            config_path=config,
+            project_id=self.project_id,
+        )

@@ -1,0 +1,56 @@
+"""The ``hatch-sigstore`` command: argument parsing and output only.
+
+Each subcommand lives in its own module with ``register(subparsers)``; registering must stay
+import-light (argparse only), the work is imported when the subcommand runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from hatch_sigstore.__about__ import __version__
+from hatch_sigstore.errors import HatchSigstoreError, redact
+
+__all__ = ["main"]
+
+_SUBCOMMANDS = ("sign", "verify", "download", "sandbox")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="hatch-sigstore",
+        description="Sign, verify, download and rehearse Sigstore-signed Python releases on GitLab.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"hatch_sigstore.cli._{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"hatch_sigstore.cli._{name}":
+                raise
+            continue  # a subcommand not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except HatchSigstoreError as exc:
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The exception hierarchy. Every error says what went wrong *and* what to do about it.
+
+Callers at the edges (the CLI, the build hook, the publisher) print ``str(error)``: one paragraph,
+no traceback. Messages must never contain a secret; build them from names, not values, or pass
+the text through :func:`hatch_sigstore.errors.redact` first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "ConfigError",
+    "HatchSigstoreError",
+    "PublishError",
+    "RegistryError",
+    "SigningError",
+    "TokenError",
+    "TrustConfigError",
+    "VerificationError",
+    "redact",
+]
+
+
+class HatchSigstoreError(Exception):
+    """Base class: a problem the user can fix, with the fix in ``remediation``."""
+
+    def __init__(self, message: str, *, remediation: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remediation = remediation
+
+    def __str__(self) -> str:
+        if self.remediation:
+            return f"{self.message.rstrip()} {self.remediation.strip()}"
+        return self.message
+
+
+class ConfigError(HatchSigstoreError):
+    """A configuration key, CLI flag or environment variable has a bad or missing value."""
+
+
+class TrustConfigError(ConfigError):
+    """The Sigstore trust configuration (trusted root / signing config) cannot be used."""
+
+
+class TokenError(HatchSigstoreError):
+    """The OIDC identity token is missing, malformed, for another audience, or expired."""
+
+
+class SigningError(HatchSigstoreError):
+    """Signing failed: the CA or the transparency log refused, timed out, or answered garbage."""
+
+
+class VerificationError(HatchSigstoreError):
+    """A file did not verify: bad signature, wrong identity, broken proof, unusable sidecar."""
+
+
+class RegistryError(HatchSigstoreError):
+    """The GitLab registry refused a request or answered something we cannot use."""
+
+    def __init__(
+        self, message: str, *, remediation: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, remediation=remediation)
+        self.status = status
+
+
+class PublishError(HatchSigstoreError):
+    """Publishing stopped; the message says what the registry holds now."""
+
+
+_REDACTED = "***"
+# JWTs (three base64url segments) and GitLab token prefixes: caught even when we were not told
+# the secret, as a second line of defence behind building messages from names, not values.
+_SECRET_PATTERNS = (
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    re.compile(r"\b(?:glpat|gldt|glcbt|glptt|glrt|gloas)-[A-Za-z0-9_\-.]{8,}"),
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return ``text`` with every given secret and anything shaped like a token replaced."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, _REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(_REDACTED, text)
+    return text

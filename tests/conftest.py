@@ -1,0 +1,40 @@
+"""Shared fixtures: the local Sigstore and the GitLab registry stand-in, real HTTP on loopback.
+
+Both are started once per test session (per xdist worker) and are cheap to share: tests mint
+their own tokens and create their own projects, so they do not see each other's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+
+REAL_WORLD = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real-world"
+
+
+@pytest.fixture(scope="session")
+def local_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    from hatch_sigstore.sandbox import LocalSigstore
+
+    with LocalSigstore(state_dir=tmp_path_factory.mktemp("sigstore")) as sigstore:
+        yield sigstore
+
+
+@pytest.fixture(scope="session")
+def gitlab_registry() -> Iterator[GitLabRegistry]:
+    from hatch_sigstore.sandbox import GitLabRegistry
+
+    with GitLabRegistry() as registry:
+        yield registry
+
+
+@pytest.fixture
+def real_world() -> Path:
+    """Artifacts signed by the real public Sigstore (GitLab CI and GitHub Actions)."""
+    return REAL_WORLD
