@@ -1,4 +1,4 @@
-"""hatch-sigstore: sign every wheel and sdist with Sigstore as hatch builds it, and publish to GitLab.
+"""hatch-sigstore: sign wheels and sdists with Sigstore as hatch builds them; publish to GitLab.
 
 The package root stays import-light: build environments import ``hatch_sigstore.hooks`` and must
 not pay for sigstore or httpx unless they sign or publish.

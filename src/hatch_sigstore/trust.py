@@ -79,7 +79,8 @@ class TrustChoice:
             json.loads(raw)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise TrustConfigError(
-                f"The trust config {str(self.path)!r} is not readable JSON ({exc.__class__.__name__}).",
+                f"The trust config {str(self.path)!r} is not readable JSON "
+                f"({exc.__class__.__name__}).",
                 remediation="Give a ClientTrustConfig JSON file "
                 "(media type application/vnd.dev.sigstore.clienttrustconfig.v0.1+json).",
             ) from None

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="hatch-sigstore",
-        description="Sign, verify, download and rehearse Sigstore-signed Python releases on GitLab.",
+        description="Sign, verify, download and rehearse signed Python releases on GitLab.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
