@@ -1,0 +1,335 @@
+"""Certificate policies: what the Fulcio certificate must say about who signed.
+
+Private to :mod:`hatch_sigstore.verification`, which imports it only when it verifies (this
+module imports sigstore and cryptography). The public, data-only
+:class:`~hatch_sigstore.verification.Policy` is turned into a sigstore ``VerificationPolicy``
+here by :func:`build`.
+
+Reading the certificate:
+
+- the issuer is OID 1.3.6.1.4.1.57264.1.8 (DER UTF8String), falling back to the deprecated raw
+  1.3.6.1.4.1.57264.1.1 that older certificates carry alone (sigstore's ``Identity`` policy
+  reads only .1);
+- the GitLab claims are the DER UTF8String extensions .9 to .24 (Fulcio ``docs/oid-info.md``).
+
+Every check raises ``sigstore.errors.VerificationError`` with a sentence naming the flag that set
+the expectation, so a failed policy reads as "which of *your* expectations was not met".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from cryptography.x509 import (
+    Certificate,
+    ExtensionNotFound,
+    ObjectIdentifier,
+    OtherName,
+    RFC822Name,
+    SubjectAlternativeName,
+    UniformResourceIdentifier,
+)
+from sigstore.errors import VerificationError
+from sigstore.verify import policy as sp
+
+if TYPE_CHECKING:
+    from hatch_sigstore.verification import Policy
+
+__all__ = ["CertClaims", "build", "claims_of"]
+
+_FULCIO = "1.3.6.1.4.1.57264.1."
+OID_ISSUER_V1 = ObjectIdentifier(_FULCIO + "1")
+OID_OTHERNAME = ObjectIdentifier(_FULCIO + "7")
+OID_ISSUER = ObjectIdentifier(_FULCIO + "8")
+OID_RUNNER_ENVIRONMENT = ObjectIdentifier(_FULCIO + "11")
+OID_SOURCE_REPOSITORY_URI = ObjectIdentifier(_FULCIO + "12")
+OID_SOURCE_REPOSITORY_DIGEST = ObjectIdentifier(_FULCIO + "13")
+OID_SOURCE_REPOSITORY_REF = ObjectIdentifier(_FULCIO + "14")
+OID_SOURCE_REPOSITORY_IDENTIFIER = ObjectIdentifier(_FULCIO + "15")
+
+
+def _der_utf8string(raw: bytes) -> str:
+    """Decode a DER UTF8String (tag 0x0C), the encoding Fulcio uses from OID .8 on."""
+    if len(raw) < 2 or raw[0] != 0x0C:
+        raise ValueError("not a DER UTF8String")
+    length, offset = raw[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or len(raw) < 2 + count:
+            raise ValueError("bad DER length")
+        length, offset = int.from_bytes(raw[2 : 2 + count], "big"), 2 + count
+    if offset + length != len(raw):
+        raise ValueError("DER length does not match the extension's size")
+    return raw[offset:].decode("utf-8")
+
+
+def _extension_bytes(cert: Certificate, oid: ObjectIdentifier) -> bytes | None:
+    try:
+        value = cert.extensions.get_extension_for_oid(oid).value
+    except ExtensionNotFound:
+        return None
+    raw = getattr(value, "value", None)
+    return raw if isinstance(raw, bytes) else None
+
+
+def extension_text(cert: Certificate, oid: ObjectIdentifier) -> str | None:
+    """The value of a Fulcio v2 (DER UTF8String) extension, ``None`` when absent or malformed."""
+    raw = _extension_bytes(cert, oid)
+    if raw is None:
+        return None
+    try:
+        return _der_utf8string(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def issuer_of(cert: Certificate) -> str | None:
+    """The OIDC issuer: OID .8, else the legacy raw OID .1."""
+    issuer = extension_text(cert, OID_ISSUER)
+    if issuer is not None:
+        return issuer
+    raw = _extension_bytes(cert, OID_ISSUER_V1)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def sans_of(cert: Certificate) -> list[str]:
+    """Every identity in the SAN: URIs (CI workloads), emails (people), Sigstore other names."""
+    try:
+        san = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+    except ExtensionNotFound:
+        return []
+    names: list[str] = list(san.get_values_for_type(UniformResourceIdentifier))
+    names += san.get_values_for_type(RFC822Name)
+    for other in san.get_values_for_type(OtherName):
+        if other.type_id == OID_OTHERNAME:
+            try:
+                names.append(_der_utf8string(other.value))
+            except (ValueError, UnicodeDecodeError):
+                continue
+    return names
+
+
+@dataclass(frozen=True)
+class CertClaims:
+    """What a result reports about the signer."""
+
+    identity: str | None
+    issuer: str | None
+    ref: str | None
+    repository: str | None
+    project_id: str | None
+
+
+def claims_of(cert: Certificate) -> CertClaims:
+    sans = sans_of(cert)
+    return CertClaims(
+        identity=sans[0] if sans else None,
+        issuer=issuer_of(cert),
+        ref=extension_text(cert, OID_SOURCE_REPOSITORY_REF),
+        repository=extension_text(cert, OID_SOURCE_REPOSITORY_URI),
+        project_id=extension_text(cert, OID_SOURCE_REPOSITORY_IDENTIFIER),
+    )
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+class _Check:
+    """One expectation on the certificate; ``verify`` raises sigstore's VerificationError."""
+
+    def verify(self, cert: Certificate) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class IssuerIs(_Check):
+    def __init__(self, expected: str, flag: str) -> None:
+        self.expected, self.flag = expected, flag
+
+    def verify(self, cert: Certificate) -> None:
+        actual = issuer_of(cert)
+        if actual != self.expected:
+            raise VerificationError(
+                f"the certificate's OIDC issuer is {actual!r}, {self.flag} expects "
+                f"{self.expected!r}"
+            )
+
+
+class IssuerMatches(_Check):
+    def __init__(self, pattern: str, flag: str) -> None:
+        self.pattern, self.regex, self.flag = pattern, re.compile(pattern), flag
+
+    def verify(self, cert: Certificate) -> None:
+        actual = issuer_of(cert)
+        if actual is None or not self.regex.search(actual):
+            raise VerificationError(
+                f"the certificate's OIDC issuer {actual!r} does not match {self.flag} "
+                f"{self.pattern!r}"
+            )
+
+
+class IdentityIs(_Check):
+    def __init__(self, expected: str, flag: str) -> None:
+        self.expected, self.flag = expected, flag
+
+    def verify(self, cert: Certificate) -> None:
+        sans = sans_of(cert)
+        if self.expected not in sans:
+            raise VerificationError(
+                f"the certificate's identity is {_names(sans)}, {self.flag} expects "
+                f"{self.expected!r}"
+            )
+
+
+class IdentityMatches(_Check):
+    def __init__(self, pattern: str, flag: str) -> None:
+        self.pattern, self.regex, self.flag = pattern, re.compile(pattern), flag
+
+    def verify(self, cert: Certificate) -> None:
+        sans = sans_of(cert)
+        if not any(self.regex.search(name) for name in sans):
+            raise VerificationError(
+                f"the certificate's identity {_names(sans)} does not match {self.flag} "
+                f"{self.pattern!r}"
+            )
+
+
+class ExtensionIs(_Check):
+    """A Fulcio v2 extension equals a value (what sigstore's ``_SingleX509ExtPolicyV2`` does,
+    with the flag and OID in the message)."""
+
+    def __init__(self, oid: ObjectIdentifier, label: str, expected: str, flag: str) -> None:
+        self.oid, self.label, self.expected, self.flag = oid, label, expected, flag
+
+    def verify(self, cert: Certificate) -> None:
+        actual = extension_text(cert, self.oid)
+        if actual is None:
+            raise VerificationError(
+                f"the certificate has no {self.label} (OID {self.oid.dotted_string}), which "
+                f"{self.flag} requires"
+            )
+        if actual != self.expected:
+            raise VerificationError(
+                f"the certificate's {self.label} (OID {self.oid.dotted_string}) is {actual!r}, "
+                f"{self.flag} expects {self.expected!r}"
+            )
+
+
+class RefGlob(_Check):
+    """OID .14 (source repository ref) matches a shell-style pattern (``fnmatchcase``)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def verify(self, cert: Certificate) -> None:
+        ref = extension_text(cert, OID_SOURCE_REPOSITORY_REF)
+        if ref is None:
+            raise VerificationError(
+                "the certificate has no source repository ref (OID .14) to match --ref-glob"
+            )
+        if not ref_matches(self.pattern, ref):
+            raise VerificationError(
+                f"the certificate's ref {ref!r} does not match --ref-glob {self.pattern!r}"
+            )
+
+
+class GitLabSAN(_Check):
+    """The SAN is exactly ``https://HOST/PROJECT//CONFIG@REF`` for the certificate's own ref.
+
+    ``REF`` is taken from OID .14, which the other checks pin (exactly or by pattern) or leave
+    free; this check ties the SAN, i.e. the CI configuration file that ran, to the project.
+    """
+
+    def __init__(self, host: str, project_path: str, config_path: str) -> None:
+        self.prefix = f"https://{host}/{project_path}//{config_path}@"
+
+    def verify(self, cert: Certificate) -> None:
+        ref = extension_text(cert, OID_SOURCE_REPOSITORY_REF)
+        sans = sans_of(cert)
+        if ref is None:
+            raise VerificationError(
+                "the certificate has no source repository ref (OID .14): it was not issued "
+                "for a GitLab CI job"
+            )
+        expected = self.prefix + ref
+        if expected not in sans:
+            raise VerificationError(
+                f"the certificate's identity is {_names(sans)}, --gitlab/--config-path expect "
+                f"{expected!r}"
+            )
+
+
+def _names(sans: Sequence[str]) -> str:
+    if not sans:
+        return "empty"
+    return ", ".join(repr(name) for name in sans)
+
+
+def ref_matches(pattern: str, ref: str) -> bool:
+    """``--ref-glob``: ``fnmatchcase`` over the whole ref (``*`` also crosses ``/``)."""
+    return fnmatchcase(ref, pattern)
+
+
+# --- Policy -> sigstore policy ----------------------------------------------------------------
+
+
+def build(policy: Policy) -> sp.VerificationPolicy:
+    """The sigstore ``VerificationPolicy`` for ``policy`` (an ``AllOf`` of small checks)."""
+    checks: list[_Check] = []
+    add: Callable[[_Check], None] = checks.append
+    if policy.kind == "gitlab":
+        ident = policy.identity
+        assert ident is not None
+        add(IssuerIs(ident.issuer, "--gitlab/--server"))
+        add(
+            ExtensionIs(
+                OID_SOURCE_REPOSITORY_URI,
+                "source repository",
+                ident.repository_uri,
+                "--gitlab/--server",
+            )
+        )
+        if ident.ref is not None:
+            add(ExtensionIs(OID_SOURCE_REPOSITORY_REF, "ref", ident.ref, "--ref"))
+        if policy.ref_glob is not None:
+            add(RefGlob(policy.ref_glob))
+        add(GitLabSAN(ident.host, ident.project_path, ident.config_path))
+        if ident.project_id is not None:
+            add(
+                ExtensionIs(
+                    OID_SOURCE_REPOSITORY_IDENTIFIER,
+                    "project id",
+                    ident.project_id,
+                    "--project-id",
+                )
+            )
+        if policy.runner_environment is not None:
+            add(
+                ExtensionIs(
+                    OID_RUNNER_ENVIRONMENT,
+                    "runner environment",
+                    policy.runner_environment,
+                    "--runner-environment",
+                )
+            )
+        if policy.sha is not None:
+            add(ExtensionIs(OID_SOURCE_REPOSITORY_DIGEST, "commit sha", policy.sha, "--sha"))
+    else:
+        if policy.cert_identity is not None:
+            add(IdentityIs(policy.cert_identity, "--cert-identity"))
+        if policy.cert_identity_regexp is not None:
+            add(IdentityMatches(policy.cert_identity_regexp, "--cert-identity-regexp"))
+        if policy.cert_oidc_issuer is not None:
+            add(IssuerIs(policy.cert_oidc_issuer, "--cert-oidc-issuer"))
+        if policy.cert_oidc_issuer_regexp is not None:
+            add(IssuerMatches(policy.cert_oidc_issuer_regexp, "--cert-oidc-issuer-regexp"))
+    # AllOf refuses an empty list, so a Policy with no checks can never pass.
+    return sp.AllOf(list(checks))
