@@ -1,0 +1,198 @@
+"""Turn GitLab's answers into :class:`RegistryError`: GitLab's own words, then what to do.
+
+GitLab's error shapes (reference §4): ``{"message": "..."}`` from its helpers,
+``{"error": "..."}`` from parameter validation and the catch-all route,
+``{"error": "invalid_token", "error_description": "..."}`` from the token guard, and
+``{"message": {"error": "..."}}`` for rate limits. Workhorse and proxies answer plain text or HTML.
+No httpx here: the client passes status, headers and at most a few KiB of body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from hatch_sigstore.errors import RegistryError, redact
+from hatch_sigstore.gitlab._auth import Credentials
+
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "error_from_response",
+    "gitlab_message",
+    "looks_like_html",
+    "not_gitlab_error",
+]
+
+ERROR_BODY_LIMIT = 8192
+_QUOTE_LIMIT = 300
+
+
+def looks_like_html(body: bytes, content_type: str = "") -> bool:
+    head = body[:512].lstrip().lower()
+    return "html" in content_type.lower() or head.startswith((b"<!doctype", b"<html", b"<"))
+
+
+def gitlab_message(body: bytes) -> str | None:
+    """GitLab's ``message``/``error`` text from a JSON error body, or None if it is not one."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    parts: list[str] = []
+    message = data.get("message")
+    if isinstance(message, str):
+        parts.append(message)
+    elif isinstance(message, dict):  # {"message": {"error": "..."}} or field -> [errors]
+        for key, value in message.items():
+            text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            parts.append(text if key == "error" else f"{key} {text}")
+    elif isinstance(message, list):
+        parts.extend(str(m) for m in message)
+    error = data.get("error")
+    if isinstance(error, str):
+        description = data.get("error_description")
+        if isinstance(description, str) and description:
+            parts.append(f"{error}: {description}")
+        else:
+            parts.append(error)
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:200].decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else " " for c in text).strip()
+    return text
+
+
+def not_gitlab_error(
+    url: str, what: str, *, status: int | None = None, credentials: Credentials | None = None
+) -> RegistryError:
+    """The answer is not what a GitLab API v4 endpoint sends (HTML, garbage, wrong type)."""
+    secrets = credentials.secrets if credentials else ()
+    return RegistryError(
+        redact(f"{url} answered {what}, which is not what GitLab's API sends.", secrets),
+        remediation=(
+            "The URL is probably not a GitLab API v4 URL: use the instance's API root ending in "
+            "/api/v4 (in CI: CI_API_V4_URL), not the web URL of the project, and check for a "
+            "proxy or login page in between."
+        ),
+        status=status,
+    )
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    action: str,
+    url: str,
+    project: str,
+    credentials: Credentials,
+) -> RegistryError:
+    """A RegistryError for a non-success answer to ``action`` (e.g. "uploading x.whl")."""
+    content_type = headers.get("content-type", "")
+    quoted = gitlab_message(body)
+    secrets = credentials.secrets
+    if quoted is not None:
+        said = f'GitLab said: "{quoted}".'
+    elif not body.strip():
+        said = "The response had no body."
+    elif looks_like_html(body, content_type):
+        said = "The response was an HTML page, not GitLab's JSON."
+    else:
+        said = f'The response was not GitLab\'s JSON: "{_snippet(body)}".'
+    lowered = (quoted or _snippet(body)).lower()
+    who = credentials.describe()
+    remediation: str
+    if status == 401:
+        remediation = credentials.fix_hint()
+        if "invalid_token" in lowered or "expired" in lowered or "revoked" in lowered:
+            remediation = f"The token was refused as expired, revoked or invalid. {remediation}"
+    elif status == 403:
+        if "package protected" in lowered:
+            remediation = (
+                "A package protection rule covers this package name: ask a maintainer to "
+                "allow your role to push it, or publish under another name."
+            )
+        elif "insufficient_scope" in lowered or "scope" in lowered:
+            remediation = (
+                f"The {who} lacks a scope: uploads need api (access tokens) or "
+                "write_package_registry (deploy tokens); reads need read_api or "
+                "read_package_registry."
+            )
+        elif "admin_packages" in lowered or "token permission" in lowered:
+            remediation = (
+                "The job token may not publish into this project: add the source project to "
+                "this project's job token allowlist with the packages permission, or use a "
+                "project access token."
+            )
+        else:
+            remediation = (
+                f"The {who} is valid but not allowed to do this: uploads need the Developer role "
+                "or higher (or a deploy token with write_package_registry, or an access token "
+                "with scope api); the package may also be protected."
+            )
+    elif status == 404:
+        if "package not found" in lowered or lowered.strip('"') == "404 not found":
+            if "package" in lowered:
+                remediation = "The package or file does not exist in this project's registry."
+            else:
+                remediation = (
+                    f"Check the project id or path ({project!r}; a path must be the full "
+                    f"group/project path) and that the {who} can see the project: GitLab "
+                    "answers 404 for private projects you cannot access."
+                )
+        elif quoted is None and not looks_like_html(body, content_type) and body.strip():
+            remediation = "The URL is probably not a GitLab API v4 URL (expected …/api/v4)."
+        else:
+            remediation = (
+                f"Check the project id or path ({project!r}) and the API URL; GitLab also "
+                f"answers 404 when the {who} has no access to a private project, or when the "
+                "package registry is disabled."
+            )
+    elif status == 400 and "already been taken" in lowered:
+        remediation = (
+            "A file with this name already exists in this package version; GitLab never "
+            "replaces PyPI files. Bump the version, or delete the file in GitLab first."
+        )
+    elif status == 400 and "duplicate package" in lowered:
+        remediation = (
+            "This group disallows duplicate generic packages and the file already exists; "
+            "delete it in GitLab first or publish a new version."
+        )
+    elif (status == 400 and "too large" in lowered) or status == 413:
+        remediation = (
+            "The file exceeds the registry's size limit (defaults: PyPI 3 GiB, generic 5 GiB; "
+            "an administrator can change the plan limits)."
+        )
+    elif status == 400 and " is invalid" in lowered:
+        remediation = (
+            "GitLab rejected a name, version or file name: PyPI versions must follow PEP 440; "
+            "generic names, versions and file names may use only letters, digits and ._+-."
+        )
+    elif status == 400:
+        remediation = "GitLab rejected the request as malformed; the message names the field."
+    elif status == 422:
+        remediation = "GitLab could not process the request (FIPS mode requires sha256_digest)."
+    elif status == 429:
+        remediation = "GitLab is rate-limiting this client; wait and retry later."
+    elif status >= 500:
+        remediation = "GitLab had a server error; retry later, and check the instance's status."
+    elif 300 <= status < 400:
+        location = headers.get("location", "")
+        remediation = (
+            f"The registry redirected to {location or 'another location'}, which this client "
+            "does not follow here; check the API URL."
+        )
+    else:
+        remediation = "Unexpected answer from GitLab."
+    message = f"GitLab refused {action} with HTTP {status}. {said}"
+    return RegistryError(
+        redact(message, secrets), remediation=redact(remediation, secrets), status=status
+    )

@@ -1,0 +1,171 @@
+"""Parse GitLab's PEP 503 simple index pages, refusing anything a hostile server could abuse.
+
+GitLab's page (reference §2.3): one ``<a href=".../files/<sha256>/<file>#sha256=<sha256>"
+data-requires-python="...">file</a>`` per installable file. We resolve each href against the page
+URL and refuse the whole page (fail closed) when a link points to another scheme or host, when its
+path has traversal or encoded separators, when a file name has odd characters, or when a hash
+fragment is malformed. ``html.parser`` only: no entity expansion bombs, no network, no DTDs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
+
+from hatch_sigstore.errors import RegistryError
+
+__all__ = [
+    "MAX_INDEX_BYTES",
+    "IndexFile",
+    "normalize_name",
+    "parse_simple_index",
+    "same_origin",
+    "valid_filename",
+]
+
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+MAX_LINKS = 100_000
+_NORMALIZE_RE = re.compile(r"[-_.]+")
+# Conservative: what wheel/sdist/sidecar names actually use. No separators, no leading dot, no `..`.
+_FILENAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._+~@-]{0,254}\Z")
+_SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+_PROJECT_NAME_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503: runs of ``-``, ``_`` and ``.`` become one ``-``, lower case."""
+    return _NORMALIZE_RE.sub("-", name).lower()
+
+
+def valid_project_name(name: str) -> bool:
+    return bool(_PROJECT_NAME_RE.match(name))
+
+
+def valid_filename(name: str) -> bool:
+    """A plain file name: no path separators, no traversal, no control or non-ASCII characters."""
+    return bool(_FILENAME_RE.match(name)) and ".." not in name
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Same scheme, host and port (default ports made explicit)."""
+    return _origin(urlsplit(a)) == _origin(urlsplit(b))
+
+
+def _origin(p: SplitResult) -> tuple[str, str, int | None]:
+    scheme = p.scheme.lower()
+    try:
+        port = p.port
+    except ValueError:
+        port = -1
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (p.hostname or "").lower(), port
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file on a simple index page. ``url`` has no fragment; ``sha256`` is lower-case hex, or
+    ``None`` when the index gives none (GitLab does that for files uploaded without a digest)."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    requires_python: str | None = None
+
+
+class _LinkCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str | None, list[str]]] = []  # href, requires_python, text
+        self._current: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "a":
+            return
+        values = dict(attrs)
+        href = values.get("href")
+        if href is None:
+            return
+        if len(self.links) >= MAX_LINKS:
+            raise RegistryError(
+                f"The simple index has more than {MAX_LINKS} links; refusing to process it."
+            )
+        text: list[str] = []
+        self.links.append((href, values.get("data-requires-python"), text))
+        self._current = text
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._current = None
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._current.append(data)
+
+
+def _refuse(page_url: str, why: str) -> RegistryError:
+    return RegistryError(
+        f"Refusing the simple index at {page_url}: {why}.",
+        remediation=(
+            "A GitLab PyPI index only links to files on the same server; check that the URL is "
+            "your GitLab instance's API v4 URL and that nothing between you and it rewrites pages."
+        ),
+    )
+
+
+def parse_simple_index(html: str, *, page_url: str) -> list[IndexFile]:
+    """Parse a PEP 503 project page. Raises :class:`RegistryError` on any hostile link."""
+    if len(html) > MAX_INDEX_BYTES:
+        raise _refuse(page_url, f"the page is larger than {MAX_INDEX_BYTES} bytes")
+    parser = _LinkCollector()
+    try:
+        parser.feed(html)
+        parser.close()
+    except RegistryError:
+        raise
+    except Exception as exc:  # html.parser is lenient; anything it raises means garbage
+        raise _refuse(page_url, f"the page is not parseable HTML ({type(exc).__name__})") from None
+    files: list[IndexFile] = []
+    for href, requires_python, _text in parser.links:
+        files.append(_parse_link(href, requires_python, page_url))
+    return files
+
+
+def _parse_link(href: str, requires_python: str | None, page_url: str) -> IndexFile:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in href) or "\\" in href:
+        raise _refuse(page_url, "a link contains control characters or backslashes")
+    absolute = urljoin(page_url, href)
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https"):
+        raise _refuse(page_url, f"a link uses the scheme {parts.scheme!r}")
+    if not same_origin(absolute, page_url):
+        raise _refuse(page_url, f"a link points to another host ({parts.netloc!r})")
+    if parts.username is not None or parts.password is not None:
+        raise _refuse(page_url, "a link carries credentials")
+    raw_segments = parts.path.split("/")
+    for segment in raw_segments:
+        decoded = unquote(segment)
+        if decoded in (".", "..") or "/" in decoded or "\\" in decoded or "\x00" in decoded:
+            raise _refuse(page_url, "a link's path contains traversal or encoded separators")
+    filename = unquote(raw_segments[-1])
+    if not valid_filename(filename):
+        raise _refuse(
+            page_url, f"the file name {filename[:80]!r} has characters a package file cannot have"
+        )
+    sha256: str | None = None
+    fragment = parts.fragment
+    if fragment:
+        algo, _, value = fragment.partition("=")
+        if algo == "sha256":
+            if value == "":
+                sha256 = None  # GitLab's link for a file uploaded without sha256_digest
+            elif _SHA256_RE.match(value):
+                sha256 = value.lower()
+            else:
+                raise _refuse(page_url, f"the sha256 fragment of {filename!r} is not 64 hex digits")
+    if requires_python is not None:
+        requires_python = requires_python.strip() or None
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+    return IndexFile(filename=filename, url=url, sha256=sha256, requires_python=requires_python)
