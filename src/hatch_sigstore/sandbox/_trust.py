@@ -1,0 +1,120 @@
+"""The sandbox's trust material: a ClientTrustConfig (trusted root + signing config v0.2).
+
+NEVER for production: whoever holds this file trusts the sandbox's throwaway keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+__all__ = [
+    "CLIENT_TRUST_CONFIG_MEDIA_TYPE",
+    "client_trust_config",
+    "signing_config",
+    "trusted_root",
+]
+
+CLIENT_TRUST_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+SIGNING_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
+OPERATOR = "hatch-sigstore sandbox (NEVER FOR PRODUCTION)"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _time(when: datetime.datetime) -> str:
+    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _key_details(key: ec.EllipticCurvePublicKey) -> str:
+    return {256: "PKIX_ECDSA_P256_SHA_256", 384: "PKIX_ECDSA_P384_SHA_384"}[key.curve.key_size]
+
+
+def _log(url: str, key: ec.EllipticCurvePublicKey, log_id: bytes, start: str) -> dict[str, Any]:
+    return {
+        "baseUrl": url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": _b64(_spki(key)),
+            "keyDetails": _key_details(key),
+            "validFor": {"start": start},
+        },
+        "logId": {"keyId": _b64(log_id)},
+    }
+
+
+def trusted_root(
+    *,
+    url: str,
+    chain: tuple[x509.Certificate, ...],
+    rekor_key: ec.EllipticCurvePublicKey,
+    rekor_log_id: bytes,
+    ct_key: ec.EllipticCurvePublicKey,
+    ct_log_id: bytes,
+    start: datetime.datetime,
+) -> dict[str, Any]:
+    begin = _time(start)
+    return {
+        "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
+        "tlogs": [_log(url, rekor_key, rekor_log_id, begin)],
+        "certificateAuthorities": [
+            {
+                "subject": {
+                    "organization": "hatch-sigstore sandbox",
+                    "commonName": "sandbox-root (NEVER FOR PRODUCTION)",
+                },
+                "uri": url,
+                "certChain": {
+                    "certificates": [
+                        {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))}
+                        for c in chain
+                    ]
+                },
+                "validFor": {"start": begin},
+            }
+        ],
+        "ctlogs": [_log(f"{url}/ct", ct_key, ct_log_id, begin)],
+        "timestampAuthorities": [],
+    }
+
+
+def signing_config(*, url: str, start: datetime.datetime) -> dict[str, Any]:
+    def service(major: int) -> dict[str, Any]:
+        return {
+            "url": url,
+            "majorApiVersion": major,
+            "validFor": {"start": _time(start)},
+            "operator": OPERATOR,
+        }
+
+    return {
+        "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
+        "caUrls": [service(1)],
+        "oidcUrls": [],
+        "rekorTlogUrls": [service(1)],
+        "tsaUrls": [],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaConfig": {"selector": "ANY"},
+    }
+
+
+def client_trust_config(root: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+        "trustedRoot": root,
+        "signingConfig": config,
+    }
