@@ -7,15 +7,59 @@ their defaults (metadata, the expected signing identity, registry coordinates) f
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hatch_sigstore.errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_SERVER", "CIContext", "ExpectedIdentity"]
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_SERVER",
+    "CIContext",
+    "CIVersion",
+    "ExpectedIdentity",
+    "MetadataVariables",
+    "is_valid_project_name",
+    "normalize_package_name",
+]
 
 DEFAULT_SERVER = "https://gitlab.com"
 DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
+
+# PEP 508 "Name": ASCII letters, digits, ".", "_", "-"; alphanumeric at both ends.
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def normalize_package_name(raw: str) -> str:
+    """The tutorial's ``tr '-' '_'``: a GitLab project name as a Python distribution name."""
+    return raw.strip().replace("-", "_")
+
+
+def is_valid_project_name(name: str) -> bool:
+    return bool(_PROJECT_NAME.match(name))
+
+
+@dataclass(frozen=True)
+class MetadataVariables:
+    """Which CI variables carry the package name, version, release tag and homepage.
+
+    An empty string switches that source off.
+    """
+
+    name: str = "CI_PROJECT_NAME"
+    version: str = "PACKAGE_VERSION"
+    tag: str = "CI_COMMIT_TAG"
+    homepage: str = "CI_PROJECT_URL"
+
+
+@dataclass(frozen=True)
+class CIVersion:
+    """A version taken from a CI variable: the value to use, and where it came from."""
+
+    version: str
+    variable: str
+    raw: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +165,84 @@ class CIContext:
             return f"refs/tags/{tag}"
         branch = self.get("CI_COMMIT_BRANCH") or self.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
         return f"refs/heads/{branch}" if branch else None
+
+    # -- package metadata -------------------------------------------------------------------
+
+    def package_name(self, variable: str = MetadataVariables.name) -> str | None:
+        """The distribution name from ``variable`` (``-`` → ``_``), or ``None`` when unset.
+
+        Raises :class:`ConfigError` naming the variable and its value when the result is not a
+        valid project name.
+        """
+        if not variable:
+            return None
+        raw = self.get(variable)
+        if raw is None:
+            return None
+        name = normalize_package_name(raw)
+        if not is_valid_project_name(name):
+            raise ConfigError(
+                f"The CI variable {variable} is {raw!r}, which does not make a valid Python "
+                f"package name (normalized: {name!r}); a name may only contain ASCII letters, "
+                "digits, '.', '_' and '-', and must begin and end with a letter or digit.",
+                remediation="Rename the project, or point the metadata hook's 'name-variable' at "
+                "a variable holding a valid name (or set rename = false).",
+            )
+        return name
+
+    def package_version(
+        self,
+        version_variable: str = MetadataVariables.version,
+        tag_variable: str = MetadataVariables.tag,
+    ) -> CIVersion | None:
+        """The release version: ``version_variable``, else ``tag_variable`` minus a leading ``v``.
+
+        ``None`` when neither is set. Raises :class:`ConfigError` naming the variable and the
+        bad value when it is not a PEP 440 version.
+        """
+        from packaging.version import InvalidVersion, Version
+
+        for variable, strip_v in ((version_variable, False), (tag_variable, True)):
+            if not variable:
+                continue
+            raw = self.get(variable)
+            if raw is None:
+                continue
+            version = raw[1:] if strip_v and raw[:1] in ("v", "V") and raw[1:2].isdigit() else raw
+            try:
+                Version(version)
+            except InvalidVersion:
+                origin = (
+                    f" (the tag without its leading 'v': {version!r})" if version != raw else ""
+                )
+                raise ConfigError(
+                    f"The CI variable {variable} is {raw!r}{origin}, which is not a PEP 440 "
+                    "version (for example 1.2.3, 1.2.3rc1, 1.2.3.post1, 1.2.3.dev4).",
+                    remediation=f"Set {variable} to a valid version"
+                    + (
+                        f", or set {version_variable} to the version for this pipeline"
+                        if variable != version_variable and version_variable
+                        else ""
+                    )
+                    + "; see https://peps.python.org/pep-0440/.",
+                ) from None
+            return CIVersion(version=version, variable=variable, raw=raw)
+        return None
+
+    def homepage(self, variable: str = MetadataVariables.homepage) -> str | None:
+        """The project's web address from ``variable``, or ``None`` when unset."""
+        if not variable:
+            return None
+        url = self.get(variable)
+        if url is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+\S*$", url):
+            raise ConfigError(
+                f"The CI variable {variable} is {url!r}, which is not an http(s) URL.",
+                remediation=f"Set {variable} to the project's web address, or point the metadata "
+                "hook's 'homepage-variable' elsewhere ('' to keep the configured Homepage).",
+            )
+        return url
 
     def expected_identity(self) -> ExpectedIdentity | None:
         """The identity this pipeline's signatures carry, or ``None`` outside GitLab CI.
