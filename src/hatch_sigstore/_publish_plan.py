@@ -247,7 +247,7 @@ def _normalize_api_url(url: str, source: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(
             f"{source} is {url!r}, not an http(s) URL of a GitLab API.",
-            remediation="Give the API v4 root, e.g. url = \"https://gitlab.example.com/api/v4\" "
+            remediation='Give the API v4 root, e.g. url = "https://gitlab.example.com/api/v4" '
             "(in CI it defaults to CI_API_V4_URL).",
         )
     if "@" in parts.netloc:
@@ -278,7 +278,7 @@ def _merge(
                     f"{where} would put a GitLab token in plain text "
                     f"({'on the command line' if kind == 'option' else 'in a file'}); "
                     "hatch-sigstore refuses literal tokens.",
-                    remediation='Put the token in an environment variable and name it: '
+                    remediation="Put the token in an environment variable and name it: "
                     'token-env = "GITLAB_TOKEN" (token-kind = "personal" or "deploy"); in '
                     "GitLab CI the job token CI_JOB_TOKEN is used by default.",
                 )
@@ -322,6 +322,15 @@ def _policy_from(
                 remediation='Set issuer (e.g. issuer = "https://gitlab.com"), or run in GitLab CI '
                 "(CI_SERVER_URL).",
             )
+        if identity_re is not None:
+            try:
+                re.compile(identity_re)
+            except re.error as exc:
+                raise ConfigError(
+                    f"{values['identity-regexp'].source} is not a valid regular expression "
+                    f"({exc}).",
+                    remediation="Fix the pattern (anchor it with ^…$).",
+                ) from None
         policy = Policy.cosign(
             cert_identity=identity, cert_identity_regexp=identity_re, cert_oidc_issuer=issuer
         )
@@ -353,10 +362,26 @@ def _policy_from(
             )
         if ref is None and ref_glob is None and "gitlab-project" not in values:
             ref = ci.ref  # same project as the pipeline: default to its ref
-        if ref is not None and not ref.startswith("refs/"):
+        if ref is not None and not ref.startswith(("refs/heads/", "refs/tags/")):
             raise ConfigError(
-                f"{values['ref'].source} is {ref!r}, not a full ref.",
+                f"{values['ref'].source if 'ref' in values else 'The pipeline ref'} is {ref!r}, "
+                "not a full ref; a branch and a tag of that name are different signers.",
                 remediation="Write refs/heads/BRANCH or refs/tags/TAG.",
+            )
+        if ref_glob is not None and not ref_glob.startswith("refs/"):
+            raise ConfigError(
+                f"{values['ref-glob'].source} is {ref_glob!r}, which can never match a "
+                "certificate's ref (refs/heads/BRANCH or refs/tags/TAG).",
+                remediation=f'Write e.g. ref-glob = "refs/tags/{ref_glob}".',
+            )
+        parts = project_path.strip("/").split("/")
+        if len(parts) < 2 or any(not p or " " in p for p in parts):
+            where = (
+                values["gitlab-project"].source if "gitlab-project" in values else "CI_PROJECT_PATH"
+            )
+            raise ConfigError(
+                f"{where} is {project_path!r}, not a GROUP/PROJECT path.",
+                remediation='Write gitlab-project = "my-group/my-project".',
             )
         expected = ExpectedIdentity(
             server=server.rstrip("/"),
@@ -436,7 +461,7 @@ def resolve_settings(
     if token.env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token.env):
         raise ConfigError(
             f"{values['token-env'].source} is not an environment variable name.",
-            remediation='Give the NAME of the variable that holds the token, e.g. '
+            remediation="Give the NAME of the variable that holds the token, e.g. "
             'token-env = "GITLAB_TOKEN", never the token itself.',
         )
 
@@ -445,9 +470,7 @@ def resolve_settings(
     elif "artifacts" in values:
         raw = values["artifacts"].value
         items = raw if isinstance(raw, list) else [raw]
-        paths = tuple(
-            (root / _as_str(_Value(i, values["artifacts"].source))) for i in items
-        )
+        paths = tuple((root / _as_str(_Value(i, values["artifacts"].source))) for i in items)
     else:
         paths = (root / "dist",)
 
@@ -573,9 +596,7 @@ def _read_metadata_bytes(path: Path, kind: str) -> bytes:
     if kind == "wheel":
         with zipfile.ZipFile(path) as zf:
             candidates = [
-                n
-                for n in zf.namelist()
-                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
             ]
             if len(candidates) != 1:
                 raise PublishError(
@@ -997,9 +1018,7 @@ def execute(
     run_phase(plan.generic)
     if not stop.is_set():
         run_phase(plan.pypi)
-    ordered = [
-        results.get(it, ItemResult(it, "not attempted")) for it in plan.items
-    ]
+    ordered = [results.get(it, ItemResult(it, "not attempted")) for it in plan.items]
     return Summary(plan, tuple(ordered))
 
 
@@ -1018,16 +1037,14 @@ class Summary:
         return all(r.status in ("uploaded", "present") for r in self.results)
 
     def count(self, registry: Registry, *statuses: Status) -> int:
-        return sum(
-            1 for r in self.results if r.item.registry == registry and r.status in statuses
-        )
+        return sum(1 for r in self.results if r.item.registry == registry and r.status in statuses)
 
     def failures(self) -> list[ItemResult]:
         return [r for r in self.results if r.status == "failed"]
 
     def table(self) -> list[tuple[str, str, str, str]]:
         """(registry, file, result, size) rows."""
-        rows = []
+        rows: list[tuple[str, str, str, str]] = []
         for r in self.results:
             status = {"present": "already there (same sha256)"}.get(r.status, r.status)
             rows.append((r.item.registry, r.item.filename, status, _size(r.item.size)))

@@ -81,9 +81,7 @@ class _HatchReporter:
                     transient=True,
                 )
                 self._progress.start()
-            task = self._progress.add_task(
-                f"{item.registry} {item.filename}", total=item.size
-            )
+            task = self._progress.add_task(f"{item.registry} {item.filename}", total=item.size)
             self._tasks[item] = task
         progress = self._progress
 
@@ -107,7 +105,7 @@ class _HatchReporter:
             self._app.display_error(f"FAILED    {where}: {redact(result.message, self._secrets)}")
 
 
-class GitLabPublisher(PublisherInterface):  # type: ignore[misc]
+class GitLabPublisher(PublisherInterface):
     """Signature files to GitLab's generic registry, then the dists to its PyPI registry."""
 
     PLUGIN_NAME = PLUGIN_NAME

@@ -1,0 +1,72 @@
+"""Small real dists for the publisher tests: wheels and sdists written with zipfile/tarfile."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+
+def metadata_text(name: str, version: str, *, summary: str = "A test package") -> str:
+    return (
+        "Metadata-Version: 2.3\n"
+        f"Name: {name}\n"
+        f"Version: {version}\n"
+        f"Summary: {summary}\n"
+        "Requires-Python: >=3.8\n"
+        "Description-Content-Type: text/markdown\n"
+        "\n"
+        f"# {name}\n\nLong description.\n"
+    )
+
+
+def make_wheel(
+    directory: Path,
+    name: str = "demo_pkg",
+    version: str = "1.0.0",
+    *,
+    meta_name: str | None = None,
+    meta_version: str | None = None,
+    payload: bytes = b"",
+    filename: str | None = None,
+) -> Path:
+    """A minimal wheel; ``meta_*`` make its METADATA disagree with its file name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    dist_name = name.replace("-", "_")
+    path = directory / (filename or f"{dist_name}-{version}-py3-none-any.whl")
+    info = f"{dist_name}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{dist_name}/__init__.py", b"VALUE = 1\n" + payload)
+        zf.writestr(f"{info}/METADATA", metadata_text(meta_name or name, meta_version or version))
+        zf.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def make_sdist(
+    directory: Path,
+    name: str = "demo_pkg",
+    version: str = "1.0.0",
+    *,
+    meta_name: str | None = None,
+    meta_version: str | None = None,
+    with_pkg_info: bool = True,
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    dist_name = name.replace("-", "_")
+    path = directory / f"{dist_name}-{version}.tar.gz"
+    top = f"{dist_name}-{version}"
+    with tarfile.open(path, "w:gz") as tf:
+        members = {f"{top}/src/{dist_name}/__init__.py": b"VALUE = 1\n"}
+        if with_pkg_info:
+            text = metadata_text(meta_name or name, meta_version or version)
+            members[f"{top}/PKG-INFO"] = text.encode()
+        for member_name, data in members.items():
+            info = tarfile.TarInfo(member_name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
