@@ -152,8 +152,10 @@ class Credentials:
                 remediation=f"Set the token kind to one of: {', '.join(KINDS)}.",
             )
         if token_env is not None and not _ENV_NAME_RE.match(token_env):
+            # Not echoed: a token pasted where the variable's name belongs is a secret.
             raise ConfigError(
-                f"{token_env!r} is not an environment variable name.",
+                "The configured token variable is not an environment variable name "
+                "(letters, digits and _).",
                 remediation=(
                     "Give the NAME of the variable that holds the token (for example "
                     "GITLAB_TOKEN), never the token itself."
