@@ -63,6 +63,7 @@ Route = Literal["pypi", "generic"]
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
 _SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+_DIGITS_RE = re.compile(r"\A[0-9]{1,20}\Z")
 # Generic registry (reference §3.2): the characters every GitLab version accepts, plus `~` and `@`
 # inside file names (newer versions; older ones answer 400 with GitLab's message).
 _GENERIC_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]{1,255}\Z")
@@ -157,7 +158,7 @@ class RegistryClient:
         self.chunk_size = max(4096, chunk_size)
         self.allow_cross_host_redirects = allow_cross_host_redirects
         self._sleep = sleep
-        project_id = self.project if self.project.isdigit() else quote(self.project, safe="")
+        project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
         self.project_api_url = f"{self.api_url}/projects/{project_id}"
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -842,7 +843,7 @@ class RegistryClient:
                                 )
                             raise err
                         declared = response.headers.get("content-length")
-                        if declared and declared.isdigit() and int(declared) > max_bytes:
+                        if declared and _DIGITS_RE.match(declared) and int(declared) > max_bytes:
                             raise RegistryError(
                                 self._redact(
                                     f"{url} announces {declared} bytes, more than the limit of "

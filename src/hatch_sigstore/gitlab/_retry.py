@@ -31,10 +31,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     text = value.strip()
     if not text:
         return None
+    if not text.isascii():
+        return None
     if text.isdigit():
         return float(min(int(text), 10**9))
     try:
-        seconds = float(text)
+        seconds = float(text) if "_" not in text else math.nan
     except ValueError:
         seconds = math.nan
     if math.isfinite(seconds):
