@@ -391,7 +391,8 @@ class SigningSession:
     # -- lifecycle
 
     def __enter__(self) -> SigningSession:
-        self.open()
+        # Opening is lazy (first ``sign`` or an explicit ``open()``), so local mistakes such
+        # as a missing file are reported before token or trust problems.
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -412,7 +413,9 @@ class SigningSession:
             signing_config = config.signing_config
             tlog = signing_config.get_tlogs()[0]
             self._fulcio_url = signing_config.get_fulcio().url
-            self._rekor_url = str(getattr(tlog, "url", "(unknown URL)"))
+            # The client's URL carries the API path; show the log's URL as configured.
+            rekor_url = str(getattr(tlog, "url", "(unknown URL)"))
+            self._rekor_url = rekor_url.removesuffix("/api/v1").removesuffix("/api/v2")
             self._context = SigningContext.from_trust_config(config)
         except (SigstoreError, ValueError, IndexError) as exc:
             raise TrustConfigError(
@@ -536,12 +539,16 @@ class SigningSession:
             if j.future.done() and not j.future.cancelled() and j.future.exception() is None
         ]
         failed_names = [j.path.name for j, _ in failures]
-        note = f" No signature was written for {', '.join(failed_names)}"
-        others = len(jobs) - len(signed) - len(failed_names)
         if signed:
-            note += f"; signed: {', '.join(signed)}"
-        if others:
-            note += f"; {others} other file(s) not signed (stopped after the failure)"
+            note = (
+                f" No signature was written for {', '.join(failed_names)}; "
+                f"signed: {', '.join(signed)}"
+            )
+            others = len(jobs) - len(signed) - len(failed_names)
+            if others:
+                note += f"; {others} other file(s) not signed (stopped after the failure)"
+        else:
+            note = " Nothing was signed: no signature file was written"
         message = error.message.rstrip() + note + "."
         if len(failures) > 1:
             message += f" ({len(failures)} files failed; the first failure is shown.)"
@@ -730,7 +737,7 @@ class SigningSession:
                 f"{self.options.retries + 1} attempt(s).",
                 remediation="The CA is having trouble; retry later, or check its status.",
             )
-        if isinstance(exc, requests.RequestException):
+        if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
             return SigningError(
                 f"Could not reach the Sigstore CA at {url} ({type(exc).__name__}).",
                 remediation="Check the network and the CA URL in the trust config.",
@@ -755,6 +762,7 @@ class SigningSession:
             )
         if status is not None:
             text = _first_line(str(exc)) or detail
+            text = text.removeprefix(f"{status}: ")
             attempts = f" after {retried + 1} attempts" if retried else ""
             kind = "refused the entry" if status < 500 else "failed"
             return SigningError(
@@ -763,7 +771,7 @@ class SigningSession:
                 remediation="Check the log's status and that the trust config names the "
                 "right log; nothing was written for this file.",
             )
-        if isinstance(exc, requests.RequestException):
+        if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
             return SigningError(
                 f"Could not reach the transparency log at {url} while signing "
                 f"{job.path.name} ({type(exc).__name__}).",
