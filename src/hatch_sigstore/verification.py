@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sigstore.verify.policy import VerificationPolicy
 
 __all__ = [
+    "DEFAULT_LOG_TIMEOUT",
     "PYPI_PUBLISH_PREDICATE",
     "SIDECAR_KINDS",
     "FileResult",
@@ -67,7 +68,7 @@ _BUNDLE_MEDIA_TYPES = (
     "application/vnd.dev.sigstore.bundle.v0.3+json",
 )
 _CHUNK = 1 << 20
-_REKOR_TIMEOUT = 30.0
+DEFAULT_LOG_TIMEOUT = 30.0  # seconds, for the online log lookup of .sig/.crt
 _HEX_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 SidecarKind = Literal["bundle", "attestation", "cosign"]
 
@@ -329,9 +330,12 @@ def verify_file(
     *,
     offline: bool = True,
     sidecar: str | None = None,
+    log_timeout: float = DEFAULT_LOG_TIMEOUT,
 ) -> FileResult:
     """Verify one file (see :func:`verify_files`)."""
-    return verify_files([path], policy, trust, offline=offline, sidecar=sidecar)[0]
+    return verify_files(
+        [path], policy, trust, offline=offline, sidecar=sidecar, log_timeout=log_timeout
+    )[0]
 
 
 def verify_files(
@@ -341,6 +345,7 @@ def verify_files(
     *,
     offline: bool = True,
     sidecar: str | None = None,
+    log_timeout: float = DEFAULT_LOG_TIMEOUT,
 ) -> list[FileResult]:
     """Verify every file with one Verifier. Offline unless a cosign sidecar needs the log.
 
@@ -355,7 +360,7 @@ def verify_files(
         )
     verifier = _make_verifier(trust)
     sigstore_policy = policy.sigstore_policy()
-    session = _Session(verifier, sigstore_policy, trust, offline=offline)
+    session = _Session(verifier, sigstore_policy, trust, offline=offline, log_timeout=log_timeout)
     return [session.verify(Path(p), sidecar) for p in paths]
 
 
@@ -421,7 +426,9 @@ class _Session:
         trust: TrustChoice,
         *,
         offline: bool,
+        log_timeout: float,
     ) -> None:
+        self.log_timeout = log_timeout
         self.verifier = verifier
         self.policy = policy
         self.trust = trust
@@ -463,8 +470,14 @@ class _Session:
     def _verify(self, path: Path, wanted: str | None, outcome: _Outcome) -> None:
         if not path.is_file():
             raise _FileFailedError(f"{path} does not exist or is not a file")
-        kind, files = _find_sidecar(path, wanted, offline=self.offline)
+        kind, files = _find_sidecar(path, wanted)
         outcome.sidecar = kind
+        if kind == "cosign" and self.offline:
+            raise _FileFailedError(
+                f"{files[0].name} + {files[1].name} (cosign) can be checked only online: the "
+                f"transparency log entry is looked up; verify the {path.name}{BUNDLE_SUFFIX} "
+                "bundle instead (it carries the log proof), or drop --offline"
+            )
         hashed = _sha256_of(path)
         outcome.sha256 = hashed.digest.hex()
         if kind == "bundle":
@@ -606,14 +619,19 @@ class _Session:
         from sigstore._internal.rekor.client import RekorLog
 
         if self._rekor_log is None:
-            session = _session_with_timeout(_REKOR_TIMEOUT)
+            session = _session_with_timeout(self.log_timeout)
             self._rekor_log = RekorLog(f"{self.verifier._rekor.url}/log", session=session)
         url = self.verifier._rekor.url.removesuffix("/api/v1")
         try:
             return self._rekor_log.entries.retrieve.post(proposed)
+        except requests.exceptions.JSONDecodeError:
+            raise _FileFailedError(
+                f"the transparency log at {url} answered something that is not JSON; check "
+                "the trust config's log URL, or verify the .sigstore.json bundle offline"
+            ) from None
         except requests.Timeout:
             raise _FileFailedError(
-                f"the transparency log at {url} did not answer within {_REKOR_TIMEOUT:.0f} s; "
+                f"the transparency log at {url} did not answer within {self.log_timeout:g} s; "
                 "retry, or verify the .sigstore.json bundle offline"
             ) from None
         except requests.RequestException as exc:
@@ -700,9 +718,7 @@ def _bundle_digest(document: dict[str, Any]) -> str | None:
         return None
 
 
-def _find_sidecar(
-    path: Path, wanted: str | None, *, offline: bool
-) -> tuple[SidecarKind, tuple[Path, ...]]:
+def _find_sidecar(path: Path, wanted: str | None) -> tuple[SidecarKind, tuple[Path, ...]]:
     def beside(suffix: str) -> Path:
         return path.with_name(path.name + suffix)
 
@@ -718,12 +734,6 @@ def _find_sidecar(
     if wanted in (None, "attestation") and attestation.is_file():
         return "attestation", (attestation,)
     if wanted in (None, "cosign") and has_cosign:
-        if offline:
-            raise _FileFailedError(
-                f"only cosign's {sig.name} + {crt.name} were found, and they can be checked only "
-                "online (the transparency log entry is looked up); verify the "
-                f"{path.name}{BUNDLE_SUFFIX} bundle instead, or drop --offline"
-            )
         return "cosign", (sig, crt)
     if wanted is not None:
         expected = {
