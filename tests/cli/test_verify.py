@@ -1,0 +1,243 @@
+"""``hatch-sigstore verify``: flags, output, exit codes (in-process; one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hatch_sigstore.cli import main
+
+SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
+WHEEL = "bundle_v3_github.whl"
+PROJECT = "facutuesca/gitlab-oidc-project"
+GITHUB_SAN = (
+    "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("CI_", "GITLAB_")) or name == "HATCH_SIGSTORE_TRUST_CONFIG":
+            monkeypatch.delenv(name)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["verify", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--gitlab", PROJECT], 0),
+        (["--gitlab", PROJECT, "--ref", "refs/heads/main", "--project-id", "55235664"], 0),
+        (["--gitlab", PROJECT, "--ref-glob", "refs/heads/*", "--offline"], 0),
+        (["--gitlab", PROJECT, "--ref", "refs/tags/v1.0"], 1),
+        (["--gitlab", "facutuesca/other"], 1),
+        (["--gitlab", PROJECT, "--project-id", "1"], 1),
+        (["--gitlab", PROJECT, "--server", "https://gitlab.example.com"], 1),
+        (
+            [
+                "--cert-identity",
+                f"https://gitlab.com/{PROJECT}//.gitlab-ci.yml@refs/heads/main",
+                "--cert-oidc-issuer",
+                "https://gitlab.com",
+            ],
+            0,
+        ),
+        (
+            [
+                "--cert-identity-regexp",
+                "^https://gitlab.com/facutuesca/",
+                "--cert-oidc-issuer-regexp",
+                "^https://gitlab\\.com$",
+            ],
+            0,
+        ),
+        (["--cert-identity-regexp", "^facutuesca", "--cert-oidc-issuer", "https://gitlab.com"], 1),
+    ],
+)
+def test_exit_code_is_zero_only_when_verified(
+    capsys: pytest.CaptureFixture[str], real_world: Path, args: list[str], code: int
+) -> None:
+    status, out, err = run(capsys, str(real_world / SDIST), *args)
+    assert status == code, (out, err)
+    assert SDIST in out
+    assert ("OK" in out) is (code == 0)
+    assert err == ""
+
+
+def test_table_and_summary(capsys: pytest.CaptureFixture[str], real_world: Path) -> None:
+    status, out, _ = run(capsys, str(real_world), "--gitlab", PROJECT)
+    assert status == 1  # the GitHub wheel is not from this project; README.md is unsigned
+    lines = out.splitlines()
+    assert lines[0].split() == ["FILE", "VERDICT", "SIDECAR", "SIGNER", "REASON"]
+    rows = {line.split()[0]: line for line in lines[1:4]}
+    assert set(rows) == {"README.md", WHEEL, SDIST}  # sidecars themselves are skipped
+    assert "OK" in rows[SDIST]
+    assert "attestation" in rows[SDIST]
+    assert "FAILED" in rows[WHEEL]
+    assert GITHUB_SAN in rows[WHEEL]
+    assert "issuer" in rows[WHEEL]
+    assert "no signature found" in rows["README.md"]
+    assert out.rstrip().endswith("trust the public production Sigstore.")
+    assert "1 of 3 files verified" in out
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str], real_world: Path) -> None:
+    status, out, _ = run(
+        capsys,
+        str(real_world / SDIST),
+        str(real_world / WHEEL),
+        str(real_world / f"{WHEEL}.sigstore"),  # a sidecar given by a glob: skipped
+        "--gitlab",
+        PROJECT,
+        "--json",
+    )
+    assert status == 1
+    data = json.loads(out)
+    assert [(d["artifact"], d["ok"], d["sidecar"]) for d in data] == [
+        (str(real_world / SDIST), True, "attestation"),
+        (str(real_world / WHEEL), False, "bundle"),
+    ]
+    assert data[0]["identity"] == f"https://gitlab.com/{PROJECT}//.gitlab-ci.yml@refs/heads/main"
+    assert data[0]["ref"] == "refs/heads/main"
+    assert data[0]["project_id"] == "55235664"
+    assert data[0]["reason"] is None
+    assert data[1]["reason"].startswith("wrong signer")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--gitlab GROUP/PROJECT"),
+        (["--cert-identity", "x"], "--cert-oidc-issuer"),
+        (["--ref", "refs/heads/main"], "--gitlab"),
+        (["--gitlab", PROJECT, "--cert-identity", "x"], "Use one"),
+        (["--gitlab", PROJECT, "--ref", "main"], "refs/heads/main"),
+        (["--gitlab", PROJECT, "--ref-glob", "v*"], "refs/tags/v*"),
+        (["--gitlab", "just-a-name"], "GROUP/PROJECT"),
+        (["--gitlab", PROJECT, "--server", "gitlab.com"], "--server"),
+        (["--cert-identity-regexp", "(", "--cert-oidc-issuer", "i"], "regular expression"),
+        (["--from-ci"], "not a GitLab CI job"),
+        (["--gitlab", PROJECT, "--trust-config", "/nonexistent/trust.json"], "does not exist"),
+    ],
+)
+def test_configuration_errors_are_one_paragraph(
+    capsys: pytest.CaptureFixture[str], real_world: Path, args: list[str], message: str
+) -> None:
+    status, out, err = run(capsys, str(real_world / SDIST), *args)
+    assert status == 1
+    assert out == ""
+    assert err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_trust_config_file(
+    capsys: pytest.CaptureFixture[str], real_world: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "trust.json"
+    config.write_text("{ not json")
+    status, _, err = run(
+        capsys, str(real_world / SDIST), "--gitlab", PROJECT, "--trust-config", str(config)
+    )
+    assert status == 1
+    assert "not readable JSON" in err
+
+
+def test_trust_config_from_environment(
+    capsys: pytest.CaptureFixture[str],
+    real_world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tmp_path / "trust.json"
+    config.write_text("[]")
+    monkeypatch.setenv("HATCH_SIGSTORE_TRUST_CONFIG", str(config))
+    status, _, err = run(capsys, str(real_world / SDIST), "--gitlab", PROJECT)
+    assert status == 1
+    assert str(config) in err
+
+
+def test_only_sidecars_given(capsys: pytest.CaptureFixture[str], real_world: Path) -> None:
+    status, _, err = run(capsys, str(real_world / f"{WHEEL}.sigstore"), "--gitlab", PROJECT)
+    assert status == 1
+    assert "nothing to verify" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "code"),
+    [
+        ({"CI_COMMIT_BRANCH": "main"}, [], 0),
+        ({"CI_COMMIT_TAG": "v1.0"}, [], 1),  # the pipeline's own ref is pinned
+        ({"CI_COMMIT_TAG": "v1.0"}, ["--ref-glob", "refs/heads/*"], 0),
+        ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_ID": "55235664"}, [], 0),
+        ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_ID": "1"}, [], 1),
+        ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_PATH": "facutuesca/fork"}, [], 1),
+    ],
+)
+def test_from_ci(
+    capsys: pytest.CaptureFixture[str],
+    real_world: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    extra: list[str],
+    code: int,
+) -> None:
+    base = {"GITLAB_CI": "true", "CI_SERVER_URL": "https://gitlab.com", "CI_PROJECT_PATH": PROJECT}
+    for name, value in {**base, **env}.items():
+        monkeypatch.setenv(name, value)
+    status, out, err = run(capsys, str(real_world / SDIST), "--from-ci", *extra)
+    assert status == code, (out, err)
+
+
+def test_offline_refuses_cosign_only_material(
+    capsys: pytest.CaptureFixture[str], real_world: Path, tmp_path: Path
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from sigstore.models import Bundle
+
+    artifact = tmp_path / WHEEL
+    shutil.copyfile(real_world / WHEEL, artifact)
+    bundle = Bundle.from_json((real_world / f"{WHEEL}.sigstore").read_bytes())
+    (tmp_path / f"{WHEEL}.sig").write_text(base64.b64encode(bundle.signature).decode())
+    (tmp_path / f"{WHEEL}.crt").write_bytes(bundle.signing_certificate.public_bytes(Encoding.PEM))
+    status, out, _ = run(
+        capsys,
+        str(artifact),
+        "--cert-identity",
+        GITHUB_SAN,
+        "--cert-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+        "--offline",
+    )
+    assert status == 1
+    assert "cosign" in out
+    assert "drop --offline" in out
+
+
+@pytest.mark.slow
+def test_console_script(real_world: Path) -> None:
+    exe = Path(sys.executable).with_name("hatch-sigstore")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "hatch_sigstore"]
+    done = subprocess.run(
+        [*command, "verify", str(real_world / SDIST), "--gitlab", PROJECT, "--offline", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["ok"] is True
+    assert done.stderr == ""  # sigstore's offline-TUF warning is silenced
