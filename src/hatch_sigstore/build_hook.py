@@ -123,12 +123,6 @@ class BuildOptions:
                 )
             sign, sign_source = override.lower(), SIGN_ENV
         outputs = options.string_list("outputs", DEFAULT_OUTPUTS, choices=OUTPUT_KINDS)
-        if "bundle" not in outputs:
-            raise ConfigError(
-                f'`{options.key("outputs")}` must include "bundle": the Sigstore bundle is '
-                "always written (it is what verification reads); got "
-                f"{list(outputs)}.",
-            )
         trust = options.optional_string("trust-config")
         trust_path = None
         if trust is not None:
@@ -162,7 +156,7 @@ class BuildOptions:
             path=path,
             sign=sign,
             sign_source=sign_source,
-            outputs=frozenset(outputs),
+            outputs=frozenset(outputs) | {"bundle"},  # always written: verification reads it
             trust_config=trust_path,
             staging=options.boolean("staging", False),
             rekor_version=int(rekor),
