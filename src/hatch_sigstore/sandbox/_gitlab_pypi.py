@@ -1,0 +1,340 @@
+"""PyPI routes of the GitLab stand-in (reference §1 and §2): upload, simple index, downloads."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import parse_qsl, quote, unquote
+
+from hatch_sigstore.sandbox._gitlab_auth import (
+    ANONYMOUS,
+    AuthFailure,
+    Principal,
+    RouteAuth,
+    authenticate,
+    authorize,
+)
+from hatch_sigstore.sandbox._gitlab_body import FilePart, boundary_of, parse_multipart
+from hatch_sigstore.sandbox._gitlab_regex import (
+    PYPI_NAME,
+    PYPI_VERSION,
+    SHA256,
+    normalize_pypi_name,
+)
+from hatch_sigstore.sandbox._gitlab_store import Project, PypiFile, PypiPackage, now
+from hatch_sigstore.sandbox._gitlab_wire import (
+    ApiError,
+    Request,
+    Response,
+    bad_request,
+    json_response,
+    message,
+    param_errors,
+)
+
+__all__ = ["PYPI_AUTH", "file_response", "handle_pypi", "principal_kind"]
+
+PYPI_AUTH = RouteAuth(deploy_token=True, basic_pat=True, job_token_basic=True)
+
+# Packages::Pypi::Metadatum limits (the current service truncates instead of failing).
+METADATA_LIMITS = {
+    "requires_python": 255,
+    "metadata_version": 16,
+    "author_email": 2048,
+    "description": 4000,
+    "description_content_type": 128,
+    "summary": 255,
+    "keywords": 1024,
+}
+JSON_TYPES = ("application/vnd.pypi.simple.v1+json", "application/vnd.pypi.simple.latest+json")
+PAGE = """<!DOCTYPE html>
+<html>
+  <head>
+    <title>Links for {name}</title>
+  </head>
+  <body>
+    <h1>Links for {name}</h1>
+    {links}
+  </body>
+</html>
+"""
+
+
+def _esc(value: str) -> str:
+    """``ERB::Util.html_escape``."""
+    return html.escape(value, quote=True).replace("&#x27;", "&#39;")
+
+
+def _project(req: Request, raw_id: str) -> Project:
+    project = req.ctx.store.find_project(unquote(raw_id))
+    if project is None:
+        raise message(404, "404 Not Found")
+    return project
+
+
+def _auth(req: Request, project: Project, action: str) -> None:
+    try:
+        principal = authenticate(req.ctx.store, req.headers, req.query, PYPI_AUTH, req.method)
+    except AuthFailure as failure:
+        # a wrong Basic token on a public project falls back to anonymous for reads
+        if not (failure.bad_credentials and action == "read" and project.visibility == "public"):
+            raise ApiError(failure.status, failure.body, failure.headers) from None
+        principal = ANONYMOUS
+    req.auth_kind = principal_kind(principal)
+    try:
+        authorize(principal, project, "read" if action == "read" else "write")
+    except AuthFailure as failure:
+        raise ApiError(failure.status, failure.body, failure.headers) from None
+
+
+def principal_kind(principal: Principal) -> str:
+    if principal.job is not None:
+        return "job"
+    if principal.pat is not None:
+        return "personal"
+    return principal.kind
+
+
+def handle_pypi(req: Request, raw_id: str, rest: list[str]) -> Response | None:
+    """Dispatch ``/projects/:id/packages/pypi/<rest>``; None when no route matches."""
+    method = req.method
+    if method == "POST" and not rest:
+        return upload(req, _project(req, raw_id))
+    if method == "POST" and rest == ["authorize"]:
+        project = _project(req, raw_id)
+        _auth(req, project, "write")
+        raise message(403, "403 Forbidden - Request should be executed via GitLab Workhorse")
+    if method not in ("GET", "HEAD") or not rest:
+        return None
+    if rest == ["simple"]:
+        project = _project(req, raw_id)
+        _auth(req, project, "read")
+        return simple_index(req, project)
+    if rest[0] == "simple":
+        project = _project(req, raw_id)
+        _auth(req, project, "read")
+        return simple_package(req, project, "/".join(unquote(s) for s in rest[1:]))
+    if rest[0] == "files" and len(rest) >= 3:
+        project = _project(req, raw_id)
+        _auth(req, project, "read")
+        return download(req, project, unquote(rest[1]), "/".join(unquote(s) for s in rest[2:]))
+    return None
+
+
+# upload ---------------------------------------------------------------------------------------
+
+
+def upload(req: Request, project: Project) -> Response:
+    _auth(req, project, "write")
+    store, settings = req.ctx.store, req.ctx.settings
+    opened: list[tuple[BinaryIO, Path]] = []
+    sink_of: dict[str, Path] = {}
+
+    def open_sink(name: str, _filename: str) -> BinaryIO:
+        path = store.tmp_path()
+        fh = path.open("wb")
+        opened.append((fh, path))
+        sink_of[name] = path  # a repeated field: the last one wins
+        return fh
+
+    fields: dict[str, str] = {}
+    try:
+        boundary = boundary_of(req.headers.get("content-type"))
+        files: dict[str, FilePart] = {}
+        if boundary is not None:
+            result = parse_multipart(req.body, boundary, open_sink=open_sink)
+            fields, files = result.fields, result.files
+        elif req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raw = req.body.read(1 << 20) if (req.body.length or 0) <= (1 << 20) else b""
+            fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        for fh, _ in opened:
+            fh.close()
+        content = files.get("content")
+        content_path = sink_of.get("content")
+        errors: list[str] = []
+        if content is None:
+            errors.append("content is invalid" if "content" in fields else "content is missing")
+        for key in ("name", "version"):
+            if key not in fields:
+                errors.append(f"{key} is missing")
+        digest = fields.get("sha256_digest")
+        if digest is not None and not SHA256.match(digest):
+            errors.append("sha256_digest is invalid")
+        if errors:
+            raise param_errors(errors)
+        assert content is not None
+        assert content_path is not None
+        if content.size > settings.max_pypi_file_size:
+            raise bad_request("File is too large")
+        name, version = fields["name"], fields["version"]
+        invalid = []
+        if not name:
+            invalid.append("Name can't be blank")
+        elif not PYPI_NAME.match(name):
+            invalid.append("Name is invalid")
+        if not version:
+            invalid.append("Version can't be blank")
+        elif not PYPI_VERSION.match(version):
+            invalid.append("Version is invalid")
+        if not content.filename:
+            invalid.append("File name can't be blank")
+        if invalid:
+            raise bad_request("Validation failed: " + ", ".join(invalid))
+        # truncated, not refused; required_python is '' when absent
+        metadata = {"requires_python": ""}
+        metadata.update(
+            {key: fields[key][:limit] for key, limit in METADATA_LIMITS.items() if key in fields}
+        )
+        with store.lock:
+            packages = store.pypi[project.id]
+            package = next((p for p in packages if p.name == name and p.version == version), None)
+            if package is not None and any(f.file_name == content.filename for f in package.files):
+                raise bad_request("Validation failed: File name has already been taken")
+            if package is None:
+                package = PypiPackage(store.next_id(), project.id, name, version, metadata)
+                packages.append(package)
+            else:
+                package.metadata = metadata  # Metadatum.upsert: the last upload wins
+            file_id = store.next_id()
+            blob = store.blob_path("pypi", file_id)
+            os.replace(content_path, blob)
+            package.files.append(
+                PypiFile(
+                    id=file_id,
+                    package_id=package.id,
+                    file_name=content.filename,
+                    sha256_digest=digest,
+                    md5_digest=fields.get("md5_digest"),
+                    sha256=content.sha256,
+                    size=content.size,
+                    blob=blob,
+                    seq=store.next_seq(),
+                    created_at=now(),
+                    requires_python=metadata.get("requires_python", ""),
+                )
+            )
+        return json_response(201, {"message": "201 Created"})
+    finally:
+        for fh, path in opened:
+            fh.close()
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+# simple index -----------------------------------------------------------------------------------
+
+
+def _wants_json(req: Request) -> bool:
+    accept = req.headers.get("accept", "")
+    return req.ctx.settings.pep691_json and accept.startswith(JSON_TYPES)
+
+
+def _vary(req: Request) -> dict[str, str]:
+    return {"Vary": "Accept"} if req.ctx.settings.pep691_json else {}
+
+
+def _html(req: Request, name: str, links: str) -> Response:
+    body = PAGE.format(name=name, links=links).encode()
+    return Response(200, {"Content-Type": "text/html; charset=utf-8", **_vary(req)}, body)
+
+
+def _json(req: Request, payload: object) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    ctype = "application/vnd.pypi.simple.v1+json; charset=utf-8"
+    return Response(200, {"Content-Type": ctype, **_vary(req)}, body)
+
+
+def _base(req: Request, project: Project) -> str:
+    return f"{req.ctx.base_url}/api/v4/projects/{project.id}/packages/pypi"
+
+
+def simple_index(req: Request, project: Project) -> Response:
+    with req.ctx.store.lock:
+        packages = [p for p in req.ctx.store.pypi[project.id] if p.files]
+        rows = [(p.name, p.metadata.get("requires_python", "")) for p in packages]
+    if _wants_json(req):
+        names = sorted({normalize_pypi_name(n) for n, _ in rows})
+        projects = [{"name": n} for n in names]
+        return _json(req, {"meta": {"api-version": "1.0"}, "projects": projects})
+    base = _base(req, project)
+    links = "".join(
+        f'<a href="{base}/simple/{normalize_pypi_name(n)}" data-requires-python="{_esc(rp)}">'
+        f"{n}</a>"
+        for n, rp in rows
+    )
+    return _html(req, project.name, links)
+
+
+def simple_package(req: Request, project: Project, name: str) -> Response:
+    wanted = name.lower()
+    with req.ctx.store.lock:
+        packages = [
+            p
+            for p in req.ctx.store.pypi[project.id]
+            if p.files and normalize_pypi_name(p.name) == wanted
+        ]
+        files = [(p, list(p.files)) for p in packages]
+    if not packages:
+        if req.ctx.settings.pypi_forwarding:
+            target = f"https://pypi.org/simple/{name}/"
+            text = f"This resource has been moved temporarily to {target}."
+            headers = {"Location": target, "Content-Type": "text/plain", **_vary(req)}
+            return Response(302, headers, text.encode())
+        raise ApiError(404, {"message": "404 Package Not Found"}, _vary(req))
+    base = _base(req, project)
+
+    def url(f: PypiFile) -> str:
+        sha = f.sha256_digest or ""
+        return f"{base}/files/{sha}/{quote(f.file_name, safe='')}#sha256={sha}"
+
+    if _wants_json(req):
+        out = []
+        for _package, pfiles in files:
+            for f in pfiles:
+                entry: dict[str, object] = {
+                    "filename": f.file_name,
+                    "url": url(f),
+                    "hashes": {"sha256": f.sha256_digest or ""},
+                }
+                if f.requires_python:
+                    entry["requires-python"] = f.requires_python
+                out.append(entry)
+        return _json(
+            req,
+            {"meta": {"api-version": "1.0"}, "name": normalize_pypi_name(name), "files": out},
+        )
+    links = "".join(
+        f'<a href="{url(f)}" data-requires-python="'
+        f'{_esc(package.metadata.get("requires_python", ""))}">{f.file_name}</a>'
+        for package, pfiles in files
+        for f in pfiles
+    )
+    return _html(req, packages[0].name, links)
+
+
+def download(req: Request, project: Project, sha256: str, filename: str) -> Response:
+    with req.ctx.store.lock:
+        matches = [
+            f
+            for p in req.ctx.store.pypi[project.id]
+            for f in p.files
+            if f.file_name == filename and f.sha256_digest == sha256
+        ]
+    if not matches:
+        raise message(404, "404 Package Not Found")
+    found = max(matches, key=lambda f: f.id)
+    return file_response(found.blob, found.size, found.file_name)
+
+
+def file_response(blob: Path, size: int, filename: str, **extra: str) -> Response:
+    disposition = f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": disposition,
+        **extra,
+    }
+    return Response(200, headers, file=blob, file_size=size)

@@ -1,0 +1,559 @@
+"""A local stand-in for GitLab's PyPI and generic package registries. NEVER for production.
+
+It speaks the real wire protocol over HTTP on loopback (reference:
+``shared/reference/gitlab-registry.md``): PyPI upload, simple index and downloads; generic PUT
+and GET; personal, deploy and job tokens with GitLab's auth rules; GitLab's error bodies; and
+fault injection for flaky-network tests. Uploads stream to disk in the state dir.
+
+    with GitLabRegistry() as gitlab:
+        project = gitlab.create_project("group/project")
+        token = gitlab.job_token(project)
+        ...  # POST {gitlab.api_url}/projects/{project.id}/packages/pypi, user gitlab-ci-token
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple
+from urllib.parse import parse_qsl, urlsplit
+
+from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader
+from hatch_sigstore.sandbox._gitlab_faults import Fault, FaultInjector
+from hatch_sigstore.sandbox._gitlab_generic import handle_generic
+from hatch_sigstore.sandbox._gitlab_pypi import handle_pypi
+from hatch_sigstore.sandbox._gitlab_store import (
+    ROLES,
+    DeployToken,
+    GenericFile,
+    GenericFileTuple,
+    GenericPackage,
+    JobToken,
+    PersonalToken,
+    Project,
+    PypiFileTuple,
+    PypiPackage,
+    Store,
+)
+from hatch_sigstore.sandbox._gitlab_wire import ApiError, Context, Request, Response, json_response
+from hatch_sigstore.sandbox._http import LoopbackServer
+
+__all__ = [
+    "FaultInjector",
+    "GenericFileTuple",
+    "GitLabRegistry",
+    "Project",
+    "PypiFileTuple",
+    "RequestInfo",
+    "RequestRecord",
+    "Settings",
+]
+
+GiB = 1 << 30
+DRAIN_LIMIT = 64 << 20  # a refused upload larger than this gets its connection closed instead
+
+
+@dataclass
+class Settings:
+    """Instance, plan and group settings (mutable at any time; read per request)."""
+
+    allow_generic_duplicates: bool = True  # namespace package setting generic_duplicates_allowed
+    generic_duplicate_exception_regex: str = ""  # generic_duplicate_exception_regex
+    pypi_forwarding: bool = True  # pypi_package_requests_forwarding: unknown name -> 302 pypi.org
+    max_pypi_file_size: int = 3 * GiB  # plan limit pypi_max_file_size
+    max_generic_file_size: int = 5 * GiB  # plan limit generic_packages_max_file_size
+    generic_job_token_basic_auth: bool = False  # Basic gitlab-ci-token on generic PUT (>= 19.0)
+    generic_file_name_regex: str = "newest"  # "17" (<=17.10), "18" (~ allowed), "newest" (~ @)
+    pep691_json: bool = False  # feature flag pypi_pep_691_json (18.10, default off)
+    packages_enabled: bool = True  # instance-wide packages switch (off -> 404)
+
+
+class RequestRecord(NamedTuple):
+    """``(method, path, status)``; path without the query; status 0 = no answer (reset)."""
+
+    method: str
+    path: str
+    status: int
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """The full log entry behind a RequestRecord (never holds a credential)."""
+
+    method: str
+    target: str
+    path: str
+    status: int
+    auth: str  # anonymous | personal | deploy | job | - (not reached)
+    fault: str | None
+    bytes_in: int
+    seconds: float
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the registry keeps its own log (.requests), without credentials
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        registry: GitLabRegistry = self.server.owner  # type: ignore[attr-defined]
+        started = time.monotonic()
+        split = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        try:
+            length = None if chunked else int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            length = 0
+        reader = BodyReader(self.rfile, length=length, chunked=chunked)
+        req = Request(
+            method=self.command,
+            target=self.path,
+            path=split.path,
+            query=query,
+            headers=headers,
+            body=reader,
+            ctx=Context(registry.store, registry.settings, registry.url),
+        )
+        latency, fault = registry.faults.pick(self.command, split.path)
+        if latency:
+            time.sleep(latency)
+        status = 0
+        try:
+            if fault is not None and fault.kind == "reset":
+                self._reset(reader, fault)
+                return
+            if fault is not None and fault.kind == "status":
+                response = self._fault_response(fault)
+            else:
+                response = registry._route(req)
+                if fault is not None and fault.kind == "stored_then_502":
+                    response = self._fault_response(fault)
+            if not reader.done and not reader.drain(DRAIN_LIMIT):
+                self.close_connection = True
+                response.headers["Connection"] = "close"
+            status = response.status
+            self._send(response)
+        except BodyError:
+            self.close_connection = True  # the client went away mid-body
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        finally:
+            registry._record(
+                RequestInfo(
+                    method=self.command,
+                    target=self.path,
+                    path=split.path,
+                    status=status,
+                    auth=req.auth_kind,
+                    fault=None if fault is None else fault.kind,
+                    bytes_in=reader.consumed,
+                    seconds=time.monotonic() - started,
+                )
+            )
+
+    def _fault_response(self, fault: Fault) -> Response:
+        status, headers, body = fault.response()
+        return Response(status, headers, body)
+
+    def _reset(self, reader: BodyReader, fault: Fault) -> None:
+        """Read part of the body, then abort the connection (RST) without answering."""
+        length = reader.length
+        after = fault.after_bytes
+        if after is None:
+            after = (length // 2) if length else 0
+        if length is not None:
+            after = min(after, max(length - 1, 0))
+        with contextlib.suppress(BodyError, OSError):
+            while reader.consumed < after:
+                if not reader.read(min(1 << 16, after - reader.consumed)):
+                    break
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        size = response.file_size if response.file is not None else len(response.body)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if response.file is not None:
+            with response.file.open("rb") as fh:
+                shutil.copyfileobj(fh, self.wfile, 1 << 20)
+        else:
+            self.wfile.write(response.body)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+
+
+def _not_found() -> Response:
+    return json_response(404, {"error": "404 Not Found"})
+
+
+class GitLabRegistry:
+    """The GitLab package-registry stand-in. A context manager; also ``start()``/``stop()``.
+
+    ``state_dir`` holds the stored files (a temp dir, removed on ``stop()``, when None).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_dir: Path | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._temp: Path | None = None
+        if state_dir is None:
+            self._temp = Path(tempfile.mkdtemp(prefix="gitlab-registry-"))
+            state_dir = self._temp
+        self.state_dir = Path(state_dir)
+        self.store = Store(self.state_dir)
+        self.settings = settings if settings is not None else Settings()
+        self.faults = FaultInjector()
+        self._log: list[RequestInfo] = []
+        self._log_lock = threading.Lock()
+        self.errors: list[str] = []  # tracebacks of internal errors (500s), for debugging
+        self._server = LoopbackServer(_Handler, owner=self, host=host, port=port)
+        self._deploy_seq = 0
+
+    # lifecycle ------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (== ``CI_SERVER_URL``)."""
+        return self._server.url
+
+    @property
+    def api_url(self) -> str:
+        """``url + "/api/v4"`` (== ``CI_API_V4_URL``)."""
+        return f"{self.url}/api/v4"
+
+    def start(self) -> GitLabRegistry:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+        else:
+            self.store.cleanup()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def __enter__(self) -> GitLabRegistry:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # projects -------------------------------------------------------------------------------
+    def create_project(
+        self, path: str = "group/project", *, visibility: str = "private"
+    ) -> Project:
+        """A new project. If ``path`` is taken, ``-2``, ``-3``… is appended (see ``.path``)."""
+        if visibility not in ("private", "internal", "public"):
+            raise ValueError(f"visibility must be private, internal or public, not {visibility!r}")
+        if "/" not in path.strip("/"):
+            raise ValueError(f"a project path needs a namespace: 'group/name', not {path!r}")
+        path = path.strip("/")
+        with self.store.lock:
+            candidate, n = path, 1
+            while self.store.find_project_by_path(candidate) is not None:
+                n += 1
+                candidate = f"{path}-{n}"
+            return self.store.add_project(candidate, visibility, self.url)
+
+    def project(self, ident: Project | int | str) -> Project:
+        """Look a project up by Project, numeric id or full path."""
+        return self.store.resolve(ident)
+
+    def project_api_url(self, project: Project | int | str) -> str:
+        """``{api_url}/projects/{id}``."""
+        return f"{self.api_url}/projects/{self.project(project).id}"
+
+    def pypi_url(self, project: Project | int | str) -> str:
+        """The twine/hatch repository URL: ``{api_url}/projects/{id}/packages/pypi``."""
+        return f"{self.project_api_url(project)}/packages/pypi"
+
+    def simple_url(self, project: Project | int | str, *, token: str | None = None) -> str:
+        """The pip index URL, with ``__token__:<token>@`` credentials when given."""
+        url = f"{self.pypi_url(project)}/simple"
+        if token is not None:
+            url = url.replace("://", f"://__token__:{token}@", 1)
+        return url
+
+    def generic_url(
+        self, project: Project | int | str, name: str, version: str, filename: str
+    ) -> str:
+        return f"{self.project_api_url(project)}/packages/generic/{name}/{version}/{filename}"
+
+    # tokens ---------------------------------------------------------------------------------
+    @staticmethod
+    def _role(role: str | None) -> int:
+        if role is None or role == "none":
+            return 0
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)} or None")
+        return ROLES[role]
+
+    def personal_token(
+        self,
+        *,
+        scopes: Iterable[str] = ("api",),
+        role: str | None = "maintainer",
+        project: Project | int | str | None = None,
+        expired: bool = False,
+        revoked: bool = False,
+    ) -> str:
+        """A personal access token (``glpat-…``) of a new user.
+
+        The user has ``role`` in ``project``, or in every project when ``project`` is None;
+        ``role=None`` makes a non-member. ``expired``/``revoked`` tokens get GitLab's OAuth
+        errors.
+        """
+        level = self._role(role)
+        with self.store.lock:
+            if project is None:
+                user = self.store.add_user(default_role=level)
+            else:
+                user = self.store.add_user(roles={self.project(project).id: level})
+            token = "glpat-" + secrets.token_urlsafe(15)
+            self.store.personal_tokens[token] = PersonalToken(
+                token, user, frozenset(scopes), revoked=revoked, expired=expired
+            )
+            return token
+
+    def deploy_token(
+        self,
+        project: Project | int | str,
+        *,
+        scopes: Iterable[str] = ("read_package_registry", "write_package_registry"),
+    ) -> tuple[str, str]:
+        """A project deploy token: ``(username, token)``."""
+        with self.store.lock:
+            pid = self.project(project).id
+            self._deploy_seq += 1
+            username = f"gitlab+deploy-token-{self._deploy_seq}"
+            token = "gldt-" + secrets.token_urlsafe(15)
+            self.store.deploy_tokens[token] = DeployToken(token, username, pid, frozenset(scopes))
+            return username, token
+
+    def job_token(self, project: Project | int | str, *, role: str | None = "developer") -> str:
+        """A CI job token (``glcbt-…``) of a running job in ``project``, run by a user with
+        ``role`` there (and no membership elsewhere)."""
+        level = self._role(role)
+        with self.store.lock:
+            pid = self.project(project).id
+            user = self.store.add_user(roles={pid: level})
+            token = f"glcbt-{secrets.token_hex(2)}_{secrets.token_urlsafe(15)}"
+            self.store.job_tokens[token] = JobToken(token, user, pid)
+            return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke a personal or deploy token, or finish the job of a job token."""
+        with self.store.lock:
+            if token in self.store.personal_tokens:
+                self.store.personal_tokens[token].revoked = True
+            elif token in self.store.deploy_tokens:
+                self.store.deploy_tokens[token].revoked = True
+            elif token in self.store.job_tokens:
+                self.store.job_tokens[token].running = False
+            else:
+                raise KeyError("unknown token")
+
+    def expire(self, token: str) -> None:
+        """Make a personal access token expired."""
+        with self.store.lock:
+            self.store.personal_tokens[token].expired = True
+
+    # inspection -----------------------------------------------------------------------------
+    def pypi_packages(self, project: Project | int | str) -> list[PypiPackage]:
+        """The PyPI package records (name+version) with their files, oldest first."""
+        with self.store.lock:
+            return list(self.store.pypi[self.project(project).id])
+
+    def pypi_files(self, project: Project | int | str) -> list[PypiFileTuple]:
+        """``(name, version, filename, sha256)`` per stored PyPI file, in upload order.
+
+        ``sha256`` is of the bytes actually stored (the client's ``sha256_digest``, which the
+        index shows, is in ``pypi_packages(...)[i].files[j].sha256_digest``).
+        """
+        with self.store.lock:
+            rows = [
+                (f.seq, PypiFileTuple(p.name, p.version, f.file_name, f.sha256))
+                for p in self.store.pypi[self.project(project).id]
+                for f in p.files
+            ]
+        return [row for _, row in sorted(rows)]
+
+    def pypi_file_path(self, project: Project | int | str, filename: str) -> Path:
+        """Where the (newest) stored PyPI file called ``filename`` is on disk."""
+        found = [f for p in self.pypi_packages(project) for f in p.files if f.file_name == filename]
+        if not found:
+            raise KeyError(filename)
+        return max(found, key=lambda f: f.id).blob
+
+    def generic_packages(self, project: Project | int | str) -> list[GenericPackage]:
+        with self.store.lock:
+            return list(self.store.generic[self.project(project).id])
+
+    def generic_files(self, project: Project | int | str) -> list[GenericFileTuple]:
+        """``(name, version, filename, sha256, created_seq)`` per stored generic file record
+        (duplicates included), in upload order."""
+        with self.store.lock:
+            rows = [
+                GenericFileTuple(p.name, p.version, f.file_name, f.sha256, f.seq)
+                for p in self.store.generic[self.project(project).id]
+                for f in p.files
+            ]
+        return sorted(rows, key=lambda r: r.created_seq)
+
+    def generic_file_path(
+        self, project: Project | int | str, name: str, version: str, filename: str
+    ) -> Path:
+        """Where the newest generic file record is on disk (what GET would serve)."""
+        files: list[GenericFile] = [
+            f
+            for p in self.generic_packages(project)
+            if p.name == name and p.version == version
+            for f in p.files
+            if f.file_name == filename
+        ]
+        if not files:
+            raise KeyError(filename)
+        return max(files, key=lambda f: f.id).blob
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """``(method, path, status)`` of every request so far (a copy)."""
+        with self._log_lock:
+            return [RequestRecord(i.method, i.path, i.status) for i in self._log]
+
+    @property
+    def request_log(self) -> list[RequestInfo]:
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def _record(self, info: RequestInfo) -> None:
+        with self._log_lock:
+            self._log.append(info)
+
+    # routing --------------------------------------------------------------------------------
+    def _route(self, req: Request) -> Response:
+        segs = req.path.split("/")[1:]
+        while segs and segs[-1] == "":
+            segs.pop()  # Grape ignores trailing slashes
+        try:
+            if len(segs) < 6 or segs[:3] != ["api", "v4", "projects"] or segs[4] != "packages":
+                return _not_found()
+            if not self.settings.packages_enabled:
+                return json_response(404, {"message": "404 Not Found"})
+            raw_id, kind, rest = segs[3], segs[5], segs[6:]
+            response: Response | None = None
+            if kind == "pypi":
+                response = handle_pypi(req, raw_id, rest)
+            elif kind == "generic":
+                response = handle_generic(req, raw_id, rest)
+            return response if response is not None else _not_found()
+        except ApiError as err:
+            return err.response
+        except BodyError:
+            raise
+        except Exception:
+            self.errors.append(traceback.format_exc())
+            print(self.errors[-1], file=sys.stderr)
+            return json_response(500, {"message": "500 Internal Server Error"})
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
+    """``python -m hatch_sigstore.sandbox.gitlab [--port N] [--state-dir D]``: serve until ^C,
+    after printing one JSON line with the URLs, a project and its tokens."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hatch_sigstore.sandbox.gitlab")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--project", default="group/project")
+    parser.add_argument("--visibility", default="private")
+    args = parser.parse_args(argv)
+    registry = GitLabRegistry(port=args.port, state_dir=args.state_dir)
+    project = registry.create_project(args.project, visibility=args.visibility)
+    info = {
+        "url": registry.url,
+        "api_url": registry.api_url,
+        "project_id": project.id,
+        "project_path": project.path,
+        "job_token": registry.job_token(project),
+        "personal_token": registry.personal_token(),
+    }
+    print(json.dumps(info), flush=True)
+    try:
+        registry.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if registry._temp is not None:
+            shutil.rmtree(registry._temp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
