@@ -114,8 +114,8 @@ def main() -> None:
         peer_all = timed([*peer, *files], args.repeat)
         runs = min(args.peer_runs, args.files)
         start = time.perf_counter()
-        for path in files[:runs]:
-            timed([*peer, path], 1)
+        for name in files[:runs]:
+            timed([*peer, name], 1)
         peer_each = (time.perf_counter() - start) / runs
         log_calls = sum(local.stats.values())
 

@@ -179,7 +179,8 @@ def test_foreign_root_fails(real_world: Path) -> None:
 
 
 def _bundle_doc(real_world: Path) -> dict[str, Any]:
-    return json.loads((real_world / f"{WHEEL}.sigstore").read_text())
+    doc: dict[str, Any] = json.loads((real_world / f"{WHEEL}.sigstore").read_text())
+    return doc
 
 
 def _edit_proof(doc: dict[str, Any]) -> None:
@@ -613,7 +614,7 @@ def test_certificate_without_sct_fails(signed: Signed, tmp_path: Path) -> None:
         x509.CertificateBuilder()
         .subject_name(x509.Name([]))
         .issuer_name(ca_name)
-        .public_key(original.public_key())  # type: ignore[arg-type]
+        .public_key(original.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(original.not_valid_before_utc)
         .not_valid_after(original.not_valid_after_utc)
@@ -657,3 +658,20 @@ def test_certificate_without_sct_fails(signed: Signed, tmp_path: Path) -> None:
     result = verify_file(artifact, sandbox_policy(signed), TrustChoice("file", trust_file))
     assert not result.ok
     assert "SCT" in (result.reason or ""), result.reason
+
+
+def test_sandbox_dsse_bundle_as_sigstore_json(signed: Signed, tmp_path: Path) -> None:
+    """A DSSE (in-toto) bundle in F.sigstore.json verifies when a subject has F's digest."""
+    from pypi_attestations import Attestation
+
+    artifact = copy_with_sidecars(signed.dir, signed.tag.name, tmp_path)
+    attestation = Attestation.model_validate_json(
+        (tmp_path / f"{artifact.name}.publish.attestation").read_bytes()
+    )
+    (tmp_path / f"{artifact.name}.sigstore.json").write_text(attestation.to_bundle().to_json())
+    result = verify_file(artifact, sandbox_policy(signed), signed.trust, sidecar="bundle")
+    assert result.ok, result.reason
+    flip_byte(artifact)
+    changed = verify_file(artifact, sandbox_policy(signed), signed.trust, sidecar="bundle")
+    assert not changed.ok
+    assert "changed" in (changed.reason or "")
