@@ -96,7 +96,7 @@ class SignOptions:
     ambient: bool = True  # fall back to sigstore's ambient CI credential detection
     timeout: float = 60.0  # seconds for each call to the CA or the log
     retries: int = 2  # extra attempts after an HTTP 5xx or a refused connection
-    max_workers: int = 8  # concurrent log submissions
+    max_workers: int = 32  # concurrent log submissions (sigstore's CLI: up to 32)
 
     def __post_init__(self) -> None:
         outputs = frozenset(self.outputs)
