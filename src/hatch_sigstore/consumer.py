@@ -17,15 +17,15 @@ Knows nothing of hatch. HTTP lives in :mod:`hatch_sigstore.gitlab` and cryptogra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -153,7 +153,7 @@ def parse_size(text: str) -> int:
             "500M, 1G, 64K.",
         )
     power = "kmgt".find(match.group(2).lower()) + 1 if match.group(2) else 0
-    return int(match.group(1)) * 1024**power
+    return int(match.group(1)) << (10 * power)
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,9 +375,8 @@ def format_table(report: DownloadReport) -> str:
     return "\n".join(lines)
 
 
-def _one_line(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,6 +398,34 @@ class _Deadline:
                 remediation="Retry, or raise --timeout if the registry is just slow.",
             )
         return left
+
+
+def _index_within(client: RegistryClient, name: str, budget: _Deadline) -> list[IndexFile]:
+    """``client.pypi_simple_files(name)``, abandoned when the deadline passes.
+
+    The client caps the page's size and each read's wait, but a server can drip a byte at a
+    time forever; the request runs in a daemon thread that is left behind (and its connection
+    closed) when the command's deadline is over.
+    """
+    box: dict[str, Any] = {}
+
+    def fetch() -> None:
+        try:
+            box["files"] = client.pypi_simple_files(name)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=fetch, name="hatch-sigstore-index", daemon=True)
+    thread.start()
+    thread.join(max(0.0, budget.end - time.monotonic()))
+    if thread.is_alive():
+        client.close()
+        budget.remaining()  # raises: the deadline is over
+        raise RegistryError("The simple index did not arrive in time.")  # pragma: no cover
+    if "error" in box:
+        raise box["error"]
+    files: list[IndexFile] = box["files"]
+    return files
 
 
 @dataclass
@@ -456,10 +483,13 @@ def download(
     say = progress or (lambda _message: None)
 
     target.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = dict(client_options or {})
+    options: dict[str, Any] = {
+        "timeout": min(60.0, deadline),
+        "download_deadline": deadline,
+        **(client_options or {}),
+    }
     with RegistryClient(api_url, project, credentials, **options) as client:
-        index = client.pypi_simple_files(name)
-        budget.remaining()
+        index = _index_within(client, name, budget)
         selected = select_files(index, name, version, api_url=api_url, only=only)
         if not selected:
             raise RegistryError(_nothing_found(name, version, only, index, project))
@@ -467,7 +497,6 @@ def download(
 
         staging = Path(tempfile.mkdtemp(prefix=".hatch-sigstore-", dir=target))
         try:
-            work = [_Work(s) for s in selected]
             fetch = _Fetcher(
                 client,
                 staging=staging,
@@ -476,10 +505,7 @@ def download(
                 max_bytes=max_bytes,
                 budget=budget,
             )
-            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(work)))) as pool:
-                for item in pool.map(fetch, work):
-                    say(f"downloaded {item.selected.filename}")
-            budget.remaining()
+            work = _fetch_all(fetch, selected, workers=workers, budget=budget, say=say)
             results = _verify(work, policy, trust, offline)
             outcomes, removed = _place(work, results, target, _secrets(credentials))
         finally:
@@ -537,6 +563,60 @@ def _nothing_found(
     )
 
 
+def _fetch_all(
+    fetch: _Fetcher,
+    selected: Sequence[SelectedFile],
+    *,
+    workers: int,
+    budget: _Deadline,
+    say: Callable[[str], None],
+) -> list[_Work]:
+    """Run ``fetch`` over the files in daemon threads, giving up on any still running at the
+    deadline (a server can keep a response alive forever; a daemon thread left behind cannot
+    keep the process from exiting). Abandoned files fail with the deadline as the reason."""
+    todo: queue.SimpleQueue[SelectedFile] = queue.SimpleQueue()
+    for item in selected:
+        todo.put(item)
+    finished: dict[str, _Work] = {}
+    lock = threading.Lock()
+    over = threading.Event()
+
+    def worker() -> None:
+        while not over.is_set():
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            result = fetch(_Work(item))
+            with lock:
+                if not over.is_set():
+                    finished[item.filename] = result
+                    say(f"downloaded {item.filename}")
+
+    threads = [
+        threading.Thread(target=worker, name=f"hatch-sigstore-download-{n}", daemon=True)
+        for n in range(max(1, min(workers, len(selected))))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, budget.end - time.monotonic()))
+    with lock:
+        over.set()
+        late = [
+            _Work(
+                item,
+                reason=f"not finished within the {budget.seconds:g}-second deadline (--timeout): "
+                "the server did not complete its responses in time; nothing of it was kept",
+            )
+            for item in selected
+            if item.filename not in finished
+        ]
+        if late:
+            fetch.client.close()
+        return [finished.get(item.filename) or late.pop(0) for item in selected]
+
+
 class _Fetcher:
     """Downloads one file and its sidecars into the staging directory; never raises."""
 
@@ -563,27 +643,25 @@ class _Fetcher:
             if selected.index_sha256 is None or not _SHA256.fullmatch(selected.index_sha256):
                 item.reason = (
                     "the simple index gives no valid #sha256= for it, so its bytes cannot be "
-                    "checked"
+                    "checked; not downloaded"
                 )
                 return item
-            self.budget.remaining()
-            dest = self.staging / selected.filename
-            from hatch_sigstore.gitlab import IndexFile
-
-            entry = IndexFile(
-                filename=selected.filename,
-                url=selected.url,
-                sha256=selected.index_sha256,
-                requires_python=None,
+            # Downloaded unchecked into the private staging directory, then compared here, so
+            # the report can show both hashes; a mismatching file never leaves staging.
+            got = self.client.download(
+                selected.url,
+                self.staging / selected.filename,
+                max_bytes=self.max_bytes,
+                route="pypi",
+                deadline=self.budget.remaining(),
             )
-            path = self.client.pypi_download(entry, dest, max_bytes=self.max_bytes)
-            item.staged = path
-            item.sha256 = _sha256(path)
-            item.hash_ok = item.sha256 == selected.index_sha256
+            item.staged = got.path
+            item.sha256 = got.sha256
+            item.hash_ok = got.sha256 == selected.index_sha256
             if not item.hash_ok:
                 item.reason = (
-                    f"sha256 mismatch: the index says {selected.index_sha256}, the download "
-                    f"is {item.sha256}"
+                    f"sha256 mismatch: the index says {selected.index_sha256}, the registry "
+                    f"served {got.sha256}; the file was deleted"
                 )
                 return item
             item.sidecar_paths = self._sidecars(selected.filename)
@@ -603,17 +681,16 @@ class _Fetcher:
         for group in _SIDECAR_GROUPS:
             got: list[Path] = []
             for suffix in group:
-                self.budget.remaining()
                 name = filename + suffix
                 try:
                     got.append(
-                        self.client.generic_download(
-                            self.package,
-                            self.version,
-                            name,
+                        self.client.download(
+                            self.client.generic_url(self.package, self.version, name),
                             self.staging / name,
                             max_bytes=SIDECAR_MAX_BYTES,
-                        )
+                            route="generic",
+                            deadline=self.budget.remaining(),
+                        ).path
                     )
                 except RegistryError as exc:
                     if exc.status == 404:
@@ -624,14 +701,6 @@ class _Fetcher:
             for path in got:
                 path.unlink(missing_ok=True)
         return []
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verify(
