@@ -176,6 +176,7 @@ def parse_multipart(
     open_sink: Callable[[str, str], Sink],
     max_field: int = 1 << 24,
     max_header: int = 1 << 16,
+    chunk: int = CHUNK,
 ) -> MultipartResult:
     """Parse ``multipart/form-data`` from ``reader``.
 
@@ -192,7 +193,7 @@ def parse_multipart(
         nonlocal eof
         if eof:
             return False
-        data = reader.read(CHUNK)
+        data = reader.read(chunk)
         if not data:
             eof = True
             return False

@@ -95,7 +95,7 @@ class RequestInfo:
     """The full log entry behind a RequestRecord (never holds a credential)."""
 
     method: str
-    target: str
+    target: str  # with credential query parameters masked
     path: str
     status: int
     auth: str  # anonymous | personal | deploy | job | - (not reached)
@@ -181,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             registry._record(
                 RequestInfo(
                     method=self.command,
-                    target=self.path,
+                    target=_redacted_target(split.path, split.query),
                     path=split.path,
                     status=status,
                     auth=req.auth_kind,
@@ -230,6 +230,20 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with contextlib.suppress(OSError):
             super().finish()
+
+
+_SECRET_PARAMS = frozenset({"private_token", "job_token", "token", "access_token"})
+
+
+def _redacted_target(path: str, query: str) -> str:
+    """The request target with credential query parameters masked (for the log)."""
+    if not query:
+        return path
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(k in _SECRET_PARAMS for k, _ in pairs):
+        return f"{path}?{query}"
+    shown = [f"{k}=[MASKED]" if k in _SECRET_PARAMS else f"{k}={v}" for k, v in pairs]
+    return f"{path}?{'&'.join(shown)}"
 
 
 def _not_found() -> Response:
