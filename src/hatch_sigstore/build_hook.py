@@ -55,6 +55,7 @@ SIGN_MODES = ("auto", "required", "off")
 OUTPUT_KINDS = ("bundle", "cosign", "attestation")
 DEFAULT_OUTPUTS = ("bundle", "cosign")
 REKOR_VERSIONS = (1, 2)
+DEFAULT_TIMEOUT = 60.0  # seconds for each call to the CA or the log, as `hatch-sigstore sign`
 SDIST_PYPROJECT_MODES = ("rewrite", "keep")
 SIGSTORE_REQUIREMENT = "sigstore>=4.5.1,<5"
 ATTESTATIONS_REQUIREMENT = "pypi-attestations>=0.0.30"
@@ -68,6 +69,7 @@ _HOOK_KEYS = (
     "identity",
     "verify",
     "sdist-pyproject",
+    "timeout",
 )
 # read by hatchling itself, allowed in every hook table
 _GENERIC_KEYS = (
@@ -105,6 +107,7 @@ class BuildOptions:
     identity: IdentityOptions = IdentityOptions()
     verify: bool = True
     sdist_pyproject: str = "rewrite"
+    timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def read(
@@ -135,6 +138,12 @@ class BuildOptions:
                 f"`{options.key('rekor-version')}` must be 1 or 2; got "
                 f"{_describe(rekor)}.",
             )
+        timeout = options.table.get("timeout", DEFAULT_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigError(
+                f"`{options.key('timeout')}` must be a number of seconds above 0; got "
+                f"{_describe(timeout)}.",
+            )
         ident = options.sub("identity", known=_IDENTITY_KEYS)
         identity = IdentityOptions(
             server=ident.optional_string("server"),
@@ -163,6 +172,7 @@ class BuildOptions:
             identity=identity,
             verify=options.boolean("verify", True),
             sdist_pyproject=options.choice("sdist-pyproject", SDIST_PYPROJECT_MODES, "rewrite"),
+            timeout=float(timeout),
         )
 
     def requirements(self) -> list[str]:
@@ -244,7 +254,7 @@ def reset_process_state() -> None:
 def _session(options: BuildOptions, trust: TrustChoice, token: str) -> SigningSession:
     from hatch_sigstore.signing import SigningSession, SignOptions
 
-    key = (trust, options.outputs, options.rekor_version, token)
+    key = (trust, options.outputs, options.rekor_version, options.timeout, token)
     session = _SESSIONS.get(key)
     if session is None:
         session = SigningSession(
@@ -252,7 +262,9 @@ def _session(options: BuildOptions, trust: TrustChoice, token: str) -> SigningSe
                 trust=trust,
                 outputs=options.outputs,
                 rekor_version=options.rekor_version,
-                token=token,
+                # the session finds the same token itself, so its messages name the variable
+                token=None,
+                timeout=options.timeout,
             )
         )
         session.__enter__()
@@ -409,10 +421,10 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         from hatch_sigstore.signing import SignOptions, resolve_token
 
         options = self.options
-        trust = options.trust()
+        resolve_token(SignOptions(outputs=options.outputs, token=None))
+        options.trust()
         if options.verify:
             options.expected_identity(CIContext.from_env())
-        resolve_token(SignOptions(trust=trust, outputs=options.outputs, token=None))
 
     def _sign_and_verify(self, artifact: Path) -> None:
         from hatch_sigstore.signing import SignOptions, resolve_token
