@@ -55,13 +55,14 @@ def make_sdist(
     meta_name: str | None = None,
     meta_version: str | None = None,
     with_pkg_info: bool = True,
+    payload: bytes = b"",
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     dist_name = name.replace("-", "_")
     path = directory / f"{dist_name}-{version}.tar.gz"
     top = f"{dist_name}-{version}"
     with tarfile.open(path, "w:gz") as tf:
-        members = {f"{top}/src/{dist_name}/__init__.py": b"VALUE = 1\n"}
+        members = {f"{top}/src/{dist_name}/__init__.py": b"VALUE = 1\n" + payload}
         if with_pkg_info:
             text = metadata_text(meta_name or name, meta_version or version)
             members[f"{top}/PKG-INFO"] = text.encode()

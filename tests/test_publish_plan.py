@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -382,6 +383,17 @@ class RecordingRegistry:
         progress: Callable[[int], None] | None = None,
     ) -> str:
         return self._record("pypi", path)
+
+    def pypi_simple_files(self, name: str) -> list[Listed]:
+        return [
+            Listed(n, "0" * 64) for n in self.present if not n.endswith((".sig", ".crt", ".json"))
+        ]
+
+
+@dataclass(frozen=True)
+class Listed:
+    filename: str
+    sha256: str | None
 
 
 class ListReporter:

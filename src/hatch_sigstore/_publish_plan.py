@@ -929,6 +929,15 @@ class RegistryAPI(Protocol):
         progress: Callable[[int], None] | None = ...,
     ) -> Any: ...
 
+    def pypi_simple_files(self, name: str) -> Sequence[_ListedFile]: ...
+
+
+class _ListedFile(Protocol):
+    @property
+    def filename(self) -> str: ...
+    @property
+    def sha256(self) -> str | None: ...
+
 
 class Reporter(Protocol):
     """Where progress goes: hatch's terminal, a CLI, or a list in a test."""
@@ -991,9 +1000,44 @@ def execute(
             text = f"{exc.__class__.__name__}: {exc}"
             result = ItemResult(item, "failed", redact(text, secrets))
             stop.set()
+        settle(result)
+
+    def settle(result: ItemResult) -> None:
         with lock:
-            results[item] = result
+            results[result.item] = result
         reporter.upload_finished(result)
+
+    def precheck_pypi(items: Sequence[UploadItem]) -> list[UploadItem]:
+        """One index read per name: skip files already there without sending them again."""
+        by_name: dict[str, list[UploadItem]] = {}
+        for it in items:
+            by_name.setdefault(it.package, []).append(it)
+        todo: list[UploadItem] = []
+        for name, members in by_name.items():
+            try:
+                listed = {f.filename: f.sha256 for f in client.pypi_simple_files(name)}
+            except HatchSigstoreError as exc:
+                settle(ItemResult(members[0], "failed", redact(str(exc), secrets)))
+                stop.set()
+                return []
+            for it in members:
+                if it.filename not in listed:
+                    todo.append(it)
+                elif listed[it.filename] == it.sha256:
+                    settle(ItemResult(it, "present"))
+                else:
+                    stop.set()
+                    settle(
+                        ItemResult(
+                            it,
+                            "failed",
+                            f"{it.filename} already exists in the GitLab PyPI registry with "
+                            f"different contents (sha256 {listed[it.filename]}; local "
+                            f"{it.sha256}). Refusing to overwrite: GitLab never replaces a PyPI "
+                            "file. Publish a new version, or delete the file in GitLab first.",
+                        )
+                    )
+        return [] if stop.is_set() else todo
 
     def run_phase(items: Sequence[UploadItem]) -> None:
         groups: dict[tuple[str, str, str], list[UploadItem]] = {}
@@ -1017,7 +1061,7 @@ def execute(
 
     run_phase(plan.generic)
     if not stop.is_set():
-        run_phase(plan.pypi)
+        run_phase(precheck_pypi(plan.pypi))
     ordered = [results.get(it, ItemResult(it, "not attempted")) for it in plan.items]
     return Summary(plan, tuple(ordered))
 

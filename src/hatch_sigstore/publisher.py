@@ -188,7 +188,7 @@ class GitLabPublisher(PublisherInterface):
             )
         )
         for registry, filename, status, size in summary.table():
-            if status not in ("uploaded",):
-                app.display_info(f"  {status:<28} {registry:<7} {filename} ({size})")
+            if status in ("failed", "not attempted"):  # the others were reported as they ended
+                app.display_info(f"  {status:<14} {registry:<7} {filename} ({size})")
         show = app.display_success if summary.ok else app.display_warning
         show(f"Registry state: {summary.registry_state()}")
