@@ -468,7 +468,9 @@ def download(
     from hatch_sigstore.gitlab import RegistryClient
 
     name, version = parse_requirement(requirement)
-    package, generic_version = generic_package_coordinates(name, version)
+    # The sidecars sit at the coordinates of each dist's own version (the file name's, which is
+    # the metadata's), not of the request's spelling: ``==1.0`` finds 1.0.0 files under 1.0.0.
+    package = generic_package_coordinates(name, version)[0]
     if generic_package is not None:
         if not re.fullmatch(r"[A-Za-z0-9._+-]{1,255}", generic_package):
             raise ConfigError(
@@ -501,7 +503,7 @@ def download(
                 client,
                 staging=staging,
                 package=package,
-                version=generic_version,
+                package_override=generic_package is not None,
                 max_bytes=max_bytes,
                 budget=budget,
             )
@@ -521,7 +523,9 @@ def download(
         policy=policy.describe(),
         trust=trust.describe(),
         generic_package=package,
-        generic_version=generic_version,
+        generic_version=", ".join(
+            sorted({generic_package_coordinates(name, f.version)[1] for f in selected})
+        ),
         files=tuple(outcomes),
         removed=tuple(removed),
     )
@@ -626,14 +630,14 @@ class _Fetcher:
         *,
         staging: Path,
         package: str,
-        version: str,
+        package_override: bool,
         max_bytes: int,
         budget: _Deadline,
     ) -> None:
         self.client = client
         self.staging = staging
         self.package = package
-        self.version = version
+        self.package_override = package_override
         self.max_bytes = max_bytes
         self.budget = budget
 
@@ -664,11 +668,14 @@ class _Fetcher:
                     f"served {got.sha256}; the file was deleted"
                 )
                 return item
-            item.sidecar_paths = self._sidecars(selected.filename)
+            package, version = generic_package_coordinates(self.package, selected.version)
+            if self.package_override:
+                package = self.package
+            item.sidecar_paths = self._sidecars(package, version, selected.filename)
             if not item.sidecar_paths:
                 item.reason = (
                     "no signature files in the generic registry at "
-                    f"{self.package}/{self.version}/{selected.filename}"
+                    f"{package}/{version}/{selected.filename}"
                     "{.sigstore.json,.publish.attestation,.sig+.crt}"
                 )
         except HatchSigstoreError as exc:
@@ -677,7 +684,7 @@ class _Fetcher:
             item.reason = f"could not write the download: {exc.strerror or exc}"
         return item
 
-    def _sidecars(self, filename: str) -> list[Path]:
+    def _sidecars(self, package: str, version: str, filename: str) -> list[Path]:
         for group in _SIDECAR_GROUPS:
             got: list[Path] = []
             for suffix in group:
@@ -685,7 +692,7 @@ class _Fetcher:
                 try:
                     got.append(
                         self.client.download(
-                            self.client.generic_url(self.package, self.version, name),
+                            self.client.generic_url(package, version, name),
                             self.staging / name,
                             max_bytes=SIDECAR_MAX_BYTES,
                             route="generic",
