@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypi_attestations import Attestation, Distribution
 from sigstore._internal.fulcio.client import FulcioClientError
 from sigstore._internal.rekor import RekorClientError
@@ -38,9 +41,10 @@ from sigstore_models.common.v1 import HashAlgorithm
 
 from hatch_sigstore.ci import CIContext, ExpectedIdentity
 from hatch_sigstore.sandbox import LocalSigstore
-from hatch_sigstore.sandbox._fulcio import der_utf8string
+from hatch_sigstore.sandbox._fulcio import FulcioRequestError, _load_csr, der_utf8string
 from hatch_sigstore.sandbox._merkle import hash_leaf, root_from_inclusion_proof
-from hatch_sigstore.sandbox._oidc import TokenIssuer
+from hatch_sigstore.sandbox._oidc import TokenIssuer, TokenVerificationError
+from hatch_sigstore.sandbox._rekor import RekorRequestError, canonical_body
 
 OID = "1.3.6.1.4.1.57264.1."
 
@@ -667,11 +671,6 @@ def test_hang_next_and_latency_delay_answers(sandbox: LocalSigstore) -> None:
     assert time.monotonic() - started >= 0.25
 
 
-def test_unknown_service_is_refused(sandbox: LocalSigstore) -> None:
-    with pytest.raises(ValueError, match="unknown service"):
-        sandbox.fail_next("tsa")
-
-
 # -- the unmodified sigstore CLI ---------------------------------------------------------------
 def _sigstore_cli(config: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -868,3 +867,108 @@ def test_sandbox_serve_process(tmp_path: Path) -> None:
     assert "NEVER" in stdout
     assert "/sandbox/token" in stdout
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.fail_next("tsa"), "unknown service"),
+        (lambda s: s.fail_next("fulcio", status=42), "not an HTTP status"),
+        (lambda s: s.fail_next("rekor", times=0), "at least 1"),
+        (lambda s: s.hang_next("rekor", -1.0), "negative"),
+    ],
+)
+def test_fault_plans_are_validated(sandbox: LocalSigstore, call: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(sandbox)
+
+
+# -- hostile input never breaks the services ---------------------------------------------------
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_entry_keys = st.sampled_from(
+    [
+        "apiVersion",
+        "kind",
+        "spec",
+        "signature",
+        "content",
+        "publicKey",
+        "data",
+        "hash",
+        "algorithm",
+        "value",
+        "proposedContent",
+        "envelope",
+        "verifiers",
+    ]
+)
+_shaped = st.recursive(
+    st.none()
+    | st.integers()
+    | st.sampled_from(["0.0.1", "hashedrekord", "dsse", "sha256", "", "%%"])
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_entry_keys, children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(proposed=_json_values | _shaped)
+def test_rekor_parser_refuses_junk_cleanly(proposed: object) -> None:
+    with pytest.raises(RekorRequestError) as refused:  # junk never carries a valid signature
+        canonical_body(proposed)
+    assert refused.value.status == 400
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.text(max_size=200) | st.binary(max_size=200).map(lambda b: base64.b64encode(b).decode())
+)
+def test_fulcio_csr_parser_and_token_check_refuse_junk(text: str) -> None:
+    with pytest.raises(FulcioRequestError):
+        _load_csr(text)
+    with pytest.raises(TokenVerificationError):
+        TokenIssuer("https://gitlab.example.com").verify(text)
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "headers"),
+    [
+        ("/api/v1/log/entries", b"{not json", {}),
+        ("/api/v1/log/entries/retrieve", b'"a string"', {}),
+        ("/api/v2/signingCert", b"[]", {"Authorization": "Bearer x"}),
+        ("/sandbox/token", b'{"expires_in": "soon"}', {}),
+        ("/nowhere", b"{}", {}),
+    ],
+)
+def test_http_junk_gets_json_errors(
+    sandbox: LocalSigstore, path: str, content: bytes, headers: dict[str, str]
+) -> None:
+    response = http().post(f"{sandbox.url}{path}", content=content, headers=headers)
+    assert response.status_code in (400, 401, 404)
+    assert "message" in response.json()
+    assert http().get(f"{sandbox.url}/api/v1/log").status_code == 200
+
+
+@pytest.mark.parametrize("length", ["-5", "abc", str(64 * 1024 * 1024)])
+def test_bad_content_length_is_refused(sandbox: LocalSigstore, length: str) -> None:
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(
+            f"POST /api/v1/log/entries HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        reply = b""
+        while chunk := conn.recv(4096):
+            reply += chunk
+    status = int(reply.split(b" ", 2)[1])
+    assert status in (400, 413)
+    assert b'"message"' in reply

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -182,12 +183,16 @@ class CertificateAuthority:
     def issue(self, csr_pem_b64: object, claims: dict[str, Any], *, url: str) -> list[str]:
         """Check the CSR, issue the leaf; return [leaf, intermediate, root] PEMs."""
         csr = _load_csr(csr_pem_b64)
-        public_key = csr.public_key()
+        try:
+            public_key = csr.public_key()
+            valid = csr.is_signature_valid
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise FulcioRequestError(400, "unsupported public key or signature in CSR") from exc
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
             public_key.curve, ec.SECP256R1 | ec.SECP384R1
         ):
             raise FulcioRequestError(400, "unsupported public key type: use ECDSA P-256 or P-384")
-        if not csr.is_signature_valid:
+        if not valid:
             raise FulcioRequestError(
                 400, "The signature of the certificate signing request could not be verified"
             )
@@ -312,5 +317,5 @@ def _load_csr(value: object) -> x509.CertificateSigningRequest:
         raise FulcioRequestError(400, "certificateSigningRequest is not base64") from exc
     try:
         return x509.load_pem_x509_csr(pem)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise FulcioRequestError(400, "certificateSigningRequest is not a PEM CSR") from exc

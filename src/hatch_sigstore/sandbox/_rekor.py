@@ -9,7 +9,6 @@ proof with a signed-note checkpoint, in the JSON shapes of Rekor's v1 API.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import secrets
@@ -20,7 +19,7 @@ from typing import Any
 
 import rfc8785
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -66,10 +65,10 @@ def _b64(value: object, what: str) -> bytes:
         raise RekorRequestError(400, f"validation failure: {what} must be a base64 string")
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII string
         try:
             return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError) as exc:
+        except ValueError as exc:
             raise RekorRequestError(400, f"validation failure: {what} is not base64") from exc
 
 
@@ -86,7 +85,7 @@ def _load_verifier(b64_pem: object) -> tuple[ec.EllipticCurvePublicKey, str]:
             canonical = key.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-    except ValueError as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise RekorRequestError(
             400, "validation failure: invalid public key or certificate"
         ) from exc
@@ -102,7 +101,7 @@ def _ecdsa_hash(key: ec.EllipticCurvePublicKey) -> hashes.HashAlgorithm:
 def _hashedrekord(spec: object) -> dict[str, Any]:
     algorithm = _field(spec, "data", "hash", "algorithm")
     value = _field(spec, "data", "hash", "value")
-    if algorithm not in _HASHES:
+    if not isinstance(algorithm, str) or algorithm not in _HASHES:
         raise RekorRequestError(
             400, f"validation failure: unsupported hash algorithm {algorithm!r}"
         )
@@ -148,7 +147,7 @@ def _dsse(spec: object) -> dict[str, Any]:
         raise RekorRequestError(400, "validation failure: at least one verifier is required")
     try:
         envelope = json.loads(envelope_text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RekorRequestError(400, "validation failure: envelope is not JSON") from exc
     payload_type = _field(envelope, "payloadType")
     payload = _b64(_field(envelope, "payload"), "payload")

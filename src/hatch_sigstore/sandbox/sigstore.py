@@ -313,6 +313,12 @@ class LocalSigstore:
     def _plan(self, service: str, times: int, fault: _Fault) -> None:
         if service not in self._faults:
             raise ValueError(f"unknown service {service!r}; use one of {', '.join(SERVICES)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        if fault.status is not None and not 100 <= fault.status <= 599:
+            raise ValueError(f"{fault.status} is not an HTTP status")
+        if fault.hang < 0:
+            raise ValueError("seconds must not be negative")
         with self._lock:
             self._faults[service].extend(
                 _Fault(fault.status, fault.body, fault.hang) for _ in range(times)
@@ -392,6 +398,10 @@ class LocalSigstore:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # One write per answer and no Nagle: headers and body in separate segments meet the
+    # client's delayed ACK and cost ~40 ms per keep-alive request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
     server_version = "hatch-sigstore-sandbox"
     sys_version = ""
 
@@ -405,8 +415,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing --------------------------------------------------------------------------
     def _read_json(self) -> object:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as exc:
+            raise _HTTPError(400, {"code": 400, "message": "bad Content-Length"}) from exc
+        if length < 0 or length > _MAX_BODY:
             raise _HTTPError(413, {"code": 413, "message": "request body too large"})
         raw = self.rfile.read(length) if length else b""
         try:
@@ -419,9 +432,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
             self.close_connection = True
 
@@ -434,6 +450,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_json() if method == "POST" else None
         except _HTTPError as exc:
+            self.close_connection = True  # the unread body would poison the next request
             self._json(exc.status, exc.data)
             return
         fault = self.owner._arrive(service)
@@ -455,6 +472,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(exc.status, {"code": code, "message": exc.message, "details": []})
         except RekorRequestError as exc:
             self._json(exc.status, {"code": exc.status, "message": exc.message})
+        except Exception as exc:  # a sandbox bug: answer like a server would, keep serving
+            self._json(
+                500, {"code": 500, "message": f"sandbox internal error: {type(exc).__name__}"}
+            )
 
     def _dispatch(self, method: str, path: str, body: object) -> None:
         owner = self.owner
