@@ -52,12 +52,7 @@ def _route_auth(req: Request) -> RouteAuth:
 def _principal(req: Request) -> Principal:
     from hatch_sigstore.sandbox._gitlab_pypi import principal_kind
 
-    try:
-        principal = authenticate(
-            req.ctx.store, req.headers, req.query, _route_auth(req), req.method
-        )
-    except AuthFailure as failure:
-        raise ApiError(failure.status, failure.body, failure.headers) from None
+    principal = authenticate(req.ctx.store, req.headers, req.query, _route_auth(req), req.method)
     req.auth_kind = principal_kind(principal)
     return principal
 
@@ -100,18 +95,18 @@ def handle_generic(req: Request, raw_id: str, rest: list[str]) -> Response | Non
     name, version, *path, file_name = segs
     if not path and req.query.get("path"):
         path = [p for p in req.query["path"].split("/") if p]
-    principal = _principal(req) if req.method == "PUT" else None  # authenticate_non_get!
-    if principal is not None and principal.anonymous:
-        raise unauthorized()
-    _validate(req, name, version, path, file_name)
-    if principal is None:
-        principal = _principal(req)
-    project = req.ctx.store.find_project(unquote(raw_id))
-    if project is None:
-        if principal.anonymous:
-            raise unauthorized()
-        raise message(404, "404 Not Found")
     try:
+        principal = _principal(req) if req.method == "PUT" else None  # authenticate_non_get!
+        if principal is not None and principal.anonymous:
+            raise unauthorized()
+        _validate(req, name, version, path, file_name)
+        if principal is None:
+            principal = _principal(req)
+        project = req.ctx.store.find_project(unquote(raw_id))
+        if project is None:
+            if principal.anonymous:
+                raise unauthorized()
+            raise message(404, "404 Not Found")
         authorize(principal, project, "write" if req.method == "PUT" else "read")
     except AuthFailure as failure:
         raise ApiError(failure.status, failure.body, failure.headers) from None
