@@ -528,3 +528,20 @@ def test_dist_is_frozen(tmp_path: Path) -> None:
     assert isinstance(d, Dist)
     with pytest.raises(AttributeError):
         d.name = "x"  # type: ignore[misc]
+
+
+def test_pypi_file_with_other_bytes_is_refused_without_sending(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, [("alpha", "1.0")])
+
+    class Conflicting(RecordingRegistry):
+        def pypi_simple_files(self, name: str) -> list[Listed]:
+            return [Listed("alpha-1.0.tar.gz", "f" * 64)]
+
+    registry = Conflicting()
+    summary = execute(plan, registry, ListReporter())
+    assert not summary.ok
+    assert not [c for c in registry.calls if c[0] == "pypi"]
+    failed = summary.failures()
+    assert [f.item.filename for f in failed] == ["alpha-1.0.tar.gz"]
+    assert "different contents" in failed[0].message
+    assert "Refusing to overwrite" in failed[0].message
