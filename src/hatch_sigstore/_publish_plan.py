@@ -1121,9 +1121,9 @@ class Summary:
             "already there are skipped."
         )
 
-    def error(self) -> PublishError:
+    def error(self, *, with_state: bool = True) -> PublishError:
         fails = self.failures()
-        text = "; ".join(f"{f.item.filename}: {f.message}" for f in fails)
-        return PublishError(
-            f"Publishing failed ({len(fails)} file(s)): {text}. {self.registry_state()}",
-        )
+        first = f"{fails[0].item.filename}: {fails[0].message.rstrip('. ')}" if fails else "-"
+        more = f" ({len(fails) - 1} more failure(s) listed above)" if len(fails) > 1 else ""
+        state = f" {self.registry_state()}" if with_state else ""
+        return PublishError(f"Publishing failed: {first}.{more}{state}")

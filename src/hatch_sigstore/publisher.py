@@ -164,7 +164,7 @@ class GitLabPublisher(PublisherInterface):
             summary = execute(plan, client, reporter, secrets=secrets)
         self._show_summary(summary)
         if not summary.ok:
-            app.abort(redact(str(summary.error()), secrets))
+            app.abort(redact(str(summary.error(with_state=False)), secrets))
 
     def _show_plan(self, plan: Plan) -> None:
         for line in plan.render():
@@ -187,8 +187,12 @@ class GitLabPublisher(PublisherInterface):
                 )
             )
         )
-        for registry, filename, status, size in summary.table():
-            if status in ("failed", "not attempted"):  # the others were reported as they ended
-                app.display_info(f"  {status:<14} {registry:<7} {filename} ({size})")
+        skipped = [r for r in summary.results if r.status == "not attempted"]
+        if skipped:
+            kinds = {r.item.registry for r in skipped}
+            app.display_info(
+                f"  not attempted: {len(skipped)} file(s) "
+                f"({' and '.join(sorted(kinds))} registry) after the first failure"
+            )
         show = app.display_success if summary.ok else app.display_warning
         show(f"Registry state: {summary.registry_state()}")
