@@ -810,7 +810,8 @@ def test_sigstore_cli_detached_signature_verifies_through_retrieve(
 
 # -- `hatch-sigstore sandbox serve` ------------------------------------------------------------
 @pytest.mark.slow
-def test_sandbox_serve_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_sandbox_serve_process(tmp_path: Path, stop_signal: signal.Signals) -> None:
     state = tmp_path / "state"
     process = subprocess.Popen(
         [sys.executable, "-m", "hatch_sigstore", "sandbox", "serve", "--state-dir", str(state)],
@@ -859,7 +860,7 @@ def test_sandbox_serve_process(tmp_path: Path) -> None:
             ),
         )
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=15)
     assert process.returncode == 0, stderr
     assert url in stdout
@@ -972,3 +973,39 @@ def test_bad_content_length_is_refused(sandbox: LocalSigstore, length: str) -> N
     status = int(reply.split(b" ", 2)[1])
     assert status in (400, 413)
     assert b'"message"' in reply
+
+
+def test_sandbox_serve_refuses_bad_port_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    from hatch_sigstore.cli import main
+
+    assert main(["sandbox", "serve", "--port", "70000"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --port 70000 is not a TCP port.")
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_sandbox_serve_reports_a_busy_port(sandbox: LocalSigstore) -> None:
+    port = sandbox.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_sigstore", "sandbox", "serve", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"error: Cannot start the local Sigstore on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_own_temporary_state_is_removed_and_given_state_is_kept(tmp_path: Path) -> None:
+    with LocalSigstore() as temporary:
+        own = temporary.state_dir
+        assert temporary.trust_config_path.is_file()
+        assert json.loads((own / "sandbox.json").read_text())["url"] == temporary.url
+    assert not own.exists()
+    with LocalSigstore(state_dir=tmp_path / "kept") as kept:
+        path = kept.trust_config_path
+    assert path.is_file()

@@ -92,6 +92,14 @@ def run_serve(args: argparse.Namespace) -> int:
             remediation="Pick another --port (0 picks a free one) or check --state-dir.",
         ) from exc
 
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"warning: listening on {args.host}, not loopback: anyone who can reach it can mint "
+            "tokens and certificates for any identity (harmless only to clients that trust "
+            "this sandbox's trust config).",
+            file=sys.stderr,
+        )
+
     def stop(signum: int, frame: object) -> None:
         sandbox.request_stop()
 

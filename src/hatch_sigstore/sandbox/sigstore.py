@@ -94,14 +94,18 @@ class LocalSigstore:
         self._stop_requested = threading.Event()
         self._server = LoopbackServer(_Handler, owner=self, host=host, port=port)
         self._own_dir = state_dir is None
-        self._state_dir = (
-            Path(tempfile.mkdtemp(prefix="hatch-sigstore-sandbox-"))
-            if state_dir is None
-            else Path(state_dir)
-        )
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        self._trust_config = self._build_trust_config()
-        self._write_state()
+        try:
+            self._state_dir = (
+                Path(tempfile.mkdtemp(prefix="hatch-sigstore-sandbox-"))
+                if state_dir is None
+                else Path(state_dir)
+            )
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            self._trust_config = self._build_trust_config()
+            self._write_state()
+        except BaseException:
+            self._server.stop()  # release the port
+            raise
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalSigstore:
