@@ -1009,3 +1009,33 @@ def test_own_temporary_state_is_removed_and_given_state_is_kept(tmp_path: Path) 
     with LocalSigstore(state_dir=tmp_path / "kept") as kept:
         path = kept.trust_config_path
     assert path.is_file()
+
+
+def test_leaf_has_the_extension_layout_of_a_real_gitlab_certificate(
+    sandbox: LocalSigstore, real_world: Path
+) -> None:
+    """Same extensions, order and criticality as public Fulcio gave a gitlab.com pipeline.
+
+    Only difference: current Fulcio also writes .24 (Token Subject), which that older
+    certificate predates.
+    """
+    attestation = json.loads(
+        (real_world / "gitlab_oidc_project-0.0.3.tar.gz.publish.attestation").read_text()
+    )
+    real = x509.load_der_x509_certificate(
+        base64.b64decode(attestation["verification_material"]["certificate"])
+    )
+    ours = x509.load_pem_x509_certificate(
+        issue(sandbox, ec.generate_private_key(ec.SECP256R1()))[0].encode()
+    )
+    real_layout = [(e.oid.dotted_string, e.critical) for e in real.extensions]
+    expected = [*real_layout[:-1], (f"{OID}24", False), real_layout[-1]]
+    assert [(e.oid.dotted_string, e.critical) for e in ours.extensions] == expected
+    assert ours.subject == real.subject
+    assert ours.signature_hash_algorithm is not None
+    assert real.signature_hash_algorithm is not None
+    assert ours.signature_hash_algorithm.name == real.signature_hash_algorithm.name
+    assert (
+        ours.not_valid_after_utc - ours.not_valid_before_utc
+        == real.not_valid_after_utc - real.not_valid_before_utc
+    )
