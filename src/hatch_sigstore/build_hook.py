@@ -508,7 +508,9 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def _drop_temp_pyproject(self) -> None:
         folder = getattr(self, "_temp_pyproject", None)
         if folder:
-            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # one file: cheaper than rmtree
+                os.unlink(os.path.join(folder, "pyproject.toml"))
+                os.rmdir(folder)
             if folder in _TEMP_DIRS:
                 _TEMP_DIRS.remove(folder)
             self._temp_pyproject = None
