@@ -100,13 +100,19 @@ def _check_sha256(value: str, what: str) -> str:
     return lowered
 
 
-def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes of a streamed response; (body, truncated)."""
+def _read_capped(
+    response: httpx.Response, limit: int, deadline: float = 120.0
+) -> tuple[bytes, bool]:
+    """Read at most ``limit`` bytes of a streamed response within ``deadline`` seconds;
+    (body, truncated). A body that trickles on past the deadline is a transport error."""
     buf = bytearray()
+    end = time.monotonic() + deadline
     for chunk in response.iter_bytes():
         buf += chunk
         if len(buf) > limit:
             return bytes(buf[:limit]), True
+        if time.monotonic() > end:
+            raise httpx.ReadTimeout("the response body did not end in time")
     return bytes(buf), False
 
 
@@ -155,6 +161,8 @@ class RegistryClient:
         self.credentials = credentials
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self.download_deadline = download_deadline
+        # Small bodies (errors, index pages, JSON) must end within this many seconds.
+        self._body_deadline = max(30.0, 2 * timeout)
         self.chunk_size = max(4096, chunk_size)
         self.allow_cross_host_redirects = allow_cross_host_redirects
         self._sleep = sleep
@@ -302,7 +310,7 @@ class RegistryClient:
         while True:
             try:
                 with self._http.stream("GET", url, headers=headers) as response:
-                    body, truncated = _read_capped(response, limit)
+                    body, truncated = _read_capped(response, limit, self._body_deadline)
             except httpx.TransportError as exc:
                 delay = backoff.next_delay(reason=_exc_text(exc))
                 if delay is None:
@@ -425,7 +433,7 @@ class RegistryClient:
             headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
             headers["Content-Length"] = str(length)
             with self._http.stream("POST", url, content=chunks, headers=headers) as response:
-                body, _ = _read_capped(response, ERROR_BODY_LIMIT)
+                body, _ = _read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
             return response, body
 
         def check() -> Literal["same", "absent"]:
@@ -614,7 +622,10 @@ class RegistryClient:
                         return header
                     digest = hashlib.sha256()
                     total = 0
-                    for chunk in response.iter_bytes(self.chunk_size):
+                    end = time.monotonic() + self.download_deadline
+                    for chunk in response.iter_bytes():
+                        if time.monotonic() > end:
+                            raise httpx.ReadTimeout("the response body did not end in time")
                         total += len(chunk)
                         if total > max_bytes:
                             raise RegistryError(
@@ -623,7 +634,7 @@ class RegistryClient:
                             )
                         digest.update(chunk)
                     return digest.hexdigest()
-                body, _ = _read_capped(response, ERROR_BODY_LIMIT)
+                body, _ = _read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
         except httpx.TransportError as exc:
             raise _Retry(reason=_exc_text(exc), exc=exc) from None
         if status == 404:
@@ -697,7 +708,7 @@ class RegistryClient:
             with self._http.stream(
                 "PUT", url, params={"select": "package_file"}, content=chunks, headers=headers
             ) as response:
-                body, _ = _read_capped(response, ERROR_BODY_LIMIT)
+                body, _ = _read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
             return response, body
 
         def on_response(response: httpx.Response, body: bytes) -> UploadOutcome | None:
@@ -831,7 +842,7 @@ class RegistryClient:
                     with self._open(url, route=route, action=action) as response:
                         status = response.status_code
                         if status != 200:
-                            body, _ = _read_capped(response, ERROR_BODY_LIMIT)
+                            body, _ = _read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
                             err = self._error(response, body, action)
                             if is_retryable_status(status):
                                 raise _Retry(
@@ -851,7 +862,7 @@ class RegistryClient:
                                 ),
                                 remediation="No real package is that large; check the server.",
                             )
-                        for chunk in response.iter_bytes(self.chunk_size):
+                        for chunk in response.iter_bytes():
                             total += len(chunk)
                             if total > max_bytes:
                                 raise RegistryError(
