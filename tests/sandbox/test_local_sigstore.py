@@ -529,6 +529,14 @@ def test_rekor_checks_dsse_signatures_over_pae(sandbox: LocalSigstore) -> None:
     leaf_pem = issue(sandbox, key)[0]
     entries = f"{sandbox.url}/api/v1/log/entries"
     assert http().post(entries, json=_dsse_entry(leaf_pem, impostor)).status_code == 400
+    # A verifier that verifies nothing is refused too, as real Rekor does.
+    idle = _dsse_entry(leaf_pem, key)
+    idle["spec"]["proposedContent"]["verifiers"].append(
+        base64.b64encode(issue(sandbox, impostor)[0].encode()).decode()
+    )
+    refused = http().post(entries, json=idle)
+    assert refused.status_code == 400
+    assert "no signature matches" in refused.json()["message"]
     created = http().post(entries, json=_dsse_entry(leaf_pem, key))
     assert created.status_code == 201
     ((_, entry),) = created.json().items()

@@ -94,10 +94,6 @@ def _load_verifier(b64_pem: object) -> tuple[ec.EllipticCurvePublicKey, str]:
     return key, base64.b64encode(canonical).decode()
 
 
-def _ecdsa_hash(key: ec.EllipticCurvePublicKey) -> hashes.HashAlgorithm:
-    return {256: hashes.SHA256(), 384: hashes.SHA384()}.get(key.curve.key_size, hashes.SHA512())
-
-
 def _hashedrekord(spec: object) -> dict[str, Any]:
     algorithm = _field(spec, "data", "hash", "algorithm")
     value = _field(spec, "data", "hash", "value")
@@ -156,18 +152,26 @@ def _dsse(spec: object) -> dict[str, Any]:
         raise RekorRequestError(400, "validation failure: envelope has no signatures")
     keys = [_load_verifier(v) for v in verifiers]
     pae = _pae(payload_type, payload)
-    logged = []
-    for item in signatures:
-        sig = _b64(_field(item, "sig"), "signature")
-        for key, canonical_key in keys:
+    # As rekor's dsse v0.0.1 ``verifyEnvelope``: every key must verify some signature (SHA-256
+    # whatever the curve), every signature needs a key; the log keeps each signature as sent,
+    # sorted, with its key's canonical PEM.
+    sigs = [_field(item, "sig") for item in signatures]
+    decoded = [_b64(sig, "signature") for sig in sigs]
+    verifier_of: dict[str, str] = {}
+    for key, canonical_key in keys:
+        accepted = False
+        for text, sig in zip(sigs, decoded, strict=True):
             try:
-                key.verify(sig, pae, ec.ECDSA(_ecdsa_hash(key)))
+                key.verify(sig, pae, ec.ECDSA(hashes.SHA256()))
             except InvalidSignature:
                 continue
-            logged.append({"signature": base64.b64encode(sig).decode(), "verifier": canonical_key})
-            break
-        else:
-            raise RekorRequestError(400, "validation failure: could not verify envelope signature")
+            verifier_of[text] = canonical_key
+            accepted = True
+        if not accepted:
+            raise RekorRequestError(400, "could not verify envelope: no signature matches a key")
+    if len(verifier_of) != len(set(sigs)):
+        raise RekorRequestError(400, "all signatures must have a key that verifies it")
+    logged = [{"signature": s, "verifier": verifier_of[s]} for s in sorted(verifier_of)]
     return {
         "apiVersion": "0.0.1",
         "kind": "dsse",
