@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import socket
@@ -221,7 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
-        size = response.file_size if response.file is not None else len(response.body)
+        if response.file is not None:
+            # the size on disk now, not the recorded one: tests may tamper with stored blobs
+            fh = response.file.open("rb")
+            size = os.fstat(fh.fileno()).st_size
+        else:
+            fh = None
+            size = len(response.body)
         for key, value in response.headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(size))
@@ -231,10 +238,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.flush_headers()
             return
         self.end_headers()
-        if self.command == "HEAD" or response.file is None:
+        if fh is None:
             return
-        with response.file.open("rb") as fh:
-            shutil.copyfileobj(fh, self.wfile, 1 << 20)
+        with fh:
+            if self.command != "HEAD":
+                shutil.copyfileobj(fh, self.wfile, 1 << 20)
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):

@@ -1,0 +1,235 @@
+"""The GitLab registry stand-in against real clients in subprocesses: twine upload, pip download,
+curl (the tutorial's generic-registry commands) and hatch's own index publisher."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+CURL = shutil.which("curl")
+NAME, VERSION = "demo_pkg", "1.2.3"
+
+
+def _record_hash(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_dists(dest: Path, name: str = NAME, version: str = VERSION) -> list[Path]:
+    """A real (tiny) wheel and sdist, Metadata-Version 2.1 so every client can read them."""
+    dest.mkdir(parents=True, exist_ok=True)
+    metadata = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        "Summary: stand-in test package\nRequires-Python: >=3.8\n\n"
+    ).encode()
+    dist_info = f"{name}-{version}.dist-info"
+    members = {
+        f"{name}/__init__.py": b"VALUE = 1\n",
+        f"{dist_info}/METADATA": metadata,
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = [f"{k},sha256={_record_hash(v)},{len(v)}" for k, v in members.items()]
+    record.append(f"{dist_info}/RECORD,,")
+    wheel = dest / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for k, v in members.items():
+            zf.writestr(k, v)
+        zf.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
+    sdist = dest / f"{name}-{version}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tf:
+        for rel, data in {
+            "PKG-INFO": metadata,
+            "pyproject.toml": b'[project]\nname = "x"\n',
+            f"{name}/__init__.py": b"VALUE = 1\n",
+        }.items():
+            info = tarfile.TarInfo(f"{name}-{version}/{rel}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return [wheel, sdist]
+
+
+def run(args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def clean_env(tmp: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "TWINE_", "HATCH_", "CI_", "UV_"))
+    }
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    env["HOME"] = str(tmp)
+    return env
+
+
+@pytest.fixture(scope="module")
+def gl() -> Iterator[GitLabRegistry]:
+    with GitLabRegistry() as registry:
+        yield registry
+
+
+@pytest.fixture
+def project(gl: GitLabRegistry) -> Project:
+    return gl.create_project("clients/project")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_twine_upload_then_duplicate(gl: GitLabRegistry, project: Project, tmp_path: Path) -> None:
+    dists = build_dists(tmp_path / "dist")
+    job = gl.job_token(project)
+    cmd = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    cmd += ["--repository-url", gl.pypi_url(project), "-u", "gitlab-ci-token", "-p", job]
+    result = run([*cmd, *dists], env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # twine sends the normalised name ("demo-pkg"); GitLab stores what it is sent
+    assert sorted(gl.pypi_files(project)) == sorted(
+        ("demo-pkg", VERSION, d.name, sha(d)) for d in dists
+    )
+    # the client-side sha256_digest is what the index shows: twine sends the right one
+    digests = {f.file_name: f.sha256_digest for f in gl.pypi_packages(project)[0].files}
+    assert digests == {d.name: sha(d) for d in dists}
+    posts = [r for r in gl.requests if r.method == "POST" and str(project.id) in r.path]
+    assert [r.status for r in posts][-2:] == [201, 201]
+    again = run([*cmd, dists[0]], env=clean_env(tmp_path))
+    assert again.returncode != 0
+    out = again.stdout + again.stderr
+    assert "400" in out
+    assert job not in out
+
+
+def _upload(gl: GitLabRegistry, project: Project, dists: list[Path], tmp: Path) -> None:
+    job = gl.job_token(project)
+    cmd = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    cmd += ["--repository-url", gl.pypi_url(project), "-u", "gitlab-ci-token", "-p", job]
+    assert run([*cmd, *dists], env=clean_env(tmp)).returncode == 0
+
+
+def _pip_download(gl: GitLabRegistry, project: Project, token: str, dest: Path):
+    return run(
+        [
+            sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--no-cache-dir",
+            "--disable-pip-version-check", "--only-binary", ":all:",
+            "--index-url", gl.simple_url(project, token=token),
+            f"demo-pkg=={VERSION}", "-d", dest,
+        ],
+        env=clean_env(dest.parent),
+    )  # fmt: skip
+
+
+def test_pip_download_checks_hashes(gl: GitLabRegistry, project: Project, tmp_path: Path) -> None:
+    dists = build_dists(tmp_path / "dist")
+    _upload(gl, project, dists, tmp_path)
+    pat = gl.personal_token(scopes=("read_api",), role="reporter", project=project)
+    result = _pip_download(gl, project, pat, tmp_path / "dl")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "dl" / dists[0].name).read_bytes() == dists[0].read_bytes()
+    assert pat not in result.stdout + result.stderr
+    # corrupt the stored wheel: pip must refuse it by the #sha256= fragment
+    stored = gl.pypi_file_path(project, dists[0].name)
+    stored.write_bytes(bytes(b ^ 1 for b in stored.read_bytes()))
+    bad = _pip_download(gl, project, pat, tmp_path / "dl2")
+    assert bad.returncode != 0
+    assert "HASH" in (bad.stdout + bad.stderr).upper()
+    # without credentials on a private project: 401
+    anon = run(
+        [sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--no-input",
+         "--disable-pip-version-check", "--index-url", gl.simple_url(project),
+         f"demo-pkg=={VERSION}", "-d", tmp_path / "dl3"],
+        env=clean_env(tmp_path),
+    )  # fmt: skip
+    assert anon.returncode != 0
+    last = gl.requests[-1]
+    assert (last.method, last.path, last.status) == (
+        "GET",
+        f"/api/v4/projects/{project.id}/packages/pypi/simple/demo-pkg/",
+        401,
+    )
+
+
+@pytest.mark.skipif(CURL is None, reason="curl is not installed on this machine")
+def test_curl_generic_tutorial_commands(
+    gl: GitLabRegistry, project: Project, tmp_path: Path
+) -> None:
+    assert CURL is not None
+    job = gl.job_token(project)
+    sig = tmp_path / f"{NAME}-{VERSION}-py3-none-any.whl.sig"
+    sig.write_bytes(b"MEUCIQ-signature")
+    url = gl.generic_url(project, NAME, VERSION, sig.name)
+    put = run([CURL, "--fail", "-sS", "--header", f"JOB-TOKEN: {job}", "--upload-file", sig, url])
+    assert put.returncode == 0, put.stderr
+    assert put.stdout == '{"message":"201 Created"}'
+    out = tmp_path / "got.sig"
+    get = run([CURL, "--fail", "-sS", "--header", f"JOB-TOKEN: {job}", "-o", out, url])
+    assert get.returncode == 0, get.stderr
+    assert out.read_bytes() == sig.read_bytes()
+    # Basic job token on a generic upload: 401 on GitLab < 19.0, the default here
+    basic = run([CURL, "--fail", "-sS", "-u", f"gitlab-ci-token:{job}", "--upload-file", sig, url])
+    assert basic.returncode == 22
+    assert "401" in basic.stderr
+    # ...but it works for downloads
+    get2 = run([CURL, "--fail", "-sS", "-u", f"gitlab-ci-token:{job}", "-o", out, url])
+    assert get2.returncode == 0
+    # select=package_file gives the server-computed sha256
+    sel = run(
+        [CURL, "--fail", "-sS", "-H", f"JOB-TOKEN: {job}", "--upload-file", sig,
+         url + "?select=package_file"]
+    )  # fmt: skip
+    assert f'"file_sha256":"{sha(sig)}"' in sel.stdout
+
+
+def test_hatch_index_publisher(gl: GitLabRegistry, project: Project, tmp_path: Path) -> None:
+    dists = build_dists(tmp_path / "dist")
+    env = clean_env(tmp_path)
+    config = tmp_path / "hatch" / "config.toml"
+    config.parent.mkdir()
+    config.write_text("")
+    env |= {
+        "HATCH_CONFIG": str(config),
+        "HATCH_CACHE_DIR": str(tmp_path / "hatch" / "cache"),
+        "HATCH_DATA_DIR": str(tmp_path / "hatch" / "data"),
+    }
+    job = gl.job_token(project)
+    cmd = [BIN / "hatch", "publish", "-r", gl.pypi_url(project), "-u", "gitlab-ci-token"]
+    cmd += ["-a", job, "--no-prompt", *dists]
+    gl.clear_requests()
+    first = run(cmd, env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(f.filename for f in gl.pypi_files(project)) == sorted(d.name for d in dists)
+    assert all(f.sha256 == sha(tmp_path / "dist" / f.filename) for f in gl.pypi_files(project))
+    # hatch probes a devpi-style URL first; GitLab answers it with its catch-all 404
+    probe = next(r for r in gl.requests if r.method == "GET")
+    assert "/packages/pypi/%2Bsimple/" in probe.path
+    assert probe.status == 404
+    # ...so a re-run cannot skip existing files and fails on the duplicate (reference addendum)
+    second = run(cmd, env=env, cwd=tmp_path)
+    assert second.returncode != 0
+    assert "400" in second.stdout + second.stderr  # hatch shows the status, not GitLab's text
+    assert job not in second.stdout + second.stderr
