@@ -1,8 +1,8 @@
 """``hatch-sigstore sandbox ...``: local stand-ins for rehearsals. NEVER for production.
 
-``sandbox serve`` runs the local Sigstore (OIDC issuer, Fulcio, Rekor v1) in the foreground.
-More sub-subcommands (demo, up, down) register here too: each is a function taking the
-``sandbox`` sub-subparsers. Registration imports argparse only.
+``sandbox demo`` runs the whole pipeline locally (build, publish, consumer verification);
+``sandbox up``/``down`` leave both stand-ins running for a rehearsal by hand; ``sandbox serve``
+runs the local Sigstore alone in the foreground. Registration imports argparse only.
 """
 
 from __future__ import annotations
@@ -21,7 +21,100 @@ def register(subparsers: Any) -> None:
         "Whatever they sign proves nothing: NEVER use them for production.",
     )
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    _register_demo(actions)
+    _register_up_down(actions)
     _register_serve(actions)
+
+
+_DEFAULT_STATE = ".sandbox"
+
+
+def _register_demo(actions: Any) -> None:
+    demo = actions.add_parser(
+        "demo",
+        help="run the whole pipeline locally: hatch build, hatch publish -p gitlab, download",
+        description="Start the local Sigstore and the GitLab registry stand-in, build "
+        "example-project with `hatch build` under a GitLab-CI-like environment (rewrite, sign, "
+        "self-verify), publish it with `hatch publish -p gitlab`, then download and verify it "
+        "as a consumer with `hatch-sigstore download`. Exit status 0 only if every stage passed.",
+    )
+    demo.add_argument(
+        "--example",
+        metavar="DIR",
+        help="the project to release (default: ./example-project, or the checkout's)",
+    )
+    demo.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the workspace (built, published and downloaded files) in DIR",
+    )
+    demo.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from hatch_sigstore.sandbox.demo import run_demo as demo
+
+    return 0 if demo(example=args.example, keep=args.keep).ok else 1
+
+
+def _register_up_down(actions: Any) -> None:
+    up = actions.add_parser(
+        "up",
+        help="start both stand-ins in the background and write an env file",
+        description="Start the local Sigstore and the GitLab registry stand-in in the "
+        "background, create a project with a job token and a personal token, and write "
+        f"STATE_DIR/sandbox.env (default {_DEFAULT_STATE}/) with the variables a GitLab job "
+        "would have. `source` it to rehearse your own release by hand. NEVER for production.",
+    )
+    up.add_argument("--state-dir", default=_DEFAULT_STATE, metavar="DIR")
+    up.add_argument(
+        "--project",
+        default="rehearsal/my-project",
+        metavar="GROUP/PROJECT",
+        help="the project path to create (default: rehearsal/my-project)",
+    )
+    up.set_defaults(func=run_up)
+    down = actions.add_parser("down", help="stop what `sandbox up` started")
+    down.add_argument("--state-dir", default=_DEFAULT_STATE, metavar="DIR")
+    down.set_defaults(func=run_down)
+    # The detached process behind `up`; not for direct use.
+    services = actions.add_parser("services")
+    services.add_argument("--state-dir", required=True)
+    services.add_argument("--project", required=True)
+    services.set_defaults(func=run_services)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hatch_sigstore.sandbox.rehearsal import up
+
+    env_file = up(Path(args.state_dir), project_path=args.project)
+    print(
+        "hatch-sigstore sandbox is up (NEVER for production).\n"
+        f"  variables:  source {env_file}\n"
+        "  then:       hatch build && hatch publish -p gitlab   (in your project)\n"
+        f"  stop:       hatch-sigstore sandbox down --state-dir {args.state_dir}"
+    )
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hatch_sigstore.sandbox.rehearsal import down
+
+    stopped = down(Path(args.state_dir))
+    print("hatch-sigstore sandbox stopped." if stopped else "No sandbox was running.")
+    return 0
+
+
+def run_services(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hatch_sigstore.sandbox.rehearsal import run_services as services
+
+    return services(Path(args.state_dir), project_path=args.project)
 
 
 def _register_serve(actions: Any) -> None:
