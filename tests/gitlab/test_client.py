@@ -809,6 +809,37 @@ def test_connection_refused_is_reported_after_retries(tmp_path: Path) -> None:
     assert len(sleeps) == 2
 
 
+def test_tls_failures_are_not_retried(hostile: Hostile) -> None:
+    sleeps: list[float] = []
+    url = hostile.url.replace("http://", "https://") + "/api/v4"  # TLS to a plain-HTTP server
+    client = RegistryClient(url, "1", Credentials.anonymous(), sleep=sleeps.append)
+    with client, pytest.raises(RegistryError, match="after 1 attempt"):
+        client.pypi_simple_files("x")
+    assert sleeps == []
+
+
+def test_ca_bundle_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="CA bundle"):
+        RegistryClient("https://h/api/v4", "1", Credentials.anonymous(), verify=str(tmp_path / "x"))
+
+
+def test_concurrent_uploads_share_one_client(env: Env) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    env.registry.faults.random(rate=0.2, seed=5, path_contains=env.prefix, retry_after="0")
+    files = [env.file(f"cc-1.0.tar.gz.part{i}.sig", os.urandom(2000)) for i in range(16)]
+    policy = RetryPolicy(retries=10, base_delay=0.001, max_delay=0.002, seed=2)
+    with env.client(retry_policy=policy) as client, ThreadPoolExecutor(8) as pool:
+        first_path, first_sha = files[0]  # GitLab: the first file of a new version alone
+        assert client.generic_upload("cc", "1.0", first_path, sha256=first_sha) == "uploaded"
+        outcomes = list(
+            pool.map(lambda f: client.generic_upload("cc", "1.0", f[0], sha256=f[1]), files[1:])
+        )
+    assert set(outcomes) <= {"uploaded", "exists-same"}
+    stored = sorted((f.filename, f.sha256) for f in env.registry.generic_files(env.project))
+    assert stored == sorted((p.name, sha) for p, sha in files)
+
+
 # -- memory ---------------------------------------------------------------------------------
 
 MEMORY_SCRIPT = textwrap.dedent(

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import secrets as _secrets
+import ssl
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -121,6 +122,16 @@ def _is_ambiguous(exc: httpx.TransportError) -> bool:
     return not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
 
+def _is_permanent(exc: BaseException | None) -> bool:
+    """Failures no retry can fix: TLS verification, a URL httpx cannot use."""
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return True
+    text = str(exc)
+    return isinstance(exc, httpx.ConnectError) and (
+        "CERTIFICATE_VERIFY_FAILED" in text or "WRONG_VERSION_NUMBER" in text
+    )
+
+
 def _exc_text(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -149,7 +160,7 @@ class RegistryClient:
         allow_cross_host_redirects: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self.api_url = self._check_api_url(api_url)
         self.project = str(project).strip()
@@ -172,7 +183,7 @@ class RegistryClient:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=False,
             transport=transport,
-            verify=verify,
+            verify=_ssl_context(verify),
             headers={"User-Agent": f"hatch-sigstore/{__version__}"},
             trust_env=transport is None,
         )
@@ -266,12 +277,16 @@ class RegistryClient:
     def _transport_error(
         self, exc: BaseException, action: str, url: str, tries: int
     ) -> RegistryError:
+        tries = max(tries, 1)
         return RegistryError(
             self._redact(
                 f"Could not complete {action} at {url} after {tries} attempt(s): {_exc_text(exc)}."
             ),
             remediation=(
-                "Check the API URL and the network (and the timeout settings for slow links). "
+                "The server's TLS certificate is not trusted: give the CA bundle of your GitLab "
+                "instance (a PEM file) to the client's verify setting."
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc)
+                else "Check the API URL and the network (and the timeout settings for slow links). "
                 "Re-running is safe: files the registry already holds with the same sha256 are "
                 "skipped."
             ),
@@ -312,7 +327,7 @@ class RegistryClient:
                 with self._http.stream("GET", url, headers=headers) as response:
                     body, truncated = _read_capped(response, limit, self._body_deadline)
             except httpx.TransportError as exc:
-                delay = backoff.next_delay(reason=_exc_text(exc))
+                delay = None if _is_permanent(exc) else backoff.next_delay(reason=_exc_text(exc))
                 if delay is None:
                     raise self._transport_error(exc, action, url, backoff.failures) from None
                 self._sleep(delay)
@@ -568,7 +583,7 @@ class RegistryClient:
                         "while publishing.",
                     ) from None
                 ambiguous = ambiguous or _is_ambiguous(exc)
-                delay = backoff.next_delay(reason=_exc_text(exc))
+                delay = None if _is_permanent(exc) else backoff.next_delay(reason=_exc_text(exc))
                 if delay is None:
                     raise self._transport_error(exc, action, url, backoff.failures) from None
                 self._sleep(delay)
@@ -607,7 +622,11 @@ class RegistryClient:
             try:
                 return self._generic_sha_once(url, action, max_bytes)
             except _Retry as retry:
-                delay = backoff.next_delay(retry_after=retry.retry_after, reason=retry.reason)
+                delay = (
+                    None
+                    if _is_permanent(retry.exc)
+                    else backoff.next_delay(retry_after=retry.retry_after, reason=retry.reason)
+                )
                 if delay is None:
                     raise self._retry_error(retry, action, url, backoff.failures) from None
                 self._sleep(delay)
@@ -813,7 +832,11 @@ class RegistryClient:
                     url, dest, max_bytes, expected, progress, end, action, route
                 )
             except _Retry as retry:
-                delay = backoff.next_delay(retry_after=retry.retry_after, reason=retry.reason)
+                delay = (
+                    None
+                    if _is_permanent(retry.exc)
+                    else backoff.next_delay(retry_after=retry.retry_after, reason=retry.reason)
+                )
                 if delay is not None and time.monotonic() + delay >= end:
                     delay = None
                 if delay is None:
@@ -978,6 +1001,19 @@ class _Retry(Exception):  # noqa: N818
         self.retry_after = retry_after
         self.error = error
         self.exc = exc
+
+
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """``True``/``False``, an SSLContext, or the path of a CA bundle (self-managed GitLab)."""
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"Cannot load the CA bundle {verify}: {exc}.",
+                remediation="Point the CA bundle setting at a PEM file with your GitLab's CA.",
+            ) from None
+    return verify
 
 
 def _json_object(body: bytes) -> dict[str, object] | None:
