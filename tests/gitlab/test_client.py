@@ -466,7 +466,12 @@ def test_web_url_instead_of_api_url_is_explained(env: Env) -> None:
             ["admin_packages", "allowlist"],
         ),
         (404, b'{"message":"404 Project Not Found"}', "application/json", ["project id or path"]),
-        (404, b"<html><body>Sign in</body></html>", "text/html", ["HTML page", "project id"]),
+        (
+            404,
+            b"<html><body>Sign in</body></html>",
+            "text/html",
+            ["HTML page", "project id", "not a GitLab API v4 URL"],
+        ),
         (404, b"nothing here", "text/plain", ["not GitLab's JSON", "API v4"]),
         (
             400,

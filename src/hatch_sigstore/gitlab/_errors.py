@@ -192,6 +192,11 @@ def error_from_response(
         )
     else:
         remediation = "Unexpected answer from GitLab."
+    if quoted is None and body.strip() and status in (400, 401, 403, 404, 405):
+        remediation = (
+            "The answer is not GitLab's JSON, so the URL is probably not a GitLab API v4 URL "
+            f"(it should end in /api/v4; in CI: CI_API_V4_URL). Otherwise: {remediation}"
+        )
     message = f"GitLab refused {action} with HTTP {status}. {said}"
     return RegistryError(
         redact(message, secrets), remediation=redact(remediation, secrets), status=status
