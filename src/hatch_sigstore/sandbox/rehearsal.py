@@ -8,7 +8,6 @@ NEVER for production: the tokens in ``sandbox.env`` open only these local servic
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
@@ -60,7 +59,9 @@ def up(state: Path, *, project_path: str = REHEARSAL_PROJECT, timeout: float = 3
     env_file = state / ENV_FILE
     env_file.unlink(missing_ok=True)
     with open(state / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(  # detached: it outlives this command
+        # The launcher forks the services off and exits at once, so the services outlive this
+        # command and are nobody's zombie: `down` can tell when they are gone.
+        launcher = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -75,17 +76,18 @@ def up(state: Path, *, project_path: str = REHEARSAL_PROJECT, timeout: float = 3
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            start_new_session=True,
+            check=False,
+            timeout=timeout,
         )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while launcher.returncode == 0 and time.monotonic() < deadline:
         if env_file.is_file():
             return env_file
-        if proc.poll() is not None:
-            break
+        pid = _running_pid(state)
+        if (state / PID_FILE).is_file() and pid is None:
+            break  # started, then died
         time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
+    down(state)
     tail = (state / LOG_FILE).read_text(encoding="utf-8", errors="replace").strip()
     last = tail.splitlines()[-1] if tail else "no output"
     raise ConfigError(
@@ -117,6 +119,10 @@ def run_services(state: Path, *, project_path: str = REHEARSAL_PROJECT) -> int:
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
 
     state = state.resolve()
+    if os.fork() > 0:  # the launcher: its child carries on, detached
+        os._exit(0)
+    os.setsid()
+    (state / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -141,7 +147,6 @@ def run_services(state: Path, *, project_path: str = REHEARSAL_PROJECT) -> int:
             }
         )
         _write_env_file(state / ENV_FILE, env)
-        (state / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
         print(f"sandbox up: registry {registry.url}, Sigstore {sigstore.url}", flush=True)
         try:
             stop.wait()

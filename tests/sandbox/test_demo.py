@@ -1,0 +1,64 @@
+"""`hatch-sigstore sandbox demo`: the README's first command, run for real (subprocesses, HTTP)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.sandbox.demo import find_example_project, run_demo
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example-project"
+
+
+def test_demo_runs_every_stage_and_keeps_only_verified_files(tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = run_demo(example=EXAMPLE, keep=tmp_path / "work", out=out)
+    text = out.getvalue()
+
+    assert result.ok, text
+    assert [stage.name for stage in result.stages] == ["build", "publish", "consumer verification"]
+    assert result.verified == [
+        "example_project-0.1.0-py3-none-any.whl",
+        "example_project-0.1.0-py3-none-any.whl.sigstore.json",
+        "example_project-0.1.0.tar.gz",
+        "example_project-0.1.0.tar.gz.sigstore.json",
+    ]
+    # The build renamed and versioned the package from the (tag) pipeline and signed it.
+    dist = tmp_path / "work" / "example-project" / "dist"
+    for artifact in ("example_project-0.1.0.tar.gz", "example_project-0.1.0-py3-none-any.whl"):
+        for suffix in ("", ".sigstore.json", ".sig", ".crt"):
+            assert (dist / f"{artifact}{suffix}").is_file()
+    assert "//.gitlab-ci.yml@refs/tags/v0.1.0" in text
+    assert "all stages passed" in text
+    # Tokens minted for the demo never reach the output.
+    assert "glcbt-" not in text
+    assert "eyJ" not in text
+
+
+def test_demo_stops_at_the_failing_stage_and_says_so(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(EXAMPLE, broken, ignore=shutil.ignore_patterns("dist"))
+    pyproject = broken / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace('sign = "auto"', 'sign = "sometimes"'),
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    result = run_demo(example=broken, out=out)
+
+    assert not result.ok
+    assert [(s.name, s.ok) for s in result.stages] == [("build", False)]
+    text = out.getvalue()
+    assert "tool.hatch.build.hooks.sigstore.sign" in text
+    assert "the pipeline FAILED" in text
+    assert "Traceback" not in text
+
+
+def test_find_example_project_refuses_a_folder_without_pyproject(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--example DIR"):
+        find_example_project(tmp_path)
+    assert find_example_project(EXAMPLE) == EXAMPLE
