@@ -28,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"hatch_sigstore.cli._{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"hatch_sigstore.cli._{name}":
-                raise
-            continue  # a subcommand not built yet
-        module.register(subparsers)
+        importlib.import_module(f"hatch_sigstore.cli._{name}").register(subparsers)
     return parser
 
 
