@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -241,3 +242,65 @@ def test_console_script(real_world: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["ok"] is True
     assert done.stderr == ""  # sigstore's offline-TUF warning is silenced
+
+
+def _policy_options(command: str) -> dict[str, tuple[str | None, object]]:
+    """The signer/trust flags of a subcommand: option string -> (help, default)."""
+    from hatch_sigstore.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    groups = sub.choices[command]._action_groups
+    return {
+        option: (action.help, action.default)
+        for group in groups
+        if group.title and group.title.startswith(("who must have signed", "which Sigstore"))
+        for action in group._group_actions
+        for option in action.option_strings
+    }
+
+
+def test_verify_and_download_share_the_policy_flags() -> None:
+    verify, download = _policy_options("verify"), _policy_options("download")
+    assert verify == download
+    assert sorted(verify) == sorted(POLICY_FLAGS)
+
+
+POLICY_FLAGS = (
+    "--gitlab", "--server", "--ref", "--ref-glob", "--config-path", "--project-id",
+    "--runner-environment", "--sha", "--from-ci", "--cert-identity", "--cert-identity-regexp",
+    "--cert-oidc-issuer", "--cert-oidc-issuer-regexp", "--staging", "--trust-config",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["verify", "download"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ref", "refs/heads/main"], "--ref refine a GitLab policy, but --gitlab was not given"),
+        (["--sha", "a" * 40], "--sha refine a GitLab policy"),
+        (["--runner-environment", "self-hosted"], "--runner-environment refine"),
+        (["--gitlab", PROJECT, "--cert-identity", "x"], "Use one"),
+        (["--gitlab", PROJECT, "--sha", "abc"], "not a full commit SHA"),
+        (["--gitlab", PROJECT, "--project-id", "p"], "is not a number"),
+        (["--staging", "--trust-config", "t.json"], "not allowed with argument"),
+        (["--ref", "refs/heads/a", "--ref-glob", "refs/*"], "not allowed with argument"),
+    ],
+)
+def test_both_commands_refuse_the_same_policies(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: str,
+    args: list[str],
+    message: str,
+) -> None:
+    first = ["x.whl"] if command == "verify" else ["pkg==1.0", "-d", str(tmp_path / "out")]
+    code: int | str | None
+    try:
+        code = main([command, *first, *args])
+    except SystemExit as exc:  # argparse's own refusal of mutually exclusive flags
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == (2 if "not allowed" in message else 1)
+    assert message in err
+    assert not (tmp_path / "out").exists()

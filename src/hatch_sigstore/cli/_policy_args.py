@@ -1,9 +1,10 @@
-"""The verification-policy flags shared by ``hatch-sigstore verify`` and ``download``.
+"""The signer-policy and trust flags of ``hatch-sigstore verify`` and ``download``, defined once.
 
-``add_policy_arguments(parser)`` adds the same signer and trust flags ``verify`` has;
-``policy_from_args(args)`` builds the policy with ``verify``'s own rules (its ``build_policy``),
-so both commands accept and refuse exactly the same things; ``trust_from_args(args)`` picks the
-Sigstore instance. Registering imports argparse only; sigstore is imported when a policy is used.
+``add_policy_arguments(parser)`` adds the flags, ``policy_from_args(args, env)`` builds the
+:class:`~hatch_sigstore.verification.Policy` they ask for (refusing to guess when none names a
+signer) and ``trust_from_args(args, env)`` picks the Sigstore instance. Both commands call these
+three and nothing else, so they accept and refuse exactly the same things with the same words.
+Registering imports argparse only; sigstore is imported when a policy is used.
 """
 
 from __future__ import annotations
@@ -20,14 +21,32 @@ if TYPE_CHECKING:
 
 __all__ = ["add_policy_arguments", "policy_from_args", "trust_from_args"]
 
+# Flags that refine a GitLab policy: (flag, attribute).
+_GITLAB_REFINEMENTS = (
+    ("--server", "server"),
+    ("--ref", "ref"),
+    ("--ref-glob", "ref_glob"),
+    ("--config-path", "config_path"),
+    ("--project-id", "project_id"),
+    ("--runner-environment", "runner_environment"),
+    ("--sha", "sha"),
+)
+_COSIGN_FLAGS = (
+    "cert_identity",
+    "cert_identity_regexp",
+    "cert_oidc_issuer",
+    "cert_oidc_issuer_regexp",
+)
+
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the signer policy and trust flags of ``hatch-sigstore verify`` to ``parser``."""
+    """Add the signer policy flags (one policy is required) and the trust flags to ``parser``."""
     gitlab = parser.add_argument_group(
-        "who must have signed: a GitLab CI pipeline",
+        "who must have signed (one policy is required): a GitLab CI pipeline",
         "The certificate must come from a pipeline of this project on this GitLab instance: "
         "issuer, SAN https://HOST/GROUP/PROJECT//CONFIG@REF (GitLab's '//'), source repository "
-        "and ref extensions. Any ref unless --ref/--ref-glob.",
+        "and ref extensions. Any ref unless --ref/--ref-glob; --project-id pins the numeric id, "
+        "which survives renames and transfers.",
     )
     gitlab.add_argument(
         "--gitlab", metavar="GROUP/PROJECT", help="full path of the project whose pipeline signed"
@@ -55,23 +74,29 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     gitlab.add_argument(
         "--runner-environment", metavar="ENV", help="gitlab-hosted or self-hosted (OID .11)"
     )
-    gitlab.add_argument("--sha", metavar="SHA", help="commit SHA (OID .13)")
+    gitlab.add_argument("--sha", metavar="SHA", help="full commit SHA (OID .13)")
     gitlab.add_argument(
         "--from-ci",
         action="store_true",
         help="expect the identity of the running GitLab pipeline (CI_SERVER_URL, "
-        "CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/CI_COMMIT_BRANCH)",
+        "CI_PROJECT_PATH, CI_PROJECT_ID, CI_CONFIG_PATH, CI_COMMIT_TAG/CI_COMMIT_BRANCH); "
+        "the flags above override its parts",
     )
     cosign = parser.add_argument_group(
-        "who must have signed: any signer (cosign's flags)",
-        "Regexps are searched, like cosign's: anchor them with ^...$.",
+        "who must have signed (one policy is required): any signer, cosign's flags",
+        "One identity and one issuer flag. Regexps are searched, like cosign's: anchor them "
+        "with ^...$.",
     )
     ident = cosign.add_mutually_exclusive_group()
-    ident.add_argument("--cert-identity", metavar="SAN")
-    ident.add_argument("--cert-identity-regexp", metavar="REGEXP")
+    ident.add_argument("--cert-identity", metavar="SAN", help="exact certificate identity (SAN)")
+    ident.add_argument(
+        "--cert-identity-regexp", metavar="REGEXP", help="regexp searched in the identity"
+    )
     issuer = cosign.add_mutually_exclusive_group()
-    issuer.add_argument("--cert-oidc-issuer", metavar="URL")
-    issuer.add_argument("--cert-oidc-issuer-regexp", metavar="REGEXP")
+    issuer.add_argument("--cert-oidc-issuer", metavar="URL", help="exact OIDC issuer")
+    issuer.add_argument(
+        "--cert-oidc-issuer-regexp", metavar="REGEXP", help="regexp searched in the issuer"
+    )
     trust = parser.add_argument_group("which Sigstore to trust")
     where = trust.add_mutually_exclusive_group()
     where.add_argument("--staging", action="store_true", help="trust the public staging Sigstore")
@@ -84,20 +109,59 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def trust_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> TrustChoice:
+    """The Sigstore to trust: --trust-config or --staging, else $HATCH_SIGSTORE_TRUST_CONFIG, else
+    the public production instance."""
     from hatch_sigstore.trust import TrustChoice
 
-    return TrustChoice.resolve(
-        staging=bool(getattr(args, "staging", False)),
-        trust_config=getattr(args, "trust_config", None),
-        env=env,
-    )
+    return TrustChoice.resolve(staging=args.staging, trust_config=args.trust_config, env=env)
 
 
 def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Policy:
-    """The policy the flags ask for; refuses to guess when none names a signer.
+    """The policy the flags ask for; raises ConfigError when none names a signer."""
+    from hatch_sigstore.ci import CIContext, ExpectedIdentity
+    from hatch_sigstore.errors import ConfigError
+    from hatch_sigstore.verification import Policy
 
-    The same rules as ``hatch-sigstore verify``: this delegates to its ``build_policy``.
-    """
-    from hatch_sigstore.cli._verify import build_policy
-
-    return build_policy(args, None if env is None else dict(env))
+    cosign_flags = any(getattr(args, name) is not None for name in _COSIGN_FLAGS)
+    refinements = [flag for flag, name in _GITLAB_REFINEMENTS if getattr(args, name) is not None]
+    gitlab = args.gitlab is not None or args.from_ci
+    if gitlab and cosign_flags:
+        raise ConfigError(
+            "Both a GitLab policy (--gitlab/--from-ci) and cosign identity flags "
+            "(--cert-identity…, --cert-oidc-issuer…) were given.",
+            remediation="Use one: --gitlab checks the same certificate claims more precisely.",
+        )
+    if not gitlab:
+        if refinements:
+            raise ConfigError(
+                f"{', '.join(refinements)} refine a GitLab policy, but --gitlab was not given.",
+                remediation="Add --gitlab GROUP/PROJECT (or --from-ci inside a pipeline).",
+            )
+        return Policy.cosign(
+            cert_identity=args.cert_identity,
+            cert_identity_regexp=args.cert_identity_regexp,
+            cert_oidc_issuer=args.cert_oidc_issuer,
+            cert_oidc_issuer_regexp=args.cert_oidc_issuer_regexp,
+        )
+    base: ExpectedIdentity | None = None
+    if args.from_ci:
+        base = CIContext.from_env(env).expected_identity()
+        if base is None:
+            raise ConfigError(
+                "--from-ci was given, but CI_SERVER_URL and CI_PROJECT_PATH are not set: this "
+                "is not a GitLab CI job.",
+                remediation="Run it in a GitLab pipeline, or pass --gitlab GROUP/PROJECT.",
+            )
+    ref = args.ref
+    if ref is None and args.ref_glob is None and base is not None:
+        ref = base.ref  # the pipeline's own ref unless a pattern was asked for
+    identity = ExpectedIdentity(
+        server=args.server or (base.server if base else DEFAULT_SERVER),
+        project_path=args.gitlab or (base.project_path if base else ""),
+        ref=ref,
+        config_path=args.config_path or (base.config_path if base else DEFAULT_CONFIG_PATH),
+        project_id=args.project_id or (base.project_id if base else None),
+    )
+    return Policy.gitlab(
+        identity, ref_glob=args.ref_glob, runner_environment=args.runner_environment, sha=args.sha
+    )

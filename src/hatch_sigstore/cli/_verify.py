@@ -9,27 +9,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hatch_sigstore.cli._policy_args import add_policy_arguments, policy_from_args, trust_from_args
+
 if TYPE_CHECKING:
-    from hatch_sigstore.verification import FileResult, Policy
+    from hatch_sigstore.verification import FileResult
 
 __all__ = ["register", "run"]
 
 _EPILOG = """\
-policies (one is required; hatch-sigstore never guesses who should have signed):
-  --gitlab GROUP/PROJECT   a GitLab CI pipeline of that project, checked from the certificate's
-                           GitLab claims; any ref unless --ref/--ref-glob; --project-id pins the
-                           numeric id, which survives renames and transfers
-  --cert-identity[-regexp] + --cert-oidc-issuer[-regexp]
-                           cosign's flags and meaning; regexps are searched (unanchored, like
-                           cosign): anchor them with ^...$
-  --from-ci                the identity of the running GitLab pipeline (CI_SERVER_URL,
-                           CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/CI_COMMIT_BRANCH)
-
 examples:
   hatch-sigstore verify dist/* --gitlab my-group/my-project --ref-glob 'refs/tags/v*'
   hatch-sigstore verify dist/* --cert-identity \\
       'https://gitlab.com/my-group/my-project//.gitlab-ci.yml@refs/heads/main' \\
       --cert-oidc-issuer https://gitlab.com
+  hatch-sigstore verify dist/ --from-ci     # inside the signing project's own pipeline
 """
 
 
@@ -46,52 +39,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "files", nargs="+", metavar="FILE", help="artifacts or directories of artifacts"
     )
-    gitlab = parser.add_argument_group("GitLab CI signer")
-    gitlab.add_argument("--gitlab", metavar="GROUP/PROJECT", help="the signing project's path")
-    gitlab.add_argument(
-        "--server",
-        metavar="URL",
-        help="the GitLab instance (the certificate's issuer); default https://gitlab.com",
-    )
-    refs = gitlab.add_mutually_exclusive_group()
-    refs.add_argument(
-        "--ref", metavar="REF", help="exact full ref: refs/tags/v1.0 or refs/heads/main"
-    )
-    refs.add_argument(
-        "--ref-glob",
-        metavar="PATTERN",
-        help="shell-style pattern over the full ref, e.g. 'refs/tags/v*' (* also matches /)",
-    )
-    gitlab.add_argument(
-        "--config-path", metavar="PATH", help="CI config file path; default .gitlab-ci.yml"
-    )
-    gitlab.add_argument("--project-id", metavar="ID", help="numeric project id (OID .15)")
-    gitlab.add_argument(
-        "--runner-environment",
-        metavar="ENV",
-        help="gitlab-hosted or self-hosted (OID .11)",
-    )
-    gitlab.add_argument("--sha", metavar="SHA", help="commit SHA (OID .13)")
-    gitlab.add_argument(
-        "--from-ci",
-        action="store_true",
-        help="expect the identity of the running GitLab pipeline (its project, config and ref)",
-    )
-    cosign = parser.add_argument_group("any signer (cosign's flags)")
-    ident = cosign.add_mutually_exclusive_group()
-    ident.add_argument("--cert-identity", metavar="SAN")
-    ident.add_argument("--cert-identity-regexp", metavar="REGEXP")
-    issuer = cosign.add_mutually_exclusive_group()
-    issuer.add_argument("--cert-oidc-issuer", metavar="URL")
-    issuer.add_argument("--cert-oidc-issuer-regexp", metavar="REGEXP")
-    trust = parser.add_argument_group("trust")
-    where = trust.add_mutually_exclusive_group()
-    where.add_argument("--staging", action="store_true", help="trust the public staging Sigstore")
-    where.add_argument(
-        "--trust-config",
-        metavar="FILE",
-        help="ClientTrustConfig JSON of a private Sigstore (env HATCH_SIGSTORE_TRUST_CONFIG)",
-    )
     parser.add_argument(
         "--offline",
         action="store_true",
@@ -103,80 +50,8 @@ def register(subparsers: Any) -> None:
         help="verify only this kind of sidecar (default: the first found, in this order)",
     )
     parser.add_argument("--json", action="store_true", help="print results as a JSON list")
+    add_policy_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def build_policy(args: argparse.Namespace, env: dict[str, str] | None = None) -> Policy:
-    from hatch_sigstore.ci import DEFAULT_SERVER, CIContext, ExpectedIdentity
-    from hatch_sigstore.errors import ConfigError
-    from hatch_sigstore.verification import Policy
-
-    cosign_flags = any(
-        getattr(args, name) is not None
-        for name in (
-            "cert_identity",
-            "cert_identity_regexp",
-            "cert_oidc_issuer",
-            "cert_oidc_issuer_regexp",
-        )
-    )
-    gitlab_flags = [
-        flag
-        for flag, name in (
-            ("--server", "server"),
-            ("--ref", "ref"),
-            ("--ref-glob", "ref_glob"),
-            ("--config-path", "config_path"),
-            ("--project-id", "project_id"),
-            ("--runner-environment", "runner_environment"),
-            ("--sha", "sha"),
-        )
-        if getattr(args, name) is not None
-    ]
-    gitlab = args.gitlab is not None or args.from_ci
-    if gitlab and cosign_flags:
-        raise ConfigError(
-            "Both a GitLab policy (--gitlab/--from-ci) and cosign identity flags "
-            "(--cert-identity…, --cert-oidc-issuer…) were given.",
-            remediation="Use one: --gitlab checks the same certificate claims more precisely.",
-        )
-    if not gitlab:
-        if gitlab_flags:
-            raise ConfigError(
-                f"{', '.join(gitlab_flags)} refine a GitLab policy, but --gitlab was not given.",
-                remediation="Add --gitlab GROUP/PROJECT (or --from-ci inside a pipeline).",
-            )
-        return Policy.cosign(
-            cert_identity=args.cert_identity,
-            cert_identity_regexp=args.cert_identity_regexp,
-            cert_oidc_issuer=args.cert_oidc_issuer,
-            cert_oidc_issuer_regexp=args.cert_oidc_issuer_regexp,
-        )
-    base: ExpectedIdentity | None = None
-    if args.from_ci:
-        base = CIContext.from_env(env).expected_identity()
-        if base is None:
-            raise ConfigError(
-                "--from-ci was given, but CI_SERVER_URL and CI_PROJECT_PATH are not set: this "
-                "is not a GitLab CI job.",
-                remediation="Run it in a GitLab pipeline, or pass --gitlab GROUP/PROJECT.",
-            )
-    ref = args.ref
-    if ref is None and args.ref_glob is None and base is not None:
-        ref = base.ref  # the pipeline's own ref unless a pattern was asked for
-    identity = ExpectedIdentity(
-        server=args.server or (base.server if base else DEFAULT_SERVER),
-        project_path=args.gitlab or (base.project_path if base else ""),
-        ref=ref,
-        config_path=args.config_path or (base.config_path if base else ".gitlab-ci.yml"),
-        project_id=args.project_id or (base.project_id if base else None),
-    )
-    return Policy.gitlab(
-        identity,
-        ref_glob=args.ref_glob,
-        runner_environment=args.runner_environment,
-        sha=args.sha,
-    )
 
 
 def expand(files: Sequence[str]) -> list[Path]:
@@ -203,11 +78,10 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from hatch_sigstore.errors import ConfigError
-    from hatch_sigstore.trust import TrustChoice
     from hatch_sigstore.verification import verify_files
 
-    policy = build_policy(args)
-    trust = TrustChoice.resolve(staging=args.staging, trust_config=args.trust_config)
+    policy = policy_from_args(args)
+    trust = trust_from_args(args)
     paths = expand(args.files)
     if not paths:
         raise ConfigError(
