@@ -130,6 +130,7 @@ def test_server_url_gets_api_suffix() -> None:
             ["gitlab-project", "allow-unsigned"],
         ),
         ({"trust-config": "/nonexistent/trust.json"}, CI_ENV, ["-o trust-config=", "exist"]),
+        ({"gitlab-server": "gitlab.com"}, CI_ENV, ["-o gitlab-server=", "https://"]),
     ],
 )
 def test_bad_settings_name_what_to_fix(
@@ -139,6 +140,7 @@ def test_bad_settings_name_what_to_fix(
         resolve(options, env=env)
     for name in names:
         assert name in str(info.value)
+    assert " --" not in str(info.value)  # the publisher's options, not the CLI's flags
 
 
 @pytest.mark.parametrize("key", ["token", "password", "auth", "private_token", "deploy-token"])

@@ -587,6 +587,9 @@ def test_unsigned_or_mis_signed_stops_before_any_request(
     assert "alpha-1.0.0-py2-none-any.whl" in run.output
     assert "Nothing was uploaded" in run.output
     assert "allow-unsigned" in run.output
+    if signed_by != "nobody":  # the reason says what was expected, in no frontend's words
+        assert "expected source repository" in run.output
+        assert " --" not in run.output
     assert project_requests(gitlab_registry, rel.project) == []
 
 

@@ -353,6 +353,12 @@ def _policy_from(
                 "The GitLab server of the signing pipeline is unknown.",
                 remediation='Set gitlab-server = "https://gitlab.example.com".',
             )
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", server):
+            where = values["gitlab-server"].source if "gitlab-server" in values else "The server"
+            raise ConfigError(
+                f"{where} is {server!r}, not the http(s) URL of a GitLab instance.",
+                remediation='Write gitlab-server = "https://gitlab.example.com".',
+            )
         ref = opt("ref")
         ref_glob = opt("ref-glob")
         if ref and ref_glob:

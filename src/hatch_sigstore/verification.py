@@ -476,7 +476,7 @@ class _Session:
             raise _FileFailedError(
                 f"{files[0].name} + {files[1].name} (cosign) can be checked only online: the "
                 f"transparency log entry is looked up; verify the {path.name}{BUNDLE_SUFFIX} "
-                "bundle instead (it carries the log proof), or drop --offline"
+                "bundle instead (it carries the log proof), or verify online"
             )
         hashed = _sha256_of(path)
         outcome.sha256 = hashed.digest.hex()
@@ -512,8 +512,8 @@ class _Session:
         if "chain" in lowered or isinstance(exc, _cert_validation_error()):
             return (
                 f"the signing certificate does not chain to {self.trust.describe()} ({text}); "
-                "if it was signed by another Sigstore instance, pass its --trust-config "
-                "(or --staging)"
+                "if it was signed by another Sigstore instance (staging, or a private one), "
+                "verify against that instance's trust config"
             )
         if "inclusion" in lowered or "checkpoint" in lowered or "inclusion promise" in lowered:
             return (

@@ -101,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
             f"\n{good} of {len(results)} files verified: signer {policy.describe()}; "
             f"trust {trust.describe()}{'; offline' if args.offline else ''}.\n"
         )
+        if args.offline and any(not r.ok and r.sidecar == "cosign" for r in results):
+            sys.stdout.write(
+                "hint: .sig/.crt (cosign) need the transparency log: drop --offline, or verify "
+                "the .sigstore.json bundles.\n"
+            )
     return 0 if all(r.ok for r in results) else 1
 
 
