@@ -249,7 +249,8 @@ def test_failure_names_the_claim_and_both_values_but_no_flag() -> None:
     with pytest.raises(SigstoreVerificationError) as info:
         gitlab(project_id="43").sigstore_policy().verify(make_cert())
     assert str(info.value) == (
-        "the certificate's project id (OID 1.3.6.1.4.1.57264.1.15) is '42', expected project id '43'"
+        "the certificate's project id (OID 1.3.6.1.4.1.57264.1.15) is '42', "
+        "expected project id '43'"
     )
 
 
