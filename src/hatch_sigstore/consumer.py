@@ -479,18 +479,24 @@ def download(
                 "publisher's generic-package option.",
             )
         package = generic_package
-    _check_api_url(api_url)
     target = Path(directory).expanduser()
     budget = _Deadline(deadline)
     say = progress or (lambda _message: None)
-
-    target.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "timeout": min(60.0, deadline),
         "download_deadline": deadline,
         **(client_options or {}),
     }
-    with RegistryClient(api_url, project, credentials, **options) as client:
+    try:  # the client validates the URL and project; nothing is created before that
+        client = RegistryClient(api_url, project, credentials, **options)
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.message,
+            remediation=f"{exc.remediation or ''} Check --url (default: $CI_API_V4_URL) and "
+            "--project (default: $CI_PROJECT_ID).".strip(),
+        ) from None
+    target.mkdir(parents=True, exist_ok=True)
+    with client:
         index = _index_within(client, name, budget)
         selected = select_files(index, name, version, api_url=api_url, only=only)
         if not selected:
@@ -529,22 +535,6 @@ def download(
         files=tuple(outcomes),
         removed=tuple(removed),
     )
-
-
-def _check_api_url(api_url: str) -> None:
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"--url {redact(api_url)!r} is not an http(s) URL.",
-            remediation="Give the GitLab API root, e.g. https://gitlab.com/api/v4 "
-            "(in CI: $CI_API_V4_URL).",
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            "--url carries credentials in it; a token in a URL ends up in logs and process lists.",
-            remediation="Drop the user:token@ part and pass the token through an environment "
-            "variable: --token-env VAR (or CI_JOB_TOKEN in a pipeline).",
-        )
 
 
 def _nothing_found(

@@ -588,6 +588,8 @@ def test_bad_arguments_are_refused_before_any_request(
         ("demo-pkg==1.0", "https://__token__:glpat-abcdefgh1234@gitlab.example.com/api/v4",
          "credentials"),
         ("demo-pkg==1.0", "ftp://gitlab.example.com/api/v4", "http"),
+        ("demo-pkg==1.0", "https://gitlab.example.com/api/v4?private_token=glpat-abcdefgh1234",
+         "query"),
     ],
 )  # fmt: skip
 def test_bad_requirement_or_url(
@@ -601,6 +603,9 @@ def test_bad_requirement_or_url(
     assert run.code == 1
     assert expect in run.err
     assert "glpat-abcdefgh1234" not in run.err
+    if url is not None:  # the registry client's check, with the flag to fix
+        assert "--url" in run.err
+    assert not (tmp_path / "out").exists()  # refused before anything was created
 
 
 def test_defaults_come_from_gitlab_ci(
