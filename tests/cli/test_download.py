@@ -453,6 +453,7 @@ def test_credentials(
         ("expired-token", "Token is expired"),
     ],
 )
+@pytest.mark.parametrize("as_json", [False, True])
 def test_gitlab_refusals_quote_gitlab(
     cli: Any,
     env: pytest.MonkeyPatch,
@@ -462,6 +463,7 @@ def test_gitlab_refusals_quote_gitlab(
     tmp_path: Path,
     case: str,
     expect: str,
+    as_json: bool,
 ) -> None:
     project, _ = published
     target = str(project.id)
@@ -481,12 +483,13 @@ def test_gitlab_refusals_quote_gitlab(
         extra = ["--token-env", "DL_TOKEN"]
     run = cli(
         f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", target,
-        "-d", str(tmp_path / "out"), *extra, *sandbox_policy,
+        "-d", str(tmp_path / "out"), *extra, *sandbox_policy, *(["--json"] if as_json else []),
     )  # fmt: skip
     assert run.code == 1
     assert run.err.startswith("error: ")
     assert expect in run.err
     assert "Traceback" not in run.err
+    assert_json_error(run, as_json, expect)
     if secret:
         assert secret not in run.out + run.err
     assert files_in(tmp_path / "out") == []
@@ -567,18 +570,34 @@ def test_real_world_attestation_from_the_stand_in(
         (["--gitlab", "g/p", "--generic-package", "a/b"], "--generic-package"),
     ],
 )
+@pytest.mark.parametrize("as_json", [False, True])
 def test_bad_arguments_are_refused_before_any_request(
-    cli: Any, gitlab_registry: GitLabRegistry, tmp_path: Path, args: list[str], expect: str
+    cli: Any,
+    gitlab_registry: GitLabRegistry,
+    tmp_path: Path,
+    args: list[str],
+    expect: str,
+    as_json: bool,
 ) -> None:
     gitlab_registry.clear_requests()
     run = cli(
         "demo-pkg==1.0", "--url", gitlab_registry.api_url, "--project", "1",
-        "-d", str(tmp_path / "out"), *args,
+        "-d", str(tmp_path / "out"), *args, *(["--json"] if as_json else []),
     )  # fmt: skip
     assert run.code == 1
     assert run.err.startswith("error: ")
     assert expect in run.err
+    assert_json_error(run, as_json, expect)
     assert gitlab_registry.requests == []
+
+
+def assert_json_error(run: Run, as_json: bool, expect: str) -> None:
+    """--json: the whole-command error is also one JSON object on stdout (else stdout is empty)."""
+    if not as_json:
+        assert run.out == ""
+        return
+    assert run.json == {"ok": False, "error": run.err.removeprefix("error: ").rstrip("\n")}
+    assert expect in run.json["error"]
 
 
 @pytest.mark.parametrize(

@@ -132,16 +132,23 @@ def test_json_output(capsys: pytest.CaptureFixture[str], real_world: Path) -> No
         (["--gitlab", PROJECT, "--trust-config", "/nonexistent/trust.json"], "does not exist"),
     ],
 )
+@pytest.mark.parametrize("as_json", [False, True])
 def test_configuration_errors_are_one_paragraph(
-    capsys: pytest.CaptureFixture[str], real_world: Path, args: list[str], message: str
+    capsys: pytest.CaptureFixture[str],
+    real_world: Path,
+    args: list[str],
+    message: str,
+    as_json: bool,
 ) -> None:
-    status, out, err = run(capsys, str(real_world / SDIST), *args)
+    status, out, err = run(capsys, str(real_world / SDIST), *args, *(["--json"] * as_json))
     assert status == 1
-    assert out == ""
     assert err.startswith("error: ")
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+    # --json: the same error as one JSON object on stdout; without it, stdout stays empty
+    expected = {"ok": False, "error": err.removeprefix("error: ").rstrip("\n")}
+    assert (json.loads(out) if as_json else out) == (expected if as_json else "")
 
 
 def test_bad_trust_config_file(

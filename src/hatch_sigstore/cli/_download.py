@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from hatch_sigstore.cli._json_errors import json_errors
 from hatch_sigstore.cli._policy_args import add_policy_arguments, policy_from_args, trust_from_args
 
 __all__ = ["register", "run"]
@@ -113,7 +114,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+@json_errors
+def run(args: argparse.Namespace, secrets: list[str]) -> int:
     from hatch_sigstore.ci import CIContext
     from hatch_sigstore.consumer import download, format_table, parse_size
     from hatch_sigstore.errors import ConfigError, redact
@@ -147,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
             "--deploy-username only applies to deploy tokens.",
             remediation="Add --token-kind deploy, or drop --deploy-username.",
         )
+    # Redact the token from any error, also one raised while reading it.
+    secrets.extend(v for v in (env.get(args.token_env or ""), env.get("CI_JOB_TOKEN")) if v)
     credentials = Credentials.from_env(
         args.token_kind, args.token_env, username=args.deploy_username, env=env
     )
+    secrets.extend(credentials.secrets)
     max_bytes = parse_size(args.max_size)
 
     def progress(message: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hatch_sigstore.cli._json_errors import json_errors
 from hatch_sigstore.cli._policy_args import add_policy_arguments, policy_from_args, trust_from_args
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ def expand(files: Sequence[str]) -> list[Path]:
     return unique
 
 
-def run(args: argparse.Namespace) -> int:
+@json_errors
+def run(args: argparse.Namespace, _secrets: list[str]) -> int:
     import logging
 
     from hatch_sigstore.errors import ConfigError
