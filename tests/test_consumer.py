@@ -35,6 +35,7 @@ from hatch_sigstore.consumer import (
     select_files,
 )
 from hatch_sigstore.errors import ConfigError, RegistryError
+from hatch_sigstore.gitlab import IndexFile
 from hatch_sigstore.sandbox._http import LoopbackServer
 
 if TYPE_CHECKING:
@@ -45,18 +46,8 @@ FILES = f"{API}/projects/7/packages/pypi/files"
 SHA = "ab" * 32
 
 
-@dataclass(frozen=True)
-class Link:
-    """Duck-typed ``IndexFile`` for the pure selection tests."""
-
-    filename: str
-    url: str
-    sha256: str | None = SHA
-    requires_python: str | None = None
-
-
-def link(filename: str, *, base: str = FILES, sha: str | None = SHA) -> Link:
-    return Link(filename, f"{base}/{sha or 'x'}/{filename}", sha)
+def link(filename: str, *, base: str = FILES, sha: str | None = SHA) -> IndexFile:
+    return IndexFile(filename, f"{base}/{sha or 'x'}/{filename}", sha)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,7 +183,7 @@ def test_select_keeps_missing_hash_for_a_per_file_refusal() -> None:
         (link("pkg-1.0.tar.gz", base="http://gitlab.example.com/api/v4/files"), "another host"),
         (link("pkg-1.0.tar.gz", base="https://gitlab.example.com:8443/files"), "another host"),
         (link("pkg-1.0.tar.gz", base="https://u:p@gitlab.example.com/files"), "credentials"),
-        (Link("pkg-1.0.tar.gz", f"{FILES}/{SHA}/other-1.0.tar.gz"), "another file"),
+        (IndexFile("pkg-1.0.tar.gz", f"{FILES}/{SHA}/other-1.0.tar.gz", SHA), "another file"),
         (link("../pkg-1.0.tar.gz"), "not a plain"),
         (link("..pkg-1.0.tar.gz"), "not a plain"),
         (link("pkg-1.0.tar.gz/../../x"), "not a plain"),
@@ -205,7 +196,7 @@ def test_select_keeps_missing_hash_for_a_per_file_refusal() -> None:
         (link("pkg-1.0.tar.gz\u202e"), "not a plain"),
     ],
 )
-def test_select_refuses_a_page_with_one_hostile_link(entry: Link, message: str) -> None:
+def test_select_refuses_a_page_with_one_hostile_link(entry: IndexFile, message: str) -> None:
     index = [link("pkg-1.0-py3-none-any.whl"), entry]
     with pytest.raises(RegistryError, match=message):
         select_files(index, "pkg", Version("1.0"), api_url=API)
