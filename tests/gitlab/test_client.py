@@ -40,6 +40,8 @@ def registry(gitlab_registry: GitLabRegistry) -> Iterator[GitLabRegistry]:
     gitlab_registry.faults.clear()
     yield gitlab_registry
     gitlab_registry.faults.clear()
+    # a request the client gave up on (timeouts, late stores) must not land in the next test
+    assert gitlab_registry.wait_idle()
 
 
 class Env:
@@ -69,8 +71,7 @@ class Env:
         return path, hashlib.sha256(data).hexdigest()
 
     def requests(self, method: str | None = None, contains: str = "") -> list[Any]:
-        # The stand-in logs a request after its response went out: let the log settle.
-        time.sleep(0.05)
+        # The stand-in logs each request before its answer goes out: no settling needed.
         return [
             r
             for r in self.registry.requests
@@ -262,6 +263,64 @@ def test_upload_survives_fault_exactly_once(
         assert len(env.requests(method)) == fault.get("times", 1) + 1
 
 
+SLOW_STORES = [
+    # our read times out while GitLab is still busy with the upload
+    pytest.param({"kind": "latency", "seconds": 0.8}, {"timeout": 0.3}, id="read-timeout"),
+    # the proxy answers 502 while GitLab is still storing the upload
+    pytest.param({"kind": "store_after_502", "seconds": 0.8}, {}, id="proxy-502-while-storing"),
+]
+
+
+@pytest.mark.parametrize(("fault", "client_kwargs"), SLOW_STORES)
+def test_generic_slow_store_is_waited_for_not_sent_twice(
+    env: Env, fault: dict[str, Any], client_kwargs: dict[str, Any]
+) -> None:
+    # GitLab keeps every duplicate generic file: a re-send while the first copy is still being
+    # stored would leave two records. The client keeps asking for a while instead.
+    env.registry.faults.plan(**fault, method="PUT", path_contains=env.prefix)
+    path, sha = env.file("slow-1.0-py3-none-any.whl.sigstore.json", os.urandom(50_000))
+    sent: list[int] = []
+    with env.client(sleep=time.sleep, **client_kwargs) as client:
+        outcome = client.generic_upload("slow", "1.0", path, sha256=sha, progress=sent.append)
+    assert outcome == "exists-same"
+    assert sent == [path.stat().st_size]  # the body went out exactly once
+    assert env.registry.wait_idle()
+    assert len(env.requests("PUT")) == 1
+    stored = [(f.filename, f.sha256) for f in env.registry.generic_files(env.project)]
+    assert stored == [(path.name, sha)]
+
+
+@pytest.mark.parametrize(
+    ("fault", "settles"),
+    [
+        # nginx's HTML 502: GitLab may still be storing it, so ask again for a while
+        pytest.param({"kind": "status", "status": 502}, True, id="proxy-502"),
+        # GitLab's own JSON 500: the request is over, one check is enough
+        pytest.param({"kind": "status", "status": 500}, False, id="gitlab-500"),
+        # the body never got through: nothing can have been stored
+        pytest.param({"kind": "reset", "after_bytes": 1000}, False, id="reset-mid-body"),
+    ],
+)
+def test_generic_settle_wait_is_bounded_and_only_when_a_store_may_be_pending(
+    env: Env, fault: dict[str, Any], settles: bool
+) -> None:
+    env.registry.faults.plan(**fault, method="PUT", path_contains=env.prefix)
+    path, sha = env.file("st-1.0-py3-none-any.whl", os.urandom(8 << 20))
+    with env.client(settle_time=2.0) as client:
+        assert client.generic_upload("st", "1.0", path, sha256=sha) == "uploaded"
+    settle = [s for s in env.sleeps if s > FAST.max_delay]  # longer than any retry backoff
+    gets = len(env.requests("GET"))
+    if settles:
+        assert settle == [0.25, 0.5, 1.0, 0.25]  # backoff, capped at settle_time in total
+        assert gets == 2 + len(settle)  # the first check, then one after each wait
+    else:
+        assert settle == []
+        assert gets == 2
+    assert len(env.requests("PUT")) == 2
+    stored = [(f.filename, f.sha256) for f in env.registry.generic_files(env.project)]
+    assert stored == [(path.name, sha)]
+
+
 def test_retry_after_is_honoured(env: Env) -> None:
     env.registry.faults.plan(
         "status", status=429, retry_after=3, method="POST", path_contains=env.prefix
@@ -299,7 +358,11 @@ def test_persistent_5xx_gives_up_after_bounded_attempts(env: Env) -> None:
     assert "HTML page" in text
     assert_no_token(text, env.token)
     assert len(env.requests("PUT")) == 4
-    assert len(env.sleeps) == 3
+    backoff = [s for s in env.sleeps if s <= policy.max_delay]
+    assert len(backoff) == 3
+    # after each proxy 502 the client asked again for a while (bounded) before re-sending
+    settle = [s for s in env.sleeps if s > policy.max_delay]
+    assert sum(settle) == pytest.approx(4 * 4.0)
 
 
 def test_read_timeout_is_ambiguous_and_checked_before_resending(env: Env) -> None:
@@ -791,6 +854,70 @@ def test_generic_upload_reply_garbage_is_not_gitlab(hostile: Hostile, tmp_path: 
     path.write_bytes(GOOD)
     with _client_for(hostile) as client, pytest.raises(RegistryError, match="API v4"):
         client.generic_upload("p", "1", path, sha256=GOOD_SHA)
+
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in - GitLab</title></head></html>"
+GENERIC_PATH = "/api/v4/projects/1/packages/generic/p/1/f.sig"
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [
+        pytest.param(
+            {GENERIC_PATH: _send(200, LOGIN_PAGE, {"Content-Type": "text/html; charset=utf-8"})},
+            id="200-login-page",
+        ),
+        pytest.param(
+            {
+                GENERIC_PATH: _redirect("/users/sign_in"),
+                "/users/sign_in": _send(200, LOGIN_PAGE, {"Content-Type": "text/html"}),
+            },
+            id="302-to-login-page",
+        ),
+    ],
+)
+def test_generic_login_page_is_not_an_existing_file(
+    hostile: Hostile, tmp_path: Path, routes: dict[str, Callable[[BaseHTTPRequestHandler], None]]
+) -> None:
+    # A login page answering 200 must not be hashed and reported as "already exists with
+    # different contents": the URL is not GitLab's API.
+    hostile.routes.update(routes)
+    path = tmp_path / "f.sig"
+    path.write_bytes(GOOD)
+    with _client_for(hostile) as client:
+        with pytest.raises(RegistryError) as info:
+            client.generic_upload("p", "1", path, sha256=GOOD_SHA)
+        with pytest.raises(RegistryError, match="HTML page"):
+            client.generic_file_sha256("p", "1", "f.sig")
+        with pytest.raises(RegistryError, match="HTML page"):
+            client.generic_download("p", "1", "f.sig", tmp_path / "out.sig", max_bytes=10**6)
+    text = str(info.value)
+    assert "different contents" not in text
+    assert "HTML page" in text
+    assert "not a GitLab API v4 URL" in text
+    assert "glpat-hostile" not in text
+    assert not (tmp_path / "out.sig").exists()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(
+            {"Content-Type": "text/html", "X-Checksum-SHA256": GOOD_SHA}, id="with-checksum"
+        ),
+        pytest.param(
+            {"Content-Type": "text/html", "Content-Disposition": 'attachment; filename="f.sig"'},
+            id="attachment",
+        ),
+    ],
+)
+def test_generic_html_file_served_by_gitlab_is_a_file(
+    hostile: Hostile, headers: dict[str, str]
+) -> None:
+    # newer GitLab may guess a content type, but then sends the checksum and/or an attachment
+    hostile.routes[GENERIC_PATH] = _send(200, GOOD, headers)
+    with _client_for(hostile) as client:
+        assert client.generic_file_sha256("p", "1", "f.sig") == GOOD_SHA
 
 
 def test_connection_refused_is_reported_after_retries(tmp_path: Path) -> None:

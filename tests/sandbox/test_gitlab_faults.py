@@ -1,10 +1,15 @@
-"""Fault injection of the GitLab stand-in: status, reset mid-body, stored-then-502, latency;
-scripted and seeded-random (reference: issue 4, flaky-network tests)."""
+"""Fault injection of the GitLab stand-in: status, reset mid-body, stored-then-502,
+store-after-502, latency; scripted and seeded-random (reference: issue 4, flaky-network tests).
+
+Also the server plumbing the fault tests rely on: the request log is complete by the time a
+client has the answer (no settling sleeps), and expected disconnects stay quiet on stderr while
+real internal errors stay visible (``.errors`` and stderr)."""
 
 from __future__ import annotations
 
 import hashlib
 import socket
+import struct
 import time
 from collections.abc import Iterator
 
@@ -25,6 +30,8 @@ def _clear(gl: GitLabRegistry) -> Iterator[None]:
     gl.faults.clear()
     yield
     gl.faults.clear()
+    # a request the client gave up on (timeouts, late stores) must not land in the next test
+    assert gl.wait_idle()
 
 
 @pytest.fixture
@@ -179,6 +186,27 @@ def test_plan_filters_and_counts(
     assert gl.faults.pending == 0
 
 
+def test_store_after_502_answers_first_and_stores_later(
+    gl: GitLabRegistry, project: Project, job: str, client: httpx.Client
+) -> None:
+    # a proxy gives up on a slow upstream (502) while GitLab goes on storing the upload
+    gl.faults.plan("store_after_502", seconds=0.5, method="PUT")
+    url = gl.generic_url(project, "pkg", "1.0", "late")
+    log_before = gl.request_log
+    started = time.monotonic()
+    r = put(client, url, job, b"late bytes")
+    assert r.status_code == 502
+    assert b"502 Bad Gateway" in r.content
+    assert gl.generic_files(project) == []  # not yet
+    info = gl.request_log[-1]
+    assert (info.status, info.fault, info.bytes_in) == (502, "store_after_502", 10)
+    assert gl.wait_idle()
+    assert time.monotonic() - started >= 0.5
+    stored = [f.sha256 for f in gl.generic_files(project)]
+    assert stored == [hashlib.sha256(b"late bytes").hexdigest()]
+    assert len(gl.request_log) == len(log_before) + 1  # the late store is not a new request
+
+
 @pytest.mark.parametrize("bad", [{"kind": "explode"}, {"kind": "latency"}])
 def test_plan_rejects_bad_arguments(gl: GitLabRegistry, bad: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=r"kind|seconds"):
@@ -247,3 +275,106 @@ def test_random_rate_bounds(
     assert sum(c != 404 for c in codes) == expected
     with pytest.raises(ValueError, match="rate"):
         gl.faults.random(rate=1.5)
+
+
+# -- the request log and disconnects ------------------------------------------------------
+
+
+ROUNDS = 150  # before the fix, one of these rounds saw the answer before the log entry
+
+
+@pytest.mark.parametrize("kind", ["json", "file", "head", "status_fault", "stored_then_502"])
+def test_request_is_logged_before_the_client_has_the_answer(
+    gl: GitLabRegistry, project: Project, job: str, kind: str
+) -> None:
+    url = gl.generic_url(project, "pkg", "1.0", "f")
+    headers = {"JOB-TOKEN": job}
+    with httpx.Client(timeout=10) as c:
+        assert c.put(url, content=b"payload", headers=headers).status_code == 201
+        if kind == "status_fault":
+            gl.faults.plan("status", status=503, times=None, method="GET", retry_after="0")
+        if kind == "stored_then_502":
+            gl.faults.plan("stored_then_502", times=None, method="PUT")
+        for i in range(ROUNDS):
+            before = len(gl.requests)
+            if kind == "json":
+                r = c.put(url, content=b"x", headers=headers)
+                expected = 201
+            elif kind == "file":
+                r = c.get(url, headers=headers)
+                expected = 200
+            elif kind == "head":
+                r = c.head(url, headers=headers)
+                expected = 200
+            elif kind == "status_fault":
+                r = c.get(url, headers=headers)
+                expected = 503
+            else:
+                r = c.put(url, content=b"x", headers=headers)
+                expected = 502
+            assert r.status_code == expected
+            log = gl.requests
+            assert len(log) == before + 1, f"round {i}: the answer came before the log entry"
+            assert log[-1].status == expected
+
+
+def test_reset_is_logged_before_the_client_sees_it(gl: GitLabRegistry, project: Project) -> None:
+    gl.faults.plan("reset", times=None, method="PUT")
+    url = gl.generic_url(project, "pkg", "1.0", "f")
+    for i in range(40):
+        before = len(gl.requests)
+        # a fresh connection per round: a reset one cannot be reused
+        with httpx.Client(timeout=10) as c, pytest.raises(httpx.TransportError):
+            c.put(url, content=b"y" * 20_000, headers={"JOB-TOKEN": "x"})
+        log = gl.request_log
+        assert len(log) == before + 1, f"round {i}: the reset came before the log entry"
+        assert (log[-1].status, log[-1].fault) == (0, "reset")
+
+
+def _address(gl: GitLabRegistry) -> tuple[str, int]:
+    host, port = gl.url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _rst(sock: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER 0), as a client that gives up abruptly does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_client_resets_are_not_printed(
+    gl: GitLabRegistry, project: Project, capfd: pytest.CaptureFixture[str]
+) -> None:
+    before = gl.disconnects
+    # an idle keep-alive connection reset while the server waits for the next request line
+    with socket.create_connection(_address(gl), timeout=5) as sock:
+        sock.sendall(b"GET /api/v4/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 404")
+        _rst(sock)
+    assert gl.wait_for_disconnects(before + 1), "the server never noticed the reset"
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert "ConnectionResetError" not in err
+    assert gl.errors == []
+
+
+def test_unexpected_handler_errors_are_kept_and_shown(
+    gl: GitLabRegistry, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # a bug outside the routes (here: the log itself breaks) escapes the handler: it must not
+    # be silenced like a disconnect
+    class BoomError(Exception):
+        pass
+
+    def broken(info: object) -> None:
+        raise BoomError("log is broken")
+
+    gl._record = broken  # type: ignore[method-assign]
+    try:
+        with httpx.Client(timeout=5) as c, pytest.raises(httpx.TransportError):
+            c.get(f"{gl.api_url}/nothing")
+    finally:
+        del gl._record
+    assert any("BoomError: log is broken" in e for e in gl.errors)
+    assert "BoomError: log is broken" in capfd.readouterr().err
+    gl.errors.clear()

@@ -11,6 +11,10 @@ Guarantees:
   with backoff. After an *ambiguous* failure (the body may have been stored: timeouts, resets,
   5xx) the client asks the registry what it holds before sending again: the same sha256 →
   ``exists-same``, absent → send again, different → :class:`RegistryError`, never an overwrite.
+  A generic PUT whose whole body went out and got no answer from GitLab itself (a timeout, a
+  reset, a proxy's 502/504) may still be being stored, and GitLab keeps duplicates: the client
+  asks again with backoff for up to ``settle_time`` seconds before sending it again. (PyPI needs
+  no wait: GitLab refuses a second copy with "already been taken".)
 * **No token leaks.** Tokens travel only in headers, never in URLs; they are dropped on a redirect
   to another host (which is refused unless explicitly allowed) and redacted from every message.
 """
@@ -132,6 +136,20 @@ def _is_permanent(exc: BaseException | None) -> bool:
     )
 
 
+def _page_instead_of_file(headers: httpx.Headers) -> bool:
+    """A 200 that is a web page (a login or SSO page, a proxy's portal), not a stored file.
+
+    GitLab serves package files as ``application/octet-stream`` attachments; newer versions may
+    guess the content type, but then also send ``X-Checksum-SHA256``. HTML without either an
+    attachment disposition or the checksum header is not a file GitLab's API serves.
+    """
+    if "html" not in headers.get("content-type", "").lower():
+        return False
+    if _SHA256_RE.match(headers.get("x-checksum-sha256", "").strip().lower()):
+        return False
+    return "attachment" not in headers.get("content-disposition", "").lower()
+
+
 def _exc_text(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -159,6 +177,7 @@ class RegistryClient:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         allow_cross_host_redirects: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        settle_time: float = 4.0,
         transport: httpx.BaseTransport | None = None,
         verify: bool | str | ssl.SSLContext = True,
     ) -> None:
@@ -177,6 +196,9 @@ class RegistryClient:
         self.chunk_size = max(4096, chunk_size)
         self.allow_cross_host_redirects = allow_cross_host_redirects
         self._sleep = sleep
+        # After an ambiguous generic PUT (the whole body went out, then a timeout or a 5xx),
+        # how long to keep asking before concluding the server did not store it.
+        self.settle_time = max(0.0, settle_time)
         project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
         self.project_api_url = f"{self.api_url}/projects/{project_id}"
         self._http = httpx.Client(
@@ -290,6 +312,17 @@ class RegistryClient:
                 "Re-running is safe: files the registry already holds with the same sha256 are "
                 "skipped."
             ),
+        )
+
+    def _page_error(self, url: str, response: httpx.Response) -> RegistryError:
+        ctype = response.headers.get("content-type", "").split(";")[0].strip()
+        where = "" if str(response.url) == url else f" (after a redirect to {response.url})"
+        return not_gitlab_error(
+            url,
+            f"HTTP {response.status_code} with an HTML page ({ctype}) instead of the file"
+            f"{where}; it looks like a login or proxy page",
+            status=response.status_code,
+            credentials=self.credentials,
         )
 
     def _retry_error(self, retry: _Retry, action: str, url: str, tries: int) -> RegistryError:
@@ -639,6 +672,8 @@ class RegistryClient:
                     header: str = response.headers.get("x-checksum-sha256", "").strip().lower()
                     if _SHA256_RE.match(header):
                         return header
+                    if _page_instead_of_file(response.headers):
+                        raise self._page_error(url, response)
                     digest = hashlib.sha256()
                     total = 0
                     end = time.monotonic() + self.download_deadline
@@ -719,15 +754,43 @@ class RegistryClient:
         if check() == "same":
             return UploadOutcome.EXISTS_SAME
 
+        body_sent = False  # did the last attempt hand the whole body to the connection?
+        rails_answered = False  # was the last answer GitLab's own JSON (the request is over)?
+
+        def settled_check() -> Literal["same", "absent"]:
+            # GitLab may still be storing the upload (a proxy timed out first, or our read
+            # timed out): it keeps every duplicate, so a re-send now would leave two records.
+            # When the whole body went out, ask again with backoff before concluding "absent".
+            state = check()
+            if not body_sent or rails_answered:
+                return state  # an incomplete body is never stored; a finished request is final
+            waited, delay = 0.0, 0.25
+            while state == "absent" and waited < self.settle_time:
+                delay = min(delay, self.settle_time - waited)
+                self._sleep(delay)
+                waited += delay
+                delay *= 2
+                state = check()
+            return state
+
         def send() -> tuple[httpx.Response, bytes]:
+            nonlocal body_sent, rails_answered
+            body_sent = rails_answered = False
             headers = self._auth("generic")
             headers["Content-Type"] = "application/octet-stream"
             headers["Content-Length"] = str(size)
-            chunks = self._file_chunks(path, size, sha256, progress)
+
+            def chunks() -> Iterator[bytes]:
+                nonlocal body_sent
+                yield from self._file_chunks(path, size, sha256, progress)
+                body_sent = True  # httpx asks for more only after writing the last chunk
+
             with self._http.stream(
-                "PUT", url, params={"select": "package_file"}, content=chunks, headers=headers
+                "PUT", url, params={"select": "package_file"}, content=chunks(), headers=headers
             ) as response:
                 body, _ = _read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
+            # nginx/Workhorse answer 502/504 in HTML or plain text while Rails may still work
+            rails_answered = gitlab_message(body) is not None
             return response, body
 
         def on_response(response: httpx.Response, body: bytes) -> UploadOutcome | None:
@@ -757,7 +820,7 @@ class RegistryClient:
                 return UploadOutcome.EXISTS_SAME
             raise self._error(response, body, action)
 
-        return self._upload_loop(action, url, send, check, on_response)
+        return self._upload_loop(action, url, send, settled_check, on_response)
 
     # -- downloads ------------------------------------------------------------------------------
 
@@ -876,6 +939,8 @@ class RegistryClient:
                                     error=err,
                                 )
                             raise err
+                        if _page_instead_of_file(response.headers):
+                            raise self._page_error(str(response.url), response)
                         declared = response.headers.get("content-length")
                         if declared and _DIGITS_RE.match(declared) and int(declared) > max_bytes:
                             raise RegistryError(
@@ -957,7 +1022,11 @@ class RegistryClient:
         dest = Path(dest)
         target = dest / file.filename if dest.is_dir() else dest
         return self.download(
-            file.url, target, max_bytes=max_bytes, sha256=file.sha256, route="pypi",
+            file.url,
+            target,
+            max_bytes=max_bytes,
+            sha256=file.sha256,
+            route="pypi",
             progress=progress,
         ).path
 

@@ -5,6 +5,8 @@ Kinds:
 * ``reset``: read part of the body (``after_bytes``, default half of it), then reset the TCP
   connection without answering;
 * ``stored_then_502``: do the request for real (store the upload), then answer 502;
+* ``store_after_502``: read the whole body, answer 502 at once (a proxy that timed out), then
+  do the request for real ``seconds`` later (default 1): GitLab still storing a slow upload;
 * ``latency``: sleep ``seconds`` before handling the request (combines with the others).
 """
 
@@ -18,8 +20,10 @@ from typing import Literal
 
 __all__ = ["KINDS", "Fault", "FaultInjector", "InjectedFault"]
 
-FaultKind = Literal["status", "reset", "stored_then_502", "latency"]
-KINDS: tuple[str, ...] = ("status", "reset", "stored_then_502", "latency")
+FaultKind = Literal["status", "reset", "stored_then_502", "store_after_502", "latency"]
+KINDS: tuple[str, ...] = ("status", "reset", "stored_then_502", "store_after_502", "latency")
+_ANSWER_502 = frozenset({"stored_then_502", "store_after_502"})
+DEFAULT_STORE_DELAY = 1.0
 
 _REASONS = {
     429: "Too Many Requests",
@@ -42,7 +46,7 @@ class Fault:
 
     def response(self) -> tuple[int, dict[str, str], bytes]:
         """What a status fault (or the 502 of stored_then_502) sends, GitLab/nginx-like."""
-        status = 502 if self.kind == "stored_then_502" else self.status
+        status = 502 if self.kind in _ANSWER_502 else self.status
         headers: dict[str, str] = {}
         if self.body is not None:
             body = self.body
@@ -224,9 +228,11 @@ class FaultInjector:
                     latency += rnd.seconds
                 else:
                     status = rnd.rng.choice(rnd.statuses) if rnd.statuses else 502
-                    terminal = Fault(kind, status=status, retry_after=rnd.retry_after)
+                    terminal = Fault(
+                        kind, status=status, retry_after=rnd.retry_after, seconds=rnd.seconds
+                    )
             if terminal is not None:
-                status_out = 502 if terminal.kind == "stored_then_502" else terminal.status
+                status_out = 502 if terminal.kind in _ANSWER_502 else terminal.status
                 shown = None if terminal.kind == "reset" else status_out
                 self.injected.append(InjectedFault(method, path, terminal.kind, shown))
             elif latency:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
@@ -13,6 +15,23 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that goes away (reset, broken pipe, timeout) is routine for a test server:
+        no traceback on stderr. Anything else is a bug: the owner's ``_server_error(text)``
+        keeps it (and shows it), else socketserver prints it as usual."""
+        exc = sys.exc_info()[1]
+        owner = getattr(self, "owner", None)
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            hook = getattr(owner, "_client_disconnected", None)
+            if hook is not None:
+                hook()
+            return
+        hook = getattr(owner, "_server_error", None)
+        if hook is None:
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            return
+        hook(traceback.format_exc())
 
 
 class LoopbackServer:

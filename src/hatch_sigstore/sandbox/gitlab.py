@@ -14,6 +14,7 @@ fault injection for flaky-network tests. Uploads stream to disk in the state dir
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader
-from hatch_sigstore.sandbox._gitlab_faults import Fault, FaultInjector
+from hatch_sigstore.sandbox._gitlab_faults import DEFAULT_STORE_DELAY, Fault, FaultInjector
 from hatch_sigstore.sandbox._gitlab_generic import handle_generic
 from hatch_sigstore.sandbox._gitlab_pypi import handle_pypi
 from hatch_sigstore.sandbox._gitlab_store import (
@@ -143,6 +144,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         registry: GitLabRegistry = self.server.owner  # type: ignore[attr-defined]
+        registry._busy(+1)
+        try:
+            self._handle(registry)
+        finally:
+            registry._busy(-1)
+
+    def _handle(self, registry: GitLabRegistry) -> None:
         started = time.monotonic()
         split = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -163,29 +171,15 @@ class _Handler(BaseHTTPRequestHandler):
             ctx=Context(registry.store, registry.settings, registry.url),
         )
         latency, fault = registry.faults.pick(self.command, split.path)
-        if latency:
-            time.sleep(latency)
-        status = 0
-        try:
-            if fault is not None and fault.kind == "reset":
-                self._reset(reader, fault)
+        recorded = False
+
+        def record(status: int) -> None:
+            # Called before the answer (or the reset) goes out: a client that has the whole
+            # answer always finds its request in the log.
+            nonlocal recorded
+            if recorded:
                 return
-            if fault is not None and fault.kind == "status":
-                response = self._fault_response(fault)
-            else:
-                response = registry._route(req)
-                if fault is not None and fault.kind == "stored_then_502":
-                    response = self._fault_response(fault)
-            if not reader.done and not reader.drain(DRAIN_LIMIT):
-                self.close_connection = True
-                response.headers["Connection"] = "close"
-            status = response.status
-            self._send(response)
-        except BodyError:
-            self.close_connection = True  # the client went away mid-body
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-        finally:
+            recorded = True
             registry._record(
                 RequestInfo(
                     method=self.command,
@@ -199,12 +193,71 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
 
+        if latency:
+            time.sleep(latency)
+        try:
+            if fault is not None and fault.kind == "reset":
+                self._reset(reader, fault, record)
+                return
+            if fault is not None and fault.kind == "store_after_502":
+                self._store_after_502(req, reader, fault, record)
+                return
+            if fault is not None and fault.kind == "status":
+                response = self._fault_response(fault)
+            else:
+                response = registry._route(req)
+                if fault is not None and fault.kind == "stored_then_502":
+                    response = self._fault_response(fault)
+            if not reader.done and not reader.drain(DRAIN_LIMIT):
+                self.close_connection = True
+                response.headers["Connection"] = "close"
+            record(response.status)
+            self._send(response)
+        except BodyError:
+            self.close_connection = True  # the client went away mid-body
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        finally:
+            if not recorded:
+                record(0)
+
     def _fault_response(self, fault: Fault) -> Response:
         status, headers, body = fault.response()
         return Response(status, headers, body)
 
-    def _reset(self, reader: BodyReader, fault: Fault) -> None:
-        """Read part of the body, then abort the connection (RST) without answering."""
+    def _store_after_502(
+        self, req: Request, reader: BodyReader, fault: Fault, record: Callable[[int], None]
+    ) -> None:
+        """Take the whole body, answer 502 and close (a proxy giving up on a slow upstream),
+        then handle the request for real ``fault.seconds`` later, as GitLab would finish
+        storing it. The late answer goes nowhere."""
+        registry: GitLabRegistry = self.server.owner  # type: ignore[attr-defined]
+        spool_dir = registry.state_dir / "tmp"
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=spool_dir) as spool:
+            while not reader.done:
+                data = reader.read()
+                if not data and not reader.done:
+                    break
+                spool.write(data)
+            size = spool.tell()
+            spool.seek(0)
+            response = self._fault_response(fault)
+            response.headers["Connection"] = "close"
+            self.close_connection = True
+            record(response.status)
+            with contextlib.suppress(OSError):
+                self._send(response)
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+            if registry._stopping.wait(fault.seconds if fault.seconds > 0 else DEFAULT_STORE_DELAY):
+                return  # the registry is shutting down: its state dir is going away
+            late = dataclasses.replace(req, body=BodyReader(spool, length=size, chunked=False))
+            registry._route(late)
+
+    def _reset(self, reader: BodyReader, fault: Fault, record: Callable[[int], None]) -> None:
+        """Read part of the body, record the request, then abort the connection (RST)
+        without answering."""
         length = reader.length
         after = fault.after_bytes
         if after is None:
@@ -216,6 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not reader.read(min(1 << 16, after - reader.consumed)):
                     break
         self.close_connection = True
+        record(0)
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -292,6 +346,11 @@ class GitLabRegistry:
         self._log: list[RequestInfo] = []
         self._log_lock = threading.Lock()
         self.errors: list[str] = []  # tracebacks of internal errors (500s), for debugging
+        self._stopping = threading.Event()
+        self._inflight = 0  # requests being handled (including late stores)
+        self._idle = threading.Condition()
+        self._disconnects = 0  # clients that went away abruptly (not errors; not printed)
+        self._disconnect_cond = threading.Condition()
         self._server = LoopbackServer(_Handler, owner=self, host=host, port=port)
         self._deploy_seq = 0
 
@@ -307,10 +366,12 @@ class GitLabRegistry:
         return f"{self.url}/api/v4"
 
     def start(self) -> GitLabRegistry:
+        self._stopping.clear()
         self._server.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.stop()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
@@ -527,6 +588,40 @@ class GitLabRegistry:
         with self._log_lock:
             self._log.append(info)
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled (a slow or late store included); False on
+        timeout. For tests that provoke work the client does not wait for."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+
+    def _busy(self, delta: int) -> None:
+        with self._idle:
+            self._inflight += delta
+            if self._inflight == 0:
+                self._idle.notify_all()
+
+    @property
+    def disconnects(self) -> int:
+        """How many connections clients reset or dropped outside a request (e.g. an idle
+        keep-alive connection closed with RST). Routine, so never printed."""
+        with self._disconnect_cond:
+            return self._disconnects
+
+    def wait_for_disconnects(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until :attr:`disconnects` reaches ``count``; False on timeout."""
+        with self._disconnect_cond:
+            return self._disconnect_cond.wait_for(lambda: self._disconnects >= count, timeout)
+
+    def _client_disconnected(self) -> None:
+        with self._disconnect_cond:
+            self._disconnects += 1
+            self._disconnect_cond.notify_all()
+
+    def _server_error(self, text: str) -> None:
+        """An internal error: kept in :attr:`errors` and shown on stderr (never silenced)."""
+        self.errors.append(text)
+        print(text, file=sys.stderr)
+
     # routing --------------------------------------------------------------------------------
     def _route(self, req: Request) -> Response:
         segs = req.path.split("/")[1:]
@@ -549,8 +644,7 @@ class GitLabRegistry:
         except BodyError:
             raise
         except Exception:
-            self.errors.append(traceback.format_exc())
-            print(self.errors[-1], file=sys.stderr)
+            self._server_error(traceback.format_exc())
             return json_response(500, {"message": "500 Internal Server Error"})
 
 
