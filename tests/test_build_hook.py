@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from build_helpers import CI_METADATA, clear_ci_env, make_project, set_env
 from build_helpers import build as build_project
@@ -167,17 +169,25 @@ def test_dependencies_flow_into_pep517_requirements(
 
 
 def test_signing_off_imports_nothing_heavy(tmp_path: Path) -> None:
-    """In a fresh interpreter: a full build with the hooks must not import sigstore or httpx."""
+    """In a fresh interpreter: a full build with the hooks must not import sigstore or httpx,
+    nor our own signing side (it costs a build ~25 ms even before sigstore loads)."""
     import subprocess
     import sys
 
     root = make_project(tmp_path / "p")
+    ours = (
+        "hatch_sigstore.signing",
+        "hatch_sigstore._build_signing",
+        "hatch_sigstore._tokens",
+        "hatch_sigstore.trust",
+        "hatch_sigstore.verification",
+    )
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from build_helpers import build; from pathlib import Path;"
         "build(Path(sys.argv[2]));"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('sigstore', 'httpx', 'cryptography', 'pydantic', 'pypi_attestations'));"
+        f"('sigstore', 'httpx', 'cryptography', 'pydantic', 'pypi_attestations') or m in {ours});"
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     tests = str(Path(__file__).parent)
@@ -189,6 +199,27 @@ def test_signing_off_imports_nothing_heavy(tmp_path: Path) -> None:
             capture_output=True, text=True, env=env, check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+_TOKEN_ENV_VALUES = st.sampled_from(["", " ", "x", "eyJ.a.b"])
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "SIGSTORE_ID_TOKEN": _TOKEN_ENV_VALUES,
+            "ACTIONS_ID_TOKEN_REQUEST_URL": _TOKEN_ENV_VALUES,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": _TOKEN_ENV_VALUES,
+            "OTHER": _TOKEN_ENV_VALUES,
+        },
+    )
+)
+def test_token_check_agrees_with_signing(env: dict[str, str]) -> None:
+    """The build hook's shortcut (no signing import when no token variable is set) is exact."""
+    from hatch_sigstore.signing import token_available
+
+    assert build_hook._token_in(env) == token_available(env)
 
 
 # -- no signing -------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -66,6 +68,43 @@ def test_package_name_either_valid_or_config_error(raw: str) -> None:
     else:
         with pytest.raises(ConfigError, match="CI_PROJECT_NAME"):
             ctx.package_name()
+
+
+# The regular expressions the string checks replaced (compiling them cost each build ~1 ms).
+_PEP508_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE | re.ASCII)
+_WEB_URL = re.compile(r"^https?://[^\s/]+\S*\Z")
+_NAMEISH = st.text(st.sampled_from("aZ09._- \n\u017f\u212a/"), max_size=6)
+
+
+@given(st.one_of(_NAMEISH, st.text(max_size=12)))
+def test_project_name_check_is_pep508(name: str) -> None:
+    # ASCII only, as PEP 508 says: no case-folding of "\u017f" (long s) or "\u212a" (Kelvin) to
+    # ASCII letters, and no trailing newline, both of which the old pattern let through
+    assert is_valid_project_name(name) == bool(_PEP508_NAME.match(name))
+
+
+@given(
+    st.one_of(
+        st.builds("".join, st.lists(st.sampled_from(["http", "s", "://", "/", "h", " ", "\t"]))),
+        st.text(max_size=20),
+    )
+)
+def test_homepage_check_matches_the_url_pattern(url: str) -> None:
+    ctx = CIContext.from_env({"CI_PROJECT_URL": url})
+    value = url.strip()
+    if not value:
+        assert ctx.homepage() is None
+    elif _WEB_URL.match(value):
+        assert ctx.homepage() == value
+    else:
+        with pytest.raises(ConfigError, match="CI_PROJECT_URL"):
+            ctx.homepage()
+
+
+def test_context_repr_hides_the_environment() -> None:
+    ctx = CIContext.from_env({"SIGSTORE_ID_TOKEN": "eyJsecret.token.value"})
+    assert "secret" not in repr(ctx)
+    assert "secret" not in str(ctx)
 
 
 @pytest.mark.parametrize(
@@ -170,13 +209,21 @@ def test_metadata_variables_defaults() -> None:
     ("env", "san"),
     [
         (
-            {"CI_SERVER_URL": "https://gitlab.com/", "CI_PROJECT_PATH": "g/p",
-             "CI_COMMIT_BRANCH": "main"},
+            {
+                "CI_SERVER_URL": "https://gitlab.com/",
+                "CI_PROJECT_PATH": "g/p",
+                "CI_COMMIT_BRANCH": "main",
+            },
             "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main",
         ),
         (
-            {"CI_SERVER_URL": "https://gl.example:8443", "CI_PROJECT_PATH": "a/b/c",
-             "CI_COMMIT_TAG": "v1.0", "CI_COMMIT_BRANCH": "x", "CI_CONFIG_PATH": "ci/build.yml"},
+            {
+                "CI_SERVER_URL": "https://gl.example:8443",
+                "CI_PROJECT_PATH": "a/b/c",
+                "CI_COMMIT_TAG": "v1.0",
+                "CI_COMMIT_BRANCH": "x",
+                "CI_CONFIG_PATH": "ci/build.yml",
+            },
             "https://gl.example:8443/a/b/c//ci/build.yml@refs/tags/v1.0",
         ),
     ],
@@ -195,6 +242,10 @@ def test_expected_identity_outside_ci_and_incomplete() -> None:
         ).expected_identity()
     with pytest.raises(ConfigError, match="CI_CONFIG_PATH"):
         CIContext.from_env(
-            {"CI_SERVER_URL": "https://gitlab.com", "CI_PROJECT_PATH": "g/p",
-             "CI_COMMIT_BRANCH": "m", "CI_CONFIG_PATH": "x.yml@other/proj"}
+            {
+                "CI_SERVER_URL": "https://gitlab.com",
+                "CI_PROJECT_PATH": "g/p",
+                "CI_COMMIT_BRANCH": "m",
+                "CI_CONFIG_PATH": "x.yml@other/proj",
+            }
         ).expected_identity()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from build_helpers import (
     wheel_metadata,
 )
 from build_helpers import build as build_project
-from hatch_sigstore._pyproject import rewrite_pyproject, toml_string
+from hatch_sigstore._pyproject import _is_project_header, _key_span, rewrite_pyproject, toml_string
 from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import ConfigError
 from hatch_sigstore.metadata_hook import MetadataOptions, plan_metadata
@@ -53,30 +54,81 @@ OPTS = {"rename": True, "fallback-version": "0.0.0", "urls": {"Homepage": "h", "
 @pytest.mark.parametrize(
     ("project", "config", "env", "expected"),
     [
-        pytest.param(BASE, OPTS, {}, {"name": None, "version": "0.0.0",
-                                      "urls": {"Homepage": "h", "Source": "s"}}, id="no-ci"),
-        pytest.param(BASE, OPTS, CI_METADATA, {
-            "name": "my_ci_project", "version": "1.2.3",
-            "urls": {"Homepage": CI_METADATA["CI_PROJECT_URL"], "Source": "s"}}, id="ci"),
-        pytest.param(BASE, {**OPTS, "rename": False}, CI_METADATA, {
-            "name": None, "version": "1.2.3",
-            "urls": {"Homepage": CI_METADATA["CI_PROJECT_URL"], "Source": "s"}}, id="no-rename"),
-        pytest.param(BASE, OPTS, {"CI_COMMIT_TAG": "v3.4.5"}, {
-            "name": None, "version": "3.4.5", "urls": {"Homepage": "h", "Source": "s"}}, id="tag"),
-        pytest.param({"name": "t", "version": "9.9", "dynamic": ["urls"]}, OPTS, CI_METADATA, {
-            "name": "my_ci_project", "version": None,
-            "urls": {"Homepage": CI_METADATA["CI_PROJECT_URL"], "Source": "s"}},
-            id="static-version-kept"),
-        pytest.param({"name": "t", "version": "9.9", "dynamic": ["version"]},
-                     {"homepage-label": "Home"}, {"CI_PROJECT_URL": "https://x.example/p"},
-                     {"name": None, "version": None, "urls": None}, id="version-from-source"),
-        pytest.param(BASE, {**OPTS, "homepage-label": "Repository",
-                            "version-variable": "MY_V", "name-variable": "MY_N"},
-                     {"MY_V": "2.0", "MY_N": "n-1", "CI_PROJECT_URL": "https://x.example/p",
-                      "PACKAGE_VERSION": "7"},
-                     {"name": "n_1", "version": "2.0",
-                      "urls": {"Homepage": "h", "Source": "s",
-                               "Repository": "https://x.example/p"}}, id="configured-variables"),
+        pytest.param(
+            BASE,
+            OPTS,
+            {},
+            {"name": None, "version": "0.0.0", "urls": {"Homepage": "h", "Source": "s"}},
+            id="no-ci",
+        ),
+        pytest.param(
+            BASE,
+            OPTS,
+            CI_METADATA,
+            {
+                "name": "my_ci_project",
+                "version": "1.2.3",
+                "urls": {"Homepage": CI_METADATA["CI_PROJECT_URL"], "Source": "s"},
+            },
+            id="ci",
+        ),
+        pytest.param(
+            BASE,
+            {**OPTS, "rename": False},
+            CI_METADATA,
+            {
+                "name": None,
+                "version": "1.2.3",
+                "urls": {"Homepage": CI_METADATA["CI_PROJECT_URL"], "Source": "s"},
+            },
+            id="no-rename",
+        ),
+        pytest.param(
+            BASE,
+            OPTS,
+            {"CI_COMMIT_TAG": "v3.4.5"},
+            {"name": None, "version": "3.4.5", "urls": {"Homepage": "h", "Source": "s"}},
+            id="tag",
+        ),
+        pytest.param(
+            {"name": "t", "version": "9.9", "dynamic": ["urls"]},
+            OPTS,
+            CI_METADATA,
+            {
+                "name": "my_ci_project",
+                "version": None,
+                "urls": {"Homepage": CI_METADATA["CI_PROJECT_URL"], "Source": "s"},
+            },
+            id="static-version-kept",
+        ),
+        pytest.param(
+            {"name": "t", "version": "9.9", "dynamic": ["version"]},
+            {"homepage-label": "Home"},
+            {"CI_PROJECT_URL": "https://x.example/p"},
+            {"name": None, "version": None, "urls": None},
+            id="version-from-source",
+        ),
+        pytest.param(
+            BASE,
+            {
+                **OPTS,
+                "homepage-label": "Repository",
+                "version-variable": "MY_V",
+                "name-variable": "MY_N",
+            },
+            {
+                "MY_V": "2.0",
+                "MY_N": "n-1",
+                "CI_PROJECT_URL": "https://x.example/p",
+                "PACKAGE_VERSION": "7",
+            },
+            {
+                "name": "n_1",
+                "version": "2.0",
+                "urls": {"Homepage": "h", "Source": "s", "Repository": "https://x.example/p"},
+            },
+            id="configured-variables",
+        ),
     ],
 )
 def test_plan(
@@ -91,21 +143,38 @@ def test_plan(
 @pytest.mark.parametrize(
     ("project", "config", "env", "needle"),
     [
-        pytest.param(BASE, {"rename": "yes"}, {}, "tool.hatch.metadata.hooks.sigstore.rename",
-                     id="wrong-type"),
-        pytest.param(BASE, {"renam": True}, {}, "tool.hatch.metadata.hooks.sigstore.renam",
-                     id="unknown-key"),
+        pytest.param(
+            BASE,
+            {"rename": "yes"},
+            {},
+            "tool.hatch.metadata.hooks.sigstore.rename",
+            id="wrong-type",
+        ),
+        pytest.param(
+            BASE, {"renam": True}, {}, "tool.hatch.metadata.hooks.sigstore.renam", id="unknown-key"
+        ),
         pytest.param(BASE, {"fallback-version": "latest"}, {}, "fallback-version", id="fallback"),
         pytest.param(BASE, {"urls": {"Homepage": 3}}, {}, 'urls."Homepage"', id="url-type"),
         pytest.param(BASE, {"urls": []}, {}, "a table of strings", id="urls-not-table"),
         pytest.param(BASE, {}, {}, "fallback-version", id="no-version-anywhere"),
         pytest.param(BASE, OPTS, {"PACKAGE_VERSION": "one.two"}, "PACKAGE_VERSION", id="bad-ver"),
-        pytest.param(BASE, OPTS, {"CI_PROJECT_NAME": "bad name!"}, "CI_PROJECT_NAME",
-                     id="bad-name"),
-        pytest.param({"name": "t", "version": "1.0", "dynamic": ["version"]}, {},
-                     {"PACKAGE_VERSION": "2.0"}, "[tool.hatch.version]", id="two-sources"),
-        pytest.param({"name": "t", "version": "1.0", "urls": {}}, {"urls": {"a": "b"}}, {},
-                     "project.dynamic", id="urls-static"),
+        pytest.param(
+            BASE, OPTS, {"CI_PROJECT_NAME": "bad name!"}, "CI_PROJECT_NAME", id="bad-name"
+        ),
+        pytest.param(
+            {"name": "t", "version": "1.0", "dynamic": ["version"]},
+            {},
+            {"PACKAGE_VERSION": "2.0"},
+            "[tool.hatch.version]",
+            id="two-sources",
+        ),
+        pytest.param(
+            {"name": "t", "version": "1.0", "urls": {}},
+            {"urls": {"a": "b"}},
+            {},
+            "project.dynamic",
+            id="urls-static",
+        ),
     ],
 )
 def test_plan_errors(
@@ -162,8 +231,14 @@ def test_ci_rewrite_reaches_names_metadata_pkg_info_and_sdist_pyproject(
 
 @pytest.mark.parametrize(
     "env",
-    [{}, {"CI_PROJECT_NAME": "someone-else", "PACKAGE_VERSION": "9.0",
-          "CI_PROJECT_URL": "https://elsewhere.example/x"}],
+    [
+        {},
+        {
+            "CI_PROJECT_NAME": "someone-else",
+            "PACKAGE_VERSION": "9.0",
+            "CI_PROJECT_URL": "https://elsewhere.example/x",
+        },
+    ],
     ids=["no-ci", "other-ci"],
 )
 def test_wheel_from_the_sdist_keeps_the_ci_metadata(
@@ -339,3 +414,24 @@ def test_crlf_files_stay_crlf() -> None:
     out = rewrite_pyproject(text, name="n", version="1")
     assert "\r\n" in out
     assert "\n" not in out.replace("\r\n", "")
+
+
+@given(st.lists(st.sampled_from(["[", "]", " ", "\t", "project", "#", "x", "\u3000"])).map("".join))
+def test_project_header_detection_matches_its_pattern(line: str) -> None:
+    # the regular expression the string test replaced (compiling it cost each sdist ~1 ms)
+    pattern = re.compile(r"^\[\s*project\s*\]\s*(#.*)?$")
+    assert _is_project_header(line) == bool(pattern.match(line.strip()))
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["name", "names", " ", "=", "x", "\t", '"'])).map("".join),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_key_detection_matches_its_pattern(lines: list[str]) -> None:
+    pattern = re.compile(r"^\s*name\s*=")
+    first = next((i for i, line in enumerate(lines) if pattern.match(line)), None)
+    span = _key_span(lines, 0, len(lines), "name")
+    assert (span[0] if span else None) == first

@@ -3,27 +3,46 @@
 The edit is textual (comments, order and formatting survive, as with the tutorial's ``sed``), and
 then proven: the result is parsed and must equal the original document with exactly the intended
 changes. Anything the line editor cannot handle safely is an error, never a silently wrong file.
+
+:func:`sdist_pyproject` is the build hook's use of it; this module is imported only by an sdist
+build whose metadata comes from CI.
 """
 
 from __future__ import annotations
 
-import re
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from copy import deepcopy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hatch_sigstore.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - hatchling depends on tomli there
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["rewrite_pyproject", "toml_string"]
+__all__ = ["drop_temp_pyproject", "rewrite_pyproject", "sdist_pyproject", "toml_string"]
 
-_PROJECT_HEADER = re.compile(r"^\[\s*project\s*\]\s*(#.*)?$")
-_ANY_HEADER = re.compile(r"^\[")
+
+def _is_project_header(line: str) -> bool:
+    """``[project]`` (spaces allowed inside the brackets), optionally followed by a comment.
+
+    String tests, not regular expressions: compiling them would cost each sdist build ~1 ms.
+    """
+    line = line.strip()
+    if not line.startswith("["):
+        return False
+    inside, closed, rest = line[1:].partition("]")
+    rest = rest.lstrip()
+    return bool(closed) and inside.strip() == "project" and (not rest or rest[0] == "#")
 
 
 def toml_string(value: str) -> str:
@@ -51,9 +70,9 @@ def toml_string(value: str) -> str:
 
 def _key_span(lines: list[str], start: int, end: int, key: str) -> tuple[int, int] | None:
     """Lines ``[i, j)`` holding ``key = value`` inside ``[start, end)``; arrays may span lines."""
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
     for i in range(start, end):
-        if pattern.match(lines[i]):
+        head, equals, _ = lines[i].partition("=")
+        if equals and head.strip() == key:
             depth, j = 0, i
             while j < end:
                 depth += lines[j].count("[") - lines[j].count("]")
@@ -94,11 +113,11 @@ def rewrite_pyproject(
 
     newline = "\r\n" if "\r\n" in text else "\n"
     lines = text.splitlines()
-    headers = [i for i, line in enumerate(lines) if _PROJECT_HEADER.match(line.strip())]
+    headers = [i for i, line in enumerate(lines) if _is_project_header(line)]
     if len(headers) != 1:
         raise _cannot(where, "it has no single [project] table header")
     start = headers[0] + 1
-    end = next((i for i in range(start, len(lines)) if _ANY_HEADER.match(lines[i])), len(lines))
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
 
     new_lines: list[str] = []
     if name is not None:
@@ -141,7 +160,84 @@ def rewrite_pyproject(
 def _cannot(where: str, why: str) -> ConfigError:
     return ConfigError(
         f"Could not rewrite {where} for the sdist: {why}.",
-        remediation="Write [project] with one `name = \"...\"` line and a `dynamic = [...]` "
-        "entry, or set `sdist-pyproject = \"keep\"` in the build hook (the sdist then keeps the "
+        remediation='Write [project] with one `name = "..."` line and a `dynamic = [...]` '
+        'entry, or set `sdist-pyproject = "keep"` in the build hook (the sdist then keeps the '
         "original name, so a wheel built from it is not renamed).",
     )
+
+
+# -- the build hook: ship a rewritten pyproject.toml in the sdist ----------------------------
+
+_TEMP_DIRS: list[str] = []  # removed at exit if the build failed before finalize did it
+
+
+def _remove_temp_dirs() -> None:
+    while _TEMP_DIRS:
+        shutil.rmtree(_TEMP_DIRS.pop(), ignore_errors=True)
+
+
+atexit.register(_remove_temp_dirs)
+
+
+def sdist_pyproject(hook: BuildHookInterface[Any], build_data: dict[str, Any]) -> str | None:
+    """Put a pyproject.toml with the CI name, version and URLs made static into the sdist.
+
+    So a wheel built from that sdist, with or without CI variables, carries the same metadata.
+    Returns the temporary folder holding it (for :func:`drop_temp_pyproject`), or ``None`` when
+    nothing came from CI and the sdist ships the project's pyproject.toml as it is.
+    """
+    from hatch_sigstore.ci import CIContext
+    from hatch_sigstore.metadata_hook import (
+        METADATA_HOOK_PATH,
+        MetadataOptions,
+        building_from_sdist,
+        plan_metadata,
+    )
+
+    if building_from_sdist(hook.root):
+        return None
+    hook_config = hook.metadata.hatch.metadata.hook_config.get("sigstore")
+    if hook_config is None:
+        return None
+    project = hook.metadata.config.get("project", {})
+    changes = plan_metadata(
+        project,
+        MetadataOptions.from_config(hook_config),
+        CIContext.from_env(),
+        strict=False,
+    )
+    if not changes.ci_variables:
+        return None
+    dynamic = list(project.get("dynamic") or [])
+    core = hook.metadata.core
+    source = os.path.join(hook.root, "pyproject.toml")
+    with open(source, encoding="utf-8") as f:
+        original = f.read()
+    text = rewrite_pyproject(
+        original,
+        name=core.raw_name if changes.name is not None else None,
+        version=hook.metadata.original_version if "version" in dynamic else None,
+        urls=dict(core.urls) if "urls" in dynamic else None,
+        where=f"{source} (for the sdist; `{METADATA_HOOK_PATH}`)",
+    )
+    folder = tempfile.mkdtemp(prefix="hatch-sigstore-sdist-")
+    _TEMP_DIRS.append(folder)
+    rewritten = os.path.join(folder, "pyproject.toml")
+    with open(rewritten, "w", encoding="utf-8") as f:
+        f.write(text)
+    force_include = build_data.setdefault("force_include", {})
+    for src in [s for s, target in force_include.items() if target == "pyproject.toml"]:
+        del force_include[src]
+    force_include[rewritten] = "pyproject.toml"
+    return folder
+
+
+def drop_temp_pyproject(folder: str) -> None:
+    """Remove what :func:`sdist_pyproject` wrote, once the sdist holds it."""
+    try:  # one file: cheaper than rmtree
+        os.unlink(os.path.join(folder, "pyproject.toml"))
+        os.rmdir(folder)
+    except OSError:
+        pass
+    if folder in _TEMP_DIRS:
+        _TEMP_DIRS.remove(folder)

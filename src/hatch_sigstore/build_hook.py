@@ -12,31 +12,27 @@
   anywhere else never pulls it in.
 
 sigstore is imported only when signing; with signing off this module imports neither sigstore nor
-httpx.
+httpx. Every build with the hook imports (and, where bytecode is not cached, compiles) this
+module, so it holds only what every build runs: reading the options and deciding whether to
+sign. The signing path (:mod:`hatch_sigstore._build_signing`), the sdist's pyproject rewrite
+(:mod:`hatch_sigstore._pyproject`) and error reporting load when needed.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import shutil
-import tempfile
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_sigstore._config import Options
-from hatch_sigstore._hookerrors import raise_clean
-from hatch_sigstore.ci import DEFAULT_CONFIG_PATH, DEFAULT_SERVER, CIContext, ExpectedIdentity
-from hatch_sigstore.errors import ConfigError, HatchSigstoreError, SigningError, VerificationError
+from hatch_sigstore._config import Options, describe_value
+from hatch_sigstore.errors import ConfigError, HatchSigstoreError
 
 if TYPE_CHECKING:
-    from hatch_sigstore.signing import SigningSession
     from hatch_sigstore.trust import TrustChoice
 
 __all__ = [
@@ -79,10 +75,14 @@ _GENERIC_KEYS = (
     "require-runtime-features",
 )
 _IDENTITY_KEYS = ("server", "project-path", "ref", "config-path")
+# What makes signing.token_available() true: without any of these set, there is no token and
+# the answer needs no import of hatch_sigstore.signing (~25 ms). A test keeps them in step.
+_TOKEN_VARIABLES = ("SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL")
 
 
-@dataclass(frozen=True)
-class IdentityOptions:
+# NamedTuples, not dataclasses: every build defines these classes, and a NamedTuple is ~5x
+# cheaper to define (see hatch_sigstore.ci).
+class IdentityOptions(NamedTuple):
     server: str | None = None
     project_path: str | None = None
     ref: str | None = None
@@ -93,8 +93,7 @@ class IdentityOptions:
         return any((self.server, self.project_path, self.ref, self.config_path))
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(NamedTuple):
     """The validated options of one hook table; ``path`` is where they live in the TOML."""
 
     path: str
@@ -135,14 +134,13 @@ class BuildOptions:
         rekor = options.table.get("rekor-version", 1)
         if isinstance(rekor, bool) or rekor not in REKOR_VERSIONS:
             raise ConfigError(
-                f"`{options.key('rekor-version')}` must be 1 or 2; got "
-                f"{_describe(rekor)}.",
+                f"`{options.key('rekor-version')}` must be 1 or 2; got {describe_value(rekor)}.",
             )
         timeout = options.table.get("timeout", DEFAULT_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigError(
                 f"`{options.key('timeout')}` must be a number of seconds above 0; got "
-                f"{_describe(timeout)}.",
+                f"{describe_value(timeout)}.",
             )
         ident = options.sub("identity", known=_IDENTITY_KEYS)
         identity = IdentityOptions(
@@ -191,97 +189,36 @@ class BuildOptions:
             source=f"`{self.path}.trust-config`",
         )
 
-    def expected_identity(self, ci: CIContext) -> ExpectedIdentity:
-        ident = self.identity
-        base = None
-        if not (ident.server and ident.project_path and ident.ref):
-            base = ci.expected_identity()
-        server = ident.server or (base.server if base else None)
-        project = ident.project_path or (base.project_path if base else None)
-        if project is None:
-            raise ConfigError(
-                "Cannot tell which identity the signatures must carry: this is not a GitLab CI "
-                "job (CI_SERVER_URL and CI_PROJECT_PATH are unset) and "
-                f"`{self.path}.identity.project-path` is not configured.",
-                remediation=f"Set `{self.path}.identity` (project-path, ref, server), or "
-                f"`{self.path}.verify = false` to skip the check after signing.",
-            )
-        return ExpectedIdentity(
-            server=(server or DEFAULT_SERVER).rstrip("/"),
-            project_path=project,
-            ref=ident.ref or (base.ref if base else None),
-            config_path=ident.config_path or (base.config_path if base else DEFAULT_CONFIG_PATH),
-            project_id=base.project_id if base else None,
-        )
+
+def _token_in(env: Mapping[str, str]) -> bool:
+    """``signing.token_available(env)``, importing the signing module only if a token may be set."""
+    if not any(env.get(name) for name in _TOKEN_VARIABLES):
+        return False
+    from hatch_sigstore.signing import token_available
+
+    return bool(token_available(env))
 
 
-def _describe(value: Any) -> str:
-    from hatch_sigstore._config import describe_value
+def raise_clean(exc: HatchSigstoreError) -> NoReturn:
+    """:func:`hatch_sigstore._hookerrors.raise_clean`, imported only when a build fails."""
+    from hatch_sigstore._hookerrors import raise_clean as raise_it
 
-    return describe_value(value)
-
-
-# -- process-wide state: one signing session per build process ------------------------------
-
-_SESSIONS: dict[tuple[Any, ...], SigningSession] = {}
-_SAID: set[str] = set()
-_TEMP_DIRS: list[str] = []
+    raise_it(exc)
 
 
-def _close_sessions() -> None:
-    while _SESSIONS:
-        _, session = _SESSIONS.popitem()
-        # closing at exit must never mask the build's outcome
-        with contextlib.suppress(Exception):
-            session.__exit__(None, None, None)
-
-
-def _remove_temp_dirs() -> None:
-    while _TEMP_DIRS:
-        shutil.rmtree(_TEMP_DIRS.pop(), ignore_errors=True)
-
-
-atexit.register(_close_sessions)
-atexit.register(_remove_temp_dirs)
+_SAID: set[str] = set()  # one-time notices, once per build process
 
 
 def reset_process_state() -> None:
     """Forget sessions and one-time notices (for tests that build many projects in one process)."""
-    _close_sessions()
+    signing = sys.modules.get("hatch_sigstore._build_signing")
+    if signing is not None:  # only a build that signed has sessions to close
+        signing.close_sessions()
     _SAID.clear()
 
 
-def _session(options: BuildOptions, trust: TrustChoice, token: str) -> SigningSession:
-    from hatch_sigstore.signing import SigningSession, SignOptions
-
-    key = (trust, options.outputs, options.rekor_version, options.timeout, token)
-    session = _SESSIONS.get(key)
-    if session is None:
-        session = SigningSession(
-            SignOptions(
-                trust=trust,
-                outputs=options.outputs,
-                rekor_version=options.rekor_version,
-                # the session finds the same token itself, so its messages name the variable
-                token=None,
-                timeout=options.timeout,
-            )
-        )
-        session.__enter__()
-        _SESSIONS[key] = session
-    return session
-
-
-def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
-    """pip builds wheels in a temporary folder and keeps only the ``.whl``: signatures are lost."""
-    if env.get("PIP_BUILD_TRACKER"):
-        return True
-    folder = artifact.parent.resolve()
-    tmp = Path(tempfile.gettempdir()).resolve()
-    return folder.name.startswith("pip-") and tmp in folder.parents
-
-
-def _remove_sidecars(artifact: Path) -> list[Path]:
+def remove_sidecars(artifact: Path) -> list[Path]:
+    """Delete the signature files beside ``artifact``; return those that were there."""
     from hatch_sigstore._sidecars import sidecars_of
 
     removed = []
@@ -318,15 +255,13 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         except ConfigError as exc:
             raise_clean(exc)
 
-    def _say_once(self, key: str, message: str) -> None:
+    def say_once(self, key: str, message: str) -> None:
         if key not in _SAID:
             _SAID.add(key)
             self.app.display_warning(f"hatch-sigstore: {message}")
 
     def _token_available(self) -> bool:
-        from hatch_sigstore.signing import token_available
-
-        return bool(token_available())
+        return _token_in(os.environ)
 
     def will_sign(self) -> bool:
         """Whether this build signs (before looking at editable builds or output folders)."""
@@ -344,13 +279,17 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         options = self.options
         try:
             if version == "standard" and self.will_sign():
-                self._preflight()
+                from hatch_sigstore._build_signing import preflight
+
+                preflight(options)
             if (
                 self.target_name == "sdist"
                 and version == "standard"
                 and options.sdist_pyproject == "rewrite"
             ):
-                self._rewrite_sdist_pyproject(build_data)
+                from hatch_sigstore._pyproject import sdist_pyproject
+
+                self._temp_pyproject = sdist_pyproject(self, build_data)
         except HatchSigstoreError as exc:
             raise_clean(exc)
 
@@ -361,7 +300,7 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         artifact = Path(artifact_path)
         if not artifact.is_file():
             return
-        removed = _remove_sidecars(artifact)  # they signed the previous bytes of this file
+        removed = remove_sidecars(artifact)  # they signed the previous bytes of this file
         if removed:
             self.app.display_info(
                 "hatch-sigstore: removed stale signature files of "
@@ -370,147 +309,26 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         options = self.options
         if options.sign == "off":
             return
-        env = os.environ
         if not self.will_sign():
-            self._say_once(
+            self.say_once(
                 "skipped",
                 "not signing: no Sigstore identity token (SIGSTORE_ID_TOKEN) in this "
-                f"environment (sign = \"auto\", from {options.sign_source}). In GitLab CI add "
+                f'environment (sign = "auto", from {options.sign_source}). In GitLab CI add '
                 "`id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore` to the build job; set "
                 f"{SIGN_ENV}=required to make a missing token an error.",
             )
             return
-        if _in_temporary_folder(artifact, env):
-            message = (
-                f"{artifact.name} is being built in a temporary folder ({artifact.parent}) that "
-                "the frontend (pip) throws away after keeping only the wheel, so a signature "
-                "written beside it would be lost."
-            )
-            remediation = (
-                "Build with `hatch build` or `python -m build` (they write to dist/), or sign "
-                "afterwards: `hatch-sigstore sign dist/*`."
-            )
-            if options.sign == "required":
-                raise_clean(SigningError(message, remediation=remediation))
-            self._say_once("temporary", f"not signing: {message} {remediation}")
-            return
-        try:
-            self._sign_and_verify(artifact)
-        except HatchSigstoreError as exc:
-            _remove_sidecars(artifact)
-            raise_clean(exc)
-        except Exception as exc:
-            _remove_sidecars(artifact)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise_clean(
-                SigningError(
-                    f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
-                    + (f": {first}" if first else "")
-                    + ". No signature was kept for it.",
-                    remediation="Re-run the build; if it persists, report it with this message.",
-                )
-            )
+        from hatch_sigstore._build_signing import sign_artifact
+
+        sign_artifact(self, artifact)
 
     def clean(self, versions: list[str]) -> None:
         self._drop_temp_pyproject()
 
-    # -- signing --------------------------------------------------------------------------
-
-    def _preflight(self) -> None:
-        """Everything that can fail before an artifact exists: fail before building it."""
-        from hatch_sigstore.signing import SignOptions, resolve_token
-
-        options = self.options
-        resolve_token(SignOptions(outputs=options.outputs, token=None))
-        options.trust()
-        if options.verify:
-            options.expected_identity(CIContext.from_env())
-
-    def _sign_and_verify(self, artifact: Path) -> None:
-        from hatch_sigstore.signing import SignOptions, resolve_token
-
-        options = self.options
-        trust = options.trust()
-        identity = options.expected_identity(CIContext.from_env()) if options.verify else None
-        token = resolve_token(SignOptions(trust=trust, outputs=options.outputs, token=None))
-        signed = _session(options, trust, token).sign([artifact])
-        written = [p.name for s in signed for p in s.written]
-        if identity is None:
-            self.app.display_info(
-                f"hatch-sigstore: signed {artifact.name} ({', '.join(written)}); not verified "
-                f"(`{options.path}.verify = false`)"
-            )
-            return
-        from hatch_sigstore.verification import Policy, verify_files
-
-        results = verify_files([artifact], Policy.gitlab(identity), trust)
-        failed = [r for r in results if not r.ok]
-        if failed or not results:
-            reasons = "; ".join(f"{r.artifact.name}: {r.reason}" for r in failed) or "no result"
-            raise VerificationError(
-                f"{artifact.name} was signed, but the signature does not verify as "
-                f"{identity.san or identity.repository_uri} (issuer {identity.issuer}): "
-                f"{reasons}. Its signature files were removed.",
-                remediation=f"Check `{options.path}.identity` against the CI job's identity "
-                "(CI_SERVER_URL, CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/BRANCH) and the "
-                "trust config.",
-            )
-        self.app.display_info(
-            f"hatch-sigstore: signed and verified {artifact.name} as "
-            f"{identity.san or identity.repository_uri} ({', '.join(written)})"
-        )
-
-    # -- the sdist's pyproject.toml -----------------------------------------------------
-
-    def _rewrite_sdist_pyproject(self, build_data: dict[str, Any]) -> None:
-        from hatch_sigstore._pyproject import rewrite_pyproject
-        from hatch_sigstore.metadata_hook import (
-            METADATA_HOOK_PATH,
-            MetadataOptions,
-            building_from_sdist,
-            plan_metadata,
-        )
-
-        if building_from_sdist(self.root):
-            return
-        hook_config = self.metadata.hatch.metadata.hook_config.get("sigstore")
-        if hook_config is None:
-            return
-        project = self.metadata.config.get("project", {})
-        changes = plan_metadata(
-            project,
-            MetadataOptions.from_config(hook_config),
-            CIContext.from_env(),
-            strict=False,
-        )
-        if not changes.ci_variables:
-            return  # nothing came from CI: the sdist ships the project's pyproject.toml as is
-        dynamic = list(project.get("dynamic") or [])
-        core = self.metadata.core
-        source = Path(self.root) / "pyproject.toml"
-        text = rewrite_pyproject(
-            source.read_text(encoding="utf-8"),
-            name=core.raw_name if changes.name is not None else None,
-            version=self.metadata.original_version if "version" in dynamic else None,
-            urls=dict(core.urls) if "urls" in dynamic else None,
-            where=f"{source} (for the sdist; `{METADATA_HOOK_PATH}`)",
-        )
-        folder = tempfile.mkdtemp(prefix="hatch-sigstore-sdist-")
-        _TEMP_DIRS.append(folder)
-        rewritten = Path(folder) / "pyproject.toml"
-        rewritten.write_text(text, encoding="utf-8")
-        force_include = build_data.setdefault("force_include", {})
-        for src in [s for s, target in force_include.items() if target == "pyproject.toml"]:
-            del force_include[src]
-        force_include[str(rewritten)] = "pyproject.toml"
-        self._temp_pyproject = folder
-
     def _drop_temp_pyproject(self) -> None:
-        folder = getattr(self, "_temp_pyproject", None)
+        folder = self._temp_pyproject
         if folder:
-            with contextlib.suppress(OSError):  # one file: cheaper than rmtree
-                os.unlink(os.path.join(folder, "pyproject.toml"))
-                os.rmdir(folder)
-            if folder in _TEMP_DIRS:
-                _TEMP_DIRS.remove(folder)
+            from hatch_sigstore._pyproject import drop_temp_pyproject
+
+            drop_temp_pyproject(folder)
             self._temp_pyproject = None

@@ -1,0 +1,176 @@
+"""The build hook's signing path: imported only by a build that signs.
+
+Kept out of :mod:`hatch_sigstore.build_hook`, which every build with the hook imports (and, where
+bytecode is not cached, compiles), so that a build with signing off pays for none of it.
+One signing session per build process: an sdist and a wheel built in one process share one key
+and one certificate.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hatch_sigstore.ci import DEFAULT_CONFIG_PATH, DEFAULT_SERVER, CIContext, ExpectedIdentity
+from hatch_sigstore.errors import ConfigError, HatchSigstoreError, SigningError, VerificationError
+
+if TYPE_CHECKING:
+    from hatch_sigstore.build_hook import BuildOptions, SigstoreBuildHook
+    from hatch_sigstore.signing import SigningSession
+    from hatch_sigstore.trust import TrustChoice
+
+__all__ = ["close_sessions", "expected_identity", "preflight", "sign_artifact"]
+
+_SESSIONS: dict[tuple[Any, ...], SigningSession] = {}
+
+
+def close_sessions() -> None:
+    while _SESSIONS:
+        _, session = _SESSIONS.popitem()
+        # closing at exit must never mask the build's outcome
+        with contextlib.suppress(Exception):
+            session.__exit__(None, None, None)
+
+
+atexit.register(close_sessions)
+
+
+def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
+    """Who must have signed: the hook's ``identity`` table, completed from the CI job."""
+    ident = options.identity
+    base = None
+    if not (ident.server and ident.project_path and ident.ref):
+        base = ci.expected_identity()
+    server = ident.server or (base.server if base else None)
+    project = ident.project_path or (base.project_path if base else None)
+    if project is None:
+        raise ConfigError(
+            "Cannot tell which identity the signatures must carry: this is not a GitLab CI "
+            "job (CI_SERVER_URL and CI_PROJECT_PATH are unset) and "
+            f"`{options.path}.identity.project-path` is not configured.",
+            remediation=f"Set `{options.path}.identity` (project-path, ref, server), or "
+            f"`{options.path}.verify = false` to skip the check after signing.",
+        )
+    return ExpectedIdentity(
+        server=(server or DEFAULT_SERVER).rstrip("/"),
+        project_path=project,
+        ref=ident.ref or (base.ref if base else None),
+        config_path=ident.config_path or (base.config_path if base else DEFAULT_CONFIG_PATH),
+        project_id=base.project_id if base else None,
+    )
+
+
+def preflight(options: BuildOptions) -> None:
+    """Everything that can fail before an artifact exists: fail before building it."""
+    from hatch_sigstore.signing import SignOptions, resolve_token
+
+    resolve_token(SignOptions(outputs=options.outputs, token=None))
+    options.trust()
+    if options.verify:
+        expected_identity(options, CIContext.from_env())
+
+
+def _session(options: BuildOptions, trust: TrustChoice, token: str) -> SigningSession:
+    from hatch_sigstore.signing import SigningSession, SignOptions
+
+    key = (trust, options.outputs, options.rekor_version, options.timeout, token)
+    session = _SESSIONS.get(key)
+    if session is None:
+        session = SigningSession(
+            SignOptions(
+                trust=trust,
+                outputs=options.outputs,
+                rekor_version=options.rekor_version,
+                # the session finds the same token itself, so its messages name the variable
+                token=None,
+                timeout=options.timeout,
+            )
+        )
+        session.__enter__()
+        _SESSIONS[key] = session
+    return session
+
+
+def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
+    """pip builds wheels in a temporary folder and keeps only the ``.whl``: signatures are lost."""
+    if env.get("PIP_BUILD_TRACKER"):
+        return True
+    folder = artifact.parent.resolve()
+    tmp = Path(tempfile.gettempdir()).resolve()
+    return folder.name.startswith("pip-") and tmp in folder.parents
+
+
+def sign_artifact(hook: SigstoreBuildHook, artifact: Path) -> None:
+    """Sign ``artifact`` in its final folder and verify it; on failure keep no signature file."""
+    from hatch_sigstore.build_hook import raise_clean, remove_sidecars
+
+    options = hook.options
+    if _in_temporary_folder(artifact, os.environ):
+        message = (
+            f"{artifact.name} is being built in a temporary folder ({artifact.parent}) that "
+            "the frontend (pip) throws away after keeping only the wheel, so a signature "
+            "written beside it would be lost."
+        )
+        remediation = (
+            "Build with `hatch build` or `python -m build` (they write to dist/), or sign "
+            "afterwards: `hatch-sigstore sign dist/*`."
+        )
+        if options.sign == "required":
+            raise_clean(SigningError(message, remediation=remediation))
+        hook.say_once("temporary", f"not signing: {message} {remediation}")
+        return
+    try:
+        _sign_and_verify(hook, options, artifact)
+    except HatchSigstoreError as exc:
+        remove_sidecars(artifact)
+        raise_clean(exc)
+    except Exception as exc:
+        remove_sidecars(artifact)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise_clean(
+            SigningError(
+                f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
+                + (f": {first}" if first else "")
+                + ". No signature was kept for it.",
+                remediation="Re-run the build; if it persists, report it with this message.",
+            )
+        )
+
+
+def _sign_and_verify(hook: SigstoreBuildHook, options: BuildOptions, artifact: Path) -> None:
+    from hatch_sigstore.signing import SignOptions, resolve_token
+
+    trust = options.trust()
+    identity = expected_identity(options, CIContext.from_env()) if options.verify else None
+    token = resolve_token(SignOptions(trust=trust, outputs=options.outputs, token=None))
+    signed = _session(options, trust, token).sign([artifact])
+    written = [p.name for s in signed for p in s.written]
+    if identity is None:
+        hook.app.display_info(
+            f"hatch-sigstore: signed {artifact.name} ({', '.join(written)}); not verified "
+            f"(`{options.path}.verify = false`)"
+        )
+        return
+    from hatch_sigstore.verification import Policy, verify_files
+
+    results = verify_files([artifact], Policy.gitlab(identity), trust)
+    failed = [r for r in results if not r.ok]
+    if failed or not results:
+        reasons = "; ".join(f"{r.artifact.name}: {r.reason}" for r in failed) or "no result"
+        raise VerificationError(
+            f"{artifact.name} was signed, but the signature does not verify as "
+            f"{identity.san or identity.repository_uri} (issuer {identity.issuer}): "
+            f"{reasons}. Its signature files were removed.",
+            remediation=f"Check `{options.path}.identity` against the CI job's identity "
+            "(CI_SERVER_URL, CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/BRANCH) and the "
+            "trust config.",
+        )
+    hook.app.display_info(
+        f"hatch-sigstore: signed and verified {artifact.name} as "
+        f"{identity.san or identity.repository_uri} ({', '.join(written)})"
+    )
