@@ -3,12 +3,20 @@
     .venv/bin/python benchmarks/bench_build.py [--runs 9]
 
 Compares, in the same run, example-project with the plugin (metadata hook + build hook, signing
-off) against the same project without it (static metadata, no hooks):
+off) against the same project without it (static metadata, no hooks), with an empty ``custom``
+hook, and (hatchling only) with a do-nothing third-party plugin in hatch-sigstore's place:
 
 * ``hatch build`` (sdist + wheel; hatch runs one ``python -m hatchling build`` per target in its
-  internal build environment, which gets hatch-sigstore from a local wheel folder);
-* ``python -m hatchling build`` in this venv (one process, both targets: less noise);
-* and asserts that a build with signing off imports neither sigstore nor httpx.
+  internal build environment, which gets hatch-sigstore from a local wheel folder, plus one
+  process asking the hooks for build dependencies);
+* ``python -m hatchling build`` in this venv (one process, both targets: less noise), with
+  bytecode cached and with every import compiled (``PYTHONDONTWRITEBYTECODE=1``, as in many CI
+  images: then our source is compiled by every build);
+* the import time of our modules in such a build, and asserts that a build with signing off
+  imports neither sigstore, httpx, cryptography nor our own signing side.
+
+Wall time is noisy on a busy machine; the CPU time of the build processes (user + sys) is
+shown beside it and is the steadier of the two.
 
 Then signing on, against the local Sigstore (loopback, no added latency): ``hatch build`` and
 an in-process build, reported per artifact.
@@ -19,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +49,45 @@ BUILD_BOTH = (
     " for B in (SdistBuilder, WheelBuilder)];"
 )
 HEAVY = ("sigstore", "httpx", "cryptography", "pydantic", "pypi_attestations", "rfc3161_client")
+# our own signing side: a build that does not sign must not load it either
+SIGNING_SIDE = (
+    "hatch_sigstore.signing",
+    "hatch_sigstore._build_signing",
+    "hatch_sigstore._tokens",
+    "hatch_sigstore.trust",
+    "hatch_sigstore.verification",
+    "hatch_sigstore.gitlab",
+)
+# A third-party plugin that does nothing, shadowing hatch_sigstore on PYTHONPATH (the installed
+# entry point still names hatch_sigstore.hooks): what hatchling charges for any plugin (it then
+# imports importlib.metadata and reads every installed distribution's entry points).
+STUB_HOOKS = """\
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from hatchling.metadata.plugin.interface import MetadataHookInterface
+from hatchling.plugin import hookimpl
+
+
+class Build(BuildHookInterface):
+    PLUGIN_NAME = "sigstore"
+
+
+class Metadata(MetadataHookInterface):
+    PLUGIN_NAME = "sigstore"
+
+    def update(self, metadata):
+        metadata["version"] = "1.2.3"
+        metadata["urls"] = {"Homepage": "https://gitlab.example.com/group/project"}
+
+
+@hookimpl
+def hatch_register_build_hook():
+    return Build
+
+
+@hookimpl
+def hatch_register_metadata_hook():
+    return Metadata
+"""
 
 
 def without_plugin(src: Path, dest: Path) -> Path:
@@ -90,26 +138,65 @@ def base_env(wheelhouse: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+def stub_plugin(work: Path) -> Path:
+    """A folder to put first on PYTHONPATH: a do-nothing ``hatch_sigstore`` package."""
+    package = work / "stub" / "hatch_sigstore"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "hooks.py").write_text(STUB_HOOKS)
+    return package.parent
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + sys of the process and all it waited for) of one build."""
     shutil.rmtree(cwd / "dist", ignore_errors=True)
+    cpu = _cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    return elapsed, _cpu() - cpu
 
 
-def compare(
-    cmd: list[str], projects: dict[str, Path], env: dict[str, str], runs: int
-) -> dict[str, list[float]]:
-    for root in projects.values():  # warm: hatch creates its build environment once
+Variant = tuple[Path, dict[str, str]]  # project folder, environment
+
+
+def compare(cmd: list[str], variants: dict[str, Variant], runs: int) -> dict[str, Timings]:
+    for root, env in variants.values():  # warm: build environment, bytecode caches
         timed(cmd, root, env)
-    times: dict[str, list[float]] = {name: [] for name in projects}
-    for _ in range(runs):  # interleaved, so drift hits both alike
-        for name, root in projects.items():
-            times[name].append(timed(cmd, root, env))
+    times = {name: Timings() for name in variants}
+    for _ in range(runs):  # interleaved, so drift hits all alike
+        for name, (root, env) in variants.items():
+            times[name].add(*timed(cmd, root, env))
     return times
+
+
+class Timings:
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def add(self, wall: float, cpu: float) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+
+    def cell(self) -> str:
+        return f"{_median_ms(self.wall):.0f} ms (cpu {_median_ms(self.cpu):.0f})"
+
+    def minus(self, other: Timings) -> str:
+        wall = _median_ms(self.wall) - _median_ms(other.wall)
+        cpu = _median_ms(self.cpu) - _median_ms(other.cpu)
+        return f"{wall:+.0f} ms (cpu {cpu:+.0f})"
+
+
+def _median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
 
 
 def ms(values: list[float]) -> str:
@@ -123,7 +210,8 @@ def heavy_imports(root: Path, env: dict[str, str], sign: str) -> list[str]:
         "from hatchling.builders.wheel import WheelBuilder;"
         "root = sys.argv[1]; os.chdir(root);"
         + BUILD_BOTH
-        + f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+        + f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})"
+        + f" | set(sys.modules) & set({SIGNING_SIDE!r})))"
     )
     env = {**env, "HATCH_SIGSTORE_SIGN": sign, **CI_METADATA}
     done = subprocess.run(
@@ -132,29 +220,40 @@ def heavy_imports(root: Path, env: dict[str, str], sign: str) -> list[str]:
     return eval(done.stdout.strip().splitlines()[-1])  # a printed list of names
 
 
-_OURS = ("hatch_sigstore.hooks", "hatch_sigstore.build_hook", "hatch_sigstore.metadata_hook")
+# hatchling loads hatch_sigstore.hooks with importlib.import_module, which -X importtime does not
+# time: import it with a statement first, then run `python -m hatchling build` as usual.
+_BUILD_TIMING_HOOKS = (
+    "import sys, runpy, hatch_sigstore.hooks; sys.argv = ['hatchling', 'build'];"
+    "runpy.run_module('hatchling', run_name='__main__')"
+)
 
 
-def import_time_ms(env: dict[str, str]) -> float:
-    """Cumulative import time of our three hook modules, beyond what hatchling imports anyway."""
-    code = (
-        "import hatchling.builders.wheel, hatchling.builders.sdist, hatchling.metadata.core;"
-        "import hatch_sigstore.hooks as h; h.hatch_register_build_hook();"
-        "h.hatch_register_metadata_hook()"
-    )
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    total = 0
-    for line in done.stderr.splitlines():
-        parts = line.split("|")
-        if len(parts) == 3 and parts[2].strip() in _OURS:
-            total += int(parts[1].strip())
-    return total / 1000
+def import_time_ms(root: Path, env: dict[str, str], runs: int = 5) -> tuple[float, list[str]]:
+    """Import time of every hatch_sigstore module a real ``python -m hatchling build`` loads.
+
+    The sum of their own (self) times from ``-X importtime``, median of ``runs`` builds; with
+    the environment's bytecode setting (compiling our source is part of importing it).
+    """
+    totals, modules = [], []
+    for _ in range(runs):
+        shutil.rmtree(root / "dist", ignore_errors=True)
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", _BUILD_TIMING_HOOKS],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        total, modules = 0, []
+        for line in done.stderr.splitlines():
+            parts = line.split("|")
+            name = parts[-1].strip()
+            if len(parts) == 3 and name.split(".")[0] == "hatch_sigstore":
+                total += int(parts[0].rsplit(":", 1)[1].strip())
+                modules.append(name)
+        totals.append(total / 1000)
+    return statistics.median(totals), modules
 
 
 def main() -> int:
@@ -178,43 +277,69 @@ def main() -> int:
         }
         env = base_env(wheelhouse, work / "hatch-home")
         off = {**env, "HATCH_SIGSTORE_SIGN": "off", **CI_METADATA}
+        stub = stub_plugin(work)
+        stub_path = os.pathsep.join(filter(None, [str(stub), env.get("PYTHONPATH")]))
+        cached = {k: v for k, v in off.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        cached["PYTHONPYCACHEPREFIX"] = str(work / "pycache")  # not into the source tree
+        compiled = {**off, "PYTHONDONTWRITEBYTECODE": "1"}
+        without, custom, plugin = projects.values()
 
         print("## Build integration: overhead with signing off\n")
         print(
             f"example-project, sdist + wheel, median of {args.runs} interleaved runs "
-            "(metadata rewrite active: CI variables set)\n"
+            "(metadata rewrite active: CI variables set), wall time (CPU time)\n"
         )
         print(
-            "| frontend | without hatch-sigstore | no plugin, empty `custom` hook | "
-            "with hatch-sigstore | added vs none | added vs empty hook |"
+            "| frontend | without hatch-sigstore | no plugin, empty `custom` hook "
+            "| do-nothing plugin | with hatch-sigstore | added vs none | added vs empty hook "
+            "| ours: added vs do-nothing plugin |"
         )
-        print("|---|---|---|---|---|---|")
-        for label, cmd in (
-            ("`hatch build`", [str(BIN / "hatch"), "build"]),
-            ("`python -m hatchling build`", [sys.executable, "-m", "hatchling", "build"]),
-        ):
-            times = compare(cmd, projects, off, args.runs)
-            a, c, b = times.values()
-            added = (statistics.median(b) - statistics.median(a)) * 1000
-            added_c = (statistics.median(b) - statistics.median(c)) * 1000
+        print("|---|---|---|---|---|---|---|---|")
+        bytecode = "compiled every run" if env.get("PYTHONDONTWRITEBYTECODE") else "cached"
+        rows: list[tuple[str, list[str], dict[str, str], bool]] = [
+            (f"`hatch build` (bytecode {bytecode})", [str(BIN / "hatch"), "build"], off, False),
+        ]
+        hatchling = [sys.executable, "-m", "hatchling", "build"]
+        rows += [
+            ("`python -m hatchling build`, bytecode cached", hatchling, cached, True),
+            ("`python -m hatchling build`, compiled every run", hatchling, compiled, True),
+        ]
+        for label, cmd, row_env, stubbed in rows:
+            variants: dict[str, Variant] = {
+                "none": (without, row_env),
+                "custom": (custom, row_env),
+                "plugin": (plugin, row_env),
+            }
+            if stubbed:
+                variants["stub"] = (plugin, {**row_env, "PYTHONPATH": stub_path})
+            t = compare(cmd, variants, args.runs)
+            stub_cell = t["stub"].cell() if stubbed else "n/a"
+            ours = t["plugin"].minus(t["stub"]) if stubbed else "n/a"
             print(
-                f"| {label} | {ms(a)} | {ms(c)} | {ms(b)} | {added:+.0f} ms | {added_c:+.0f} ms |"
+                f"| {label} | {t['none'].cell()} | {t['custom'].cell()} | {stub_cell} "
+                f"| {t['plugin'].cell()} | {t['plugin'].minus(t['none'])} "
+                f"| {t['plugin'].minus(t['custom'])} | {ours} |"
             )
 
-        heavy_off = heavy_imports(projects["with hatch-sigstore (signing off)"], env, "off")
-        heavy_auto = heavy_imports(projects["with hatch-sigstore (signing off)"], env, "auto")
-        imp = import_time_ms(env)
+        heavy_off = heavy_imports(plugin, env, "off")
+        heavy_auto = heavy_imports(plugin, env, "auto")
+        imp_cached, modules = import_time_ms(plugin, cached)
+        imp_compiled, _ = import_time_ms(plugin, compiled)
         print(
-            f"\nImport of the hooks (`-X importtime`, hooks + build_hook + metadata_hook): "
-            f"{imp:.1f} ms."
+            f"\nImport of our modules in a `python -m hatchling build` (`-X importtime`, self "
+            f"times summed, median of 5): {imp_cached:.1f} ms with bytecode cached, "
+            f"{imp_compiled:.1f} ms compiling them; modules: {', '.join(modules)}."
         )
         print(
-            f"Heavy modules imported by an in-process sdist+wheel build: sign=off {heavy_off}, "
-            f"sign=auto without token {heavy_auto}."
+            "Heavy or signing modules imported by an in-process sdist+wheel build: "
+            f"sign=off {heavy_off}, sign=auto without token {heavy_auto}."
         )
-        assert heavy_off == [], "signing off must not import sigstore/httpx"
+        assert heavy_off == [], "signing off must not import sigstore/httpx or the signing side"
         assert heavy_auto == [], "sign=auto without a token must not import sigstore/httpx"
-        print("**Asserted: no sigstore / httpx / cryptography imported with signing off.**\n")
+        print(
+            "**Asserted: no sigstore / httpx / cryptography, nor hatch_sigstore.signing, "
+            "imported with signing off.**\n"
+        )
 
         from hatch_sigstore.sandbox import LocalSigstore
 
@@ -226,8 +351,8 @@ def main() -> int:
             signed, unsigned = [], []
             for _ in range(3):
                 on = {**env, **sigstore.ci_env(), **CI_METADATA, "HATCH_SIGSTORE_SIGN": "required"}
-                signed.append(timed([str(BIN / "hatch"), "build"], root, on))
-                unsigned.append(timed([str(BIN / "hatch"), "build"], root, off))
+                signed.append(timed([str(BIN / "hatch"), "build"], root, on)[0])
+                unsigned.append(timed([str(BIN / "hatch"), "build"], root, off)[0])
             extra = statistics.median(signed) - statistics.median(unsigned)
             print(
                 "| `hatch build` signed (sign+verify, 2 processes, 2 certificates) "
