@@ -374,11 +374,12 @@ def test_read_timeout_is_ambiguous_and_checked_before_resending(env: Env) -> Non
 
     def sleep(seconds: float) -> None:
         waits.append(seconds)
-        time.sleep(1.0)  # let the slow request finish being stored
+        assert env.registry.wait_idle()  # the slow request has been stored by now
 
     with env.client(timeout=0.2, sleep=sleep) as client:
         outcome = client.pypi_upload(path, name="to", version="1.0", sha256=sha)
     assert outcome == "exists-same"
+    assert len(waits) == 1  # one backoff after the timeout, then the index had it
     assert len(env.requests("POST")) == 1
     assert env.registry.pypi_files(env.project) == [("to", "1.0", path.name, sha)]
 
