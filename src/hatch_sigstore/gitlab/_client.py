@@ -226,6 +226,9 @@ class RegistryClient:
                 remediation="Give the token through an environment variable instead; never put "
                 "it in a URL.",
             )
+        # The server's web URL (CI_SERVER_URL) is a common slip for the API root: accept both.
+        if not parts.path.endswith("/api/v4"):
+            url += "/api/v4"
         return url
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -308,9 +311,13 @@ class RegistryClient:
                 "The server's TLS certificate is not trusted: give the CA bundle of your GitLab "
                 "instance (a PEM file) to the client's verify setting."
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc)
-                else "Check the API URL and the network (and the timeout settings for slow links). "
-                "Re-running is safe: files the registry already holds with the same sha256 are "
-                "skipped."
+                else "Check the API URL and the network (and the timeout settings for slow links)."
+                + (
+                    " Re-running is safe: files the registry already holds with the same sha256 "
+                    "are skipped."
+                    if action.startswith("upload")
+                    else ""
+                )
             ),
         )
 
