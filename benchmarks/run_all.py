@@ -68,7 +68,12 @@ def main() -> int:
             [sys.executable, str(script)], capture_output=True, text=True, check=False
         )
         took = time.perf_counter() - start
-        body = proc.stdout.strip() or "(no output)"
+        # Each script's own headings sit one level below this report's section headings.
+        body = "\n".join(
+            f"#{line}" if line.startswith("#") else line
+            for line in proc.stdout.strip().splitlines()
+        )
+        body = body or "(no output)"
         if proc.returncode != 0:
             failed.append(script.name)
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
