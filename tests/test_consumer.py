@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -28,6 +28,7 @@ from hatch_sigstore.consumer import (
     DownloadReport,
     FileOutcome,
     check_filename,
+    download,
     format_table,
     generic_package_coordinates,
     parse_requirement,
@@ -35,11 +36,10 @@ from hatch_sigstore.consumer import (
     select_files,
 )
 from hatch_sigstore.errors import ConfigError, RegistryError
-from hatch_sigstore.gitlab import IndexFile
+from hatch_sigstore.gitlab import Credentials, IndexFile
 from hatch_sigstore.sandbox._http import LoopbackServer
-
-if TYPE_CHECKING:
-    pass
+from hatch_sigstore.trust import TrustChoice
+from hatch_sigstore.verification import Policy
 
 API = "https://gitlab.example.com/api/v4"
 FILES = f"{API}/projects/7/packages/pypi/files"
@@ -809,3 +809,19 @@ def test_missing_signature_files_fail_the_file(
     asked = {p.rsplit(".tar.gz", 1)[1] for p, _ in hostile.requests if "generic" in p}
     assert asked == {".sigstore.json", ".publish.attestation", ".sig"}
     assert listing(tmp_path / "out") == []
+
+
+def test_a_download_folder_that_is_a_file_is_refused_cleanly(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="download folder") as info:
+        download(
+            "pkg==1.0",
+            api_url="http://127.0.0.1:9/api/v4",
+            project="1",
+            credentials=Credentials.anonymous(),
+            directory=blocker / "sub",
+            policy=Policy.cosign(cert_identity="x", cert_oidc_issuer="y"),
+            trust=TrustChoice(),
+        )
+    assert "-d" in str(info.value)

@@ -495,7 +495,15 @@ def download(
             remediation=f"{exc.remediation or ''} Check --url (default: $CI_API_V4_URL) and "
             "--project (default: $CI_PROJECT_ID).".strip(),
         ) from None
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        client.close()
+        raise ConfigError(
+            f"Cannot use {str(target)!r} as the download folder: "
+            f"{exc.strerror or exc.__class__.__name__}.",
+            remediation="Pass -d a folder you can write to (it is created if missing).",
+        ) from None
     with client:
         index = _index_within(client, name, budget)
         selected = select_files(index, name, version, api_url=api_url, only=only)

@@ -91,3 +91,15 @@ def test_cli_up_and_down(state: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert f"source {(state / ENV_FILE).resolve()}" in capsys.readouterr().out
     assert main(["sandbox", "down", "--state-dir", str(state)]) == 0
     assert "stopped" in capsys.readouterr().out
+
+
+def test_cli_turns_a_file_error_into_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["sandbox", "up", "--state-dir", str(blocker / "state")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert str(blocker) in err
+    assert "Traceback" not in err

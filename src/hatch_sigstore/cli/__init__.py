@@ -40,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HatchSigstoreError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # A last line of defence: the commands turn the file errors they expect into
+        # HatchSigstoreError; anything else still gets one line naming the file, not a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {redact(exc.strerror or str(exc))}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
