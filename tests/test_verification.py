@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import logging
 import shutil
 import socket
 from collections.abc import Iterator
@@ -687,3 +688,15 @@ def test_sandbox_dsse_bundle_as_sigstore_json(signed: Signed, tmp_path: Path) ->
     changed = verify_file(artifact, sandbox_policy(signed), signed.trust, sidecar="bundle")
     assert not changed.ok
     assert "changed" in (changed.reason or "")
+
+
+def test_offline_trust_root_loads_without_a_warning(
+    real_world: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Offline use of the embedded root is deliberate: sigstore's notice about it is dropped."""
+    sdist = real_world / "gitlab_oidc_project-0.0.3.tar.gz"
+    policy = Policy.gitlab(ExpectedIdentity("https://gitlab.com", "facutuesca/gitlab-oidc-project"))
+    with caplog.at_level(logging.DEBUG, logger="sigstore"):
+        [result] = verify_files([sdist], policy, TrustChoice(), offline=True)
+    assert result.ok, result.reason
+    assert not [r for r in caplog.records if "offline mode" in r.getMessage()]

@@ -7,6 +7,7 @@ file": the JSON that ``sigstore --trust-config`` reads. sigstore is imported onl
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,8 +99,21 @@ class TrustChoice:
         """A Verifier for this instance; verification itself never needs the network."""
         from sigstore.verify import Verifier
 
+        _quiet_offline_tuf_notice()
         if self.kind == "production":
             return Verifier.production(offline=offline)
         if self.kind == "staging":
             return Verifier.staging(offline=offline)
         return Verifier(trusted_root=self.load(offline=offline).trusted_root)
+
+
+def _drop_offline_notice(record: logging.LogRecord) -> bool:
+    return "loaded in offline mode" not in record.getMessage()
+
+
+def _quiet_offline_tuf_notice() -> None:
+    """Offline use of the embedded trust root is our choice, not news: drop sigstore's warning
+    about it (every load logs one), and only that one."""
+    tuf_logger = logging.getLogger("sigstore._internal.tuf")
+    if _drop_offline_notice not in tuf_logger.filters:
+        tuf_logger.addFilter(_drop_offline_notice)

@@ -77,8 +77,6 @@ def expand(files: Sequence[str]) -> list[Path]:
 
 @json_errors
 def run(args: argparse.Namespace, _secrets: list[str]) -> int:
-    import logging
-
     from hatch_sigstore.errors import ConfigError
     from hatch_sigstore.verification import verify_files
 
@@ -90,8 +88,6 @@ def run(args: argparse.Namespace, _secrets: list[str]) -> int:
             "Only signature sidecars were given; there is nothing to verify.",
             remediation="Pass the artifacts themselves (dist/*.whl dist/*.tar.gz) or dist/.",
         )
-    # sigstore logs a warning for every offline TUF load; the result table says it all.
-    logging.getLogger("sigstore").setLevel(logging.ERROR)
     results = verify_files(paths, policy, trust, offline=args.offline, sidecar=args.sidecar)
     if args.json:
         json.dump([r.to_dict() for r in results], sys.stdout, indent=2)
