@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from download_helpers import Run, clear_download_env, run_download
 from hatch_sigstore.consumer import (
     DownloadReport,
     FileOutcome,
@@ -417,29 +418,7 @@ def elsewhere() -> Iterator[Hostile]:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (
-        "CI_JOB_TOKEN",
-        "HATCH_SIGSTORE_TRUST_CONFIG",
-        "GITLAB_CI",
-        "CI_API_V4_URL",
-        "CI_PROJECT_ID",
-        "CI_SERVER_URL",
-        "CI_PROJECT_PATH",
-        "GITLAB_TOKEN",
-    ):
-        monkeypatch.delenv(var, raising=False)
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.out)
-        return data
+    clear_download_env(monkeypatch)
 
 
 def download_cli(
@@ -450,13 +429,9 @@ def download_cli(
     requirement: str = f"{REAL_NAME}=={REAL_VERSION}",
     project: str = PROJECT,
 ) -> Run:
-    from hatch_sigstore.cli import main
-
-    code = main(
-        ["download", requirement, "--url", api, "--project", project, "-d", str(dest), *extra]
+    return run_download(
+        capsys, requirement, "--url", api, "--project", project, "-d", str(dest), *extra
     )
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
 
 
 def listing(directory: Path) -> list[str]:

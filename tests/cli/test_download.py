@@ -11,24 +11,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import pytest
 
+from download_helpers import Run, clear_download_env, run_download
 from hatch_sigstore._sidecars import is_sidecar
-from hatch_sigstore.cli import main
 from hatch_sigstore.consumer import generic_package_coordinates
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
     from hatch_sigstore.sandbox._gitlab_store import Project
 
@@ -134,42 +134,16 @@ def publish(
                 c.pypi_upload(path, name=name, version=version, sha256=sha)
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.out)
-        return data
-
-
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for var in (
-        "CI_JOB_TOKEN",
-        "HATCH_SIGSTORE_TRUST_CONFIG",
-        "GITLAB_CI",
-        "CI_API_V4_URL",
-        "CI_PROJECT_ID",
-        "CI_SERVER_URL",
-        "CI_PROJECT_PATH",
-        "CI_COMMIT_TAG",
-        "CI_COMMIT_BRANCH",
-        "GITLAB_TOKEN",
-    ):
-        monkeypatch.delenv(var, raising=False)
+    clear_download_env(monkeypatch)
     return monkeypatch
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], env: pytest.MonkeyPatch) -> Any:
     def run(*args: str) -> Run:
-        code = main(["download", *args])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_download(capsys, *args)
 
     return run
 
@@ -194,6 +168,48 @@ def published(gitlab_registry: GitLabRegistry, release: Path) -> tuple[Project, 
     return project, gitlab_registry.personal_token(project=project, role="reporter")
 
 
+class Download(Protocol):
+    def __call__(
+        self,
+        project: Project,
+        token: str,
+        out: Path,
+        *extra: str,
+        requirement: str = ...,
+        target: str | None = ...,
+        policy: Sequence[str] | None = ...,
+    ) -> Run: ...
+
+
+@pytest.fixture
+def download(
+    capsys: pytest.CaptureFixture[str],
+    env: pytest.MonkeyPatch,
+    gitlab_registry: GitLabRegistry,
+    sandbox_policy: list[str],
+) -> Download:
+    """``download REQUIREMENT`` from ``project`` (``target``: as named) into ``out``, with
+    ``token`` in $DL_TOKEN and the sandbox's signer and trust (or ``policy``); ``extra`` last."""
+
+    def run(
+        project: Project,
+        token: str,
+        out: Path,
+        *extra: str,
+        requirement: str = f"{NAME}=={VERSION}",
+        target: str | None = None,
+        policy: Sequence[str] | None = None,
+    ) -> Run:
+        env.setenv("DL_TOKEN", token)
+        return run_download(
+            capsys, requirement, "--url", gitlab_registry.api_url,
+            "--project", target or str(project.id), "-d", str(out), "--token-env", "DL_TOKEN",
+            *(sandbox_policy if policy is None else policy), *extra,
+        )  # fmt: skip
+
+    return run
+
+
 def files_in(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
@@ -203,25 +219,18 @@ def files_in(directory: Path) -> list[str]:
 
 
 def test_download_verifies_and_keeps_the_release(
-    cli: Any,
-    env: pytest.MonkeyPatch,
+    download: Download,
     gitlab_registry: GitLabRegistry,
     published: tuple[Project, str],
-    sandbox_policy: list[str],
     tmp_path: Path,
 ) -> None:
     project, token = published
-    env.setenv("DL_TOKEN", token)
     gitlab_registry.clear_requests()
     out = tmp_path / "verified"
-    run = cli(
-        "Demo_Pkg==1.0",  # any spelling: PEP 503 name, PEP 440 version
-        "--url", gitlab_registry.api_url,
-        "--project", project.path,
-        "-d", str(out),
-        "--token-env", "DL_TOKEN",
-        *sandbox_policy,
-        "--ref-glob", "refs/tags/v*",
+    run = download(
+        project, token, out, "--ref-glob", "refs/tags/v*",
+        requirement="Demo_Pkg==1.0",  # any spelling: PEP 503 name, PEP 440 version
+        target=project.path,
     )  # fmt: skip
     assert run.code == 0, run.out + run.err
     assert files_in(out) == [WHEEL, f"{WHEEL}.sigstore.json", SDIST, f"{SDIST}.sigstore.json"]
@@ -239,20 +248,10 @@ def test_download_verifies_and_keeps_the_release(
 
 
 def test_json_output_and_only(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
-    published: tuple[Project, str],
-    sandbox_policy: list[str],
-    tmp_path: Path,
+    download: Download, published: tuple[Project, str], tmp_path: Path
 ) -> None:
-    project, token = published
-    env.setenv("DL_TOKEN", token)
     out = tmp_path / "w"
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(out), "--token-env", "DL_TOKEN", "--only", "wheel", "--json", *sandbox_policy,
-    )  # fmt: skip
+    run = download(*published, out, "--only", "wheel", "--json")
     assert run.code == 0, run.out + run.err
     data = run.json
     assert data["ok"] is True
@@ -277,22 +276,14 @@ def test_json_output_and_only(
     ],
 )
 def test_pinned_policy_mismatch_deletes_everything(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
+    download: Download,
     published: tuple[Project, str],
-    sandbox_policy: list[str],
     tmp_path: Path,
     policy: list[str],
     why: str,
 ) -> None:
-    project, token = published
-    env.setenv("DL_TOKEN", token)
     out = tmp_path / "out"
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(out), "--token-env", "DL_TOKEN", *sandbox_policy, *policy,
-    )  # fmt: skip
+    run = download(*published, out, *policy)
     assert run.code == 1
     assert files_in(out) == []
     assert "2 file(s) did not verify and were deleted" in run.out
@@ -300,32 +291,22 @@ def test_pinned_policy_mismatch_deletes_everything(
 
 
 def test_another_signer_is_refused(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
+    download: Download,
     published: tuple[Project, str],
     local_sigstore: LocalSigstore,
     tmp_path: Path,
 ) -> None:
-    project, token = published
-    env.setenv("DL_TOKEN", token)
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(tmp_path / "o"), "--token-env", "DL_TOKEN",
+    policy = [
         "--gitlab", "group/other", "--server", local_sigstore.gitlab_url,
         "--trust-config", str(local_sigstore.trust_config_path),
-    )  # fmt: skip
+    ]  # fmt: skip
+    run = download(*published, tmp_path / "o", policy=policy)
     assert run.code == 1
     assert files_in(tmp_path / "o") == []
 
 
 def test_only_the_file_that_fails_is_deleted_and_stale_copies_go_too(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
-    release: Path,
-    sandbox_policy: list[str],
-    tmp_path: Path,
+    download: Download, gitlab_registry: GitLabRegistry, release: Path, tmp_path: Path
 ) -> None:
     """The sdist's bundle in the registry is the wheel's: the wheel stays, the sdist goes."""
     mixed = tmp_path / "mixed"
@@ -333,16 +314,13 @@ def test_only_the_file_that_fails_is_deleted_and_stale_copies_go_too(
     shutil.copy(mixed / f"{WHEEL}.sigstore.json", mixed / f"{SDIST}.sigstore.json")
     project = gitlab_registry.create_project("group/mixed")
     publish(gitlab_registry, project, mixed)
-    env.setenv("DL_TOKEN", gitlab_registry.personal_token(project=project))
+    token = gitlab_registry.personal_token(project=project)
     out = tmp_path / "out"
     out.mkdir()
     (out / SDIST).write_bytes(b"an older, unverified copy")
     (out / f"{SDIST}.sig").write_bytes(b"stale")
     (out / "unrelated.txt").write_text("kept")
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(out), "--token-env", "DL_TOKEN", *sandbox_policy,
-    )  # fmt: skip
+    run = download(project, token, out)
     assert run.code == 1
     assert files_in(out) == [WHEEL, f"{WHEEL}.sigstore.json", "unrelated.txt"]
     assert f"deleted {out / SDIST}" in run.out
@@ -351,12 +329,7 @@ def test_only_the_file_that_fails_is_deleted_and_stale_copies_go_too(
 
 
 def test_cosign_sig_and_crt_only_are_verified_online(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
-    release: Path,
-    sandbox_policy: list[str],
-    tmp_path: Path,
+    download: Download, gitlab_registry: GitLabRegistry, release: Path, tmp_path: Path
 ) -> None:
     """The tutorial's layout (.sig + .crt only): checked against the log's entry."""
     project = gitlab_registry.create_project("group/cosign")
@@ -365,23 +338,15 @@ def test_cosign_sig_and_crt_only_are_verified_online(
     for suffix in ("", ".sig", ".crt"):  # the wheel, no bundle
         shutil.copy(release / f"{WHEEL}{suffix}", staged / f"{WHEEL}{suffix}")
     publish(gitlab_registry, project, staged)
-    env.setenv("DL_TOKEN", gitlab_registry.personal_token(project=project))
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(tmp_path / "out"), "--token-env", "DL_TOKEN", "--json", *sandbox_policy,
-    )  # fmt: skip
+    token = gitlab_registry.personal_token(project=project)
+    run = download(project, token, tmp_path / "out", "--json")
     assert run.code == 0, run.out + run.err
     assert run.json["files"][0]["sidecar"] == "cosign"
     assert files_in(tmp_path / "out") == [WHEEL, f"{WHEEL}.crt", f"{WHEEL}.sig"]
 
 
 def test_index_hash_that_does_not_match_the_bytes(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
-    release: Path,
-    sandbox_policy: list[str],
-    tmp_path: Path,
+    download: Download, gitlab_registry: GitLabRegistry, release: Path, tmp_path: Path
 ) -> None:
     """GitLab stores the client's sha256_digest unchecked: a wrong one must stop the file."""
     project = gitlab_registry.create_project("group/hash")
@@ -394,11 +359,7 @@ def test_index_hash_that_does_not_match_the_bytes(
         files={"content": (WHEEL, (release / WHEEL).read_bytes())},
     )
     assert response.status_code == 201, response.text
-    env.setenv("DL_TOKEN", token)
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(tmp_path / "out"), "--token-env", "DL_TOKEN", "--json", *sandbox_policy,
-    )  # fmt: skip
+    run = download(project, token, tmp_path / "out", "--json")
     assert run.code == 1
     assert run.json["files"][0]["hash_ok"] is False
     assert files_in(tmp_path / "out") == []
@@ -496,21 +457,13 @@ def test_gitlab_refusals_quote_gitlab(
 
 
 def test_unknown_name_and_missing_version(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
-    published: tuple[Project, str],
-    sandbox_policy: list[str],
-    tmp_path: Path,
+    download: Download, published: tuple[Project, str], tmp_path: Path
 ) -> None:
-    project, token = published
-    env.setenv("DL_TOKEN", token)
-    common = ["--url", gitlab_registry.api_url, "--project", str(project.id), "-d", str(tmp_path)]
     # GitLab forwards unknown names to pypi.org with a 302: not followed, not in this project
-    run = cli("requests==2.0", *common, "--token-env", "DL_TOKEN", *sandbox_policy)
+    run = download(*published, tmp_path, requirement="requests==2.0")
     assert run.code == 1
     assert "has no wheel or sdist of requests==2.0" in run.err
-    run = cli(f"{NAME}==9.9", *common, "--token-env", "DL_TOKEN", *sandbox_policy)
+    run = download(*published, tmp_path, requirement=f"{NAME}==9.9")
     assert run.code == 1
     assert "It lists: 1.0.0" in run.err
 
@@ -664,20 +617,10 @@ def test_defaults_come_from_gitlab_ci(
 
 @pytest.mark.slow
 def test_pip_installs_from_the_verified_directory(
-    cli: Any,
-    env: pytest.MonkeyPatch,
-    gitlab_registry: GitLabRegistry,
-    published: tuple[Project, str],
-    sandbox_policy: list[str],
-    tmp_path: Path,
+    download: Download, published: tuple[Project, str], tmp_path: Path
 ) -> None:
-    project, token = published
-    env.setenv("DL_TOKEN", token)
     out = tmp_path / "verified"
-    run = cli(
-        f"{NAME}=={VERSION}", "--url", gitlab_registry.api_url, "--project", str(project.id),
-        "-d", str(out), "--token-env", "DL_TOKEN", *sandbox_policy,
-    )  # fmt: skip
+    run = download(*published, out)
     assert run.code == 0, run.out + run.err
     target = tmp_path / "site"
     subprocess.run(
