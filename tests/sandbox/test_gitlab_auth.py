@@ -7,6 +7,7 @@ import hashlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -245,6 +246,16 @@ def _send(
     return project, CREDENTIALS[name](gl, project, projects)
 
 
+def _exchange(
+    client: httpx.Client, method: str, url: str, sent: Sent, name: str, expected: int, **kw: Any
+) -> httpx.Response:
+    """One request with the credential as ``sent`` says: the status and body ``expected``."""
+    r = client.request(method, url, auth=sent.auth, headers=sent.headers, params=sent.params, **kw)
+    assert r.status_code == expected, r.text
+    _check_body(r, expected, name)
+    return r
+
+
 def test_tables_cover_every_credential() -> None:
     for table in (PYPI_UPLOAD, PYPI_READ, GENERIC_PUT, GENERIC_GET):
         assert set(table) == set(CREDENTIALS)
@@ -260,16 +271,11 @@ def test_pypi_upload(
     expected: int,
 ) -> None:
     project, sent = _send(gl, projects, name, visibility)
-    r = client.post(
-        gl.pypi_url(project),
+    _exchange(
+        client, "POST", gl.pypi_url(project), sent, name, expected,
         data={"name": "pkg", "version": "1.0"},
         files={"content": (f"pkg-1.0-{next(_counter)}.whl", b"w")},
-        auth=sent.auth,
-        headers=sent.headers,
-        params=sent.params,
-    )
-    assert r.status_code == expected, r.text
-    _check_body(r, expected, name)
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "visibility", "expected"), _cases(PYPI_READ))
@@ -287,14 +293,7 @@ def test_pypi_read(
     if route == "files":
         sha = next(f.sha256 for f in gl.pypi_files(project) if f.filename == "pkg-1.0.tar.gz")
         route = f"files/{sha}/pkg-1.0.tar.gz"
-    r = client.get(
-        f"{gl.pypi_url(project)}/{route}",
-        auth=sent.auth,
-        headers=sent.headers,
-        params=sent.params,
-    )
-    assert r.status_code == expected, r.text
-    _check_body(r, expected, name)
+    _exchange(client, "GET", f"{gl.pypi_url(project)}/{route}", sent, name, expected)
 
 
 @pytest.mark.parametrize(("name", "visibility", "expected"), _cases(GENERIC_PUT))
@@ -307,15 +306,8 @@ def test_generic_put(
     expected: int,
 ) -> None:
     project, sent = _send(gl, projects, name, visibility)
-    r = client.put(
-        gl.generic_url(project, "pkg", "1.0", f"f{next(_counter)}"),
-        content=b"x",
-        auth=sent.auth,
-        headers=sent.headers,
-        params=sent.params,
-    )
-    assert r.status_code == expected, r.text
-    _check_body(r, expected, name)
+    url = gl.generic_url(project, "pkg", "1.0", f"f{next(_counter)}")
+    _exchange(client, "PUT", url, sent, name, expected, content=b"x")
 
 
 @pytest.mark.parametrize(("name", "visibility", "expected"), _cases(GENERIC_GET))
@@ -328,14 +320,7 @@ def test_generic_get(
     expected: int,
 ) -> None:
     project, sent = _send(gl, projects, name, visibility)
-    r = client.get(
-        gl.generic_url(project, "pkg", "1.0", "f"),
-        auth=sent.auth,
-        headers=sent.headers,
-        params=sent.params,
-    )
-    assert r.status_code == expected, r.text
-    _check_body(r, expected, name)
+    r = _exchange(client, "GET", gl.generic_url(project, "pkg", "1.0", "f"), sent, name, expected)
     if expected == 200:
         assert r.content == b"f"
 
