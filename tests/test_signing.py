@@ -168,6 +168,36 @@ def test_attestations(sandbox: LocalSigstore, tmp_path: Path) -> None:
         verify_bundle(sandbox, path)
 
 
+def test_rekor_v2_with_timestamp_authority(tmp_path: Path) -> None:
+    """--rekor-version 2 against a sandbox that offers a v2 log and a TSA: the entries are
+    hashedrekord 0.0.2 without integrated time, so signed time comes from the TSA only."""
+    from hatch_sigstore.sandbox import LocalSigstore
+    from hatch_sigstore.verification import Policy, verify_files
+
+    files = make_files(tmp_path / "dist", dists(2))
+    with LocalSigstore(state_dir=tmp_path / "sigstore", rekor_v2=True) as sandbox:
+        results = sign_files(files, opts(sandbox, rekor_version=2))
+        assert sandbox.stats == {"fulcio": 1, "rekor_create": 2, "rekor_retrieve": 0, "tsa": 2}
+        assert (sandbox.log_size, sandbox.log_v2_size) == (0, 2)
+        for path, result in zip(files, results, strict=True):
+            assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+            bundle = verify_bundle(sandbox, path)
+            entry = bundle.log_entry._inner
+            assert (entry.kind_version.kind, entry.kind_version.version) == (
+                "hashedrekord",
+                "0.0.2",
+            )
+            assert not entry.integrated_time
+            assert entry.inclusion_promise is None
+            assert bundle.verification_material.timestamp_verification_data is not None
+        checked = verify_files(
+            files,
+            Policy.gitlab(sandbox.expected_identity()),
+            TrustChoice.resolve(trust_config=sandbox.trust_config_path, env={}),
+        )
+        assert [(c.ok, c.reason) for c in checked] == [(True, None)] * len(files)
+
+
 def test_streamed_digest_of_larger_file(sandbox: LocalSigstore, tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     with path.open("wb") as handle:  # spans several read chunks, with a ragged end

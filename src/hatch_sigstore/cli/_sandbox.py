@@ -151,6 +151,12 @@ def _register_serve(actions: Any) -> None:
         metavar="SECONDS",
         help="delay added to every request (default: 0)",
     )
+    serve.add_argument(
+        "--rekor-v2",
+        action="store_true",
+        help="also serve a Rekor v2 log and an RFC 3161 timestamp authority, and list both in "
+        "the trust config (for sign --rekor-version 2)",
+    )
     serve.set_defaults(func=run_serve)
 
 
@@ -178,6 +184,7 @@ def run_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             latency=args.latency,
+            rekor_v2=args.rekor_v2,
         )
     except OSError as exc:
         raise ConfigError(

@@ -11,10 +11,11 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
     "CLIENT_TRUST_CONFIG_MEDIA_TYPE",
+    "add_rekor_v2_and_tsa",
     "client_trust_config",
     "signing_config",
     "trusted_root",
@@ -34,17 +35,24 @@ def _time(when: datetime.datetime) -> str:
     return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+def _spki(key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
-def _key_details(key: ec.EllipticCurvePublicKey) -> str:
+def _key_details(key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> str:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "PKIX_ED25519"
     return {256: "PKIX_ECDSA_P256_SHA_256", 384: "PKIX_ECDSA_P384_SHA_384"}[key.curve.key_size]
 
 
-def _log(url: str, key: ec.EllipticCurvePublicKey, log_id: bytes, start: str) -> dict[str, Any]:
+def _log(
+    url: str,
+    key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey,
+    log_id: bytes,
+    start: str,
+) -> dict[str, Any]:
     return {
         "baseUrl": url,
         "hashAlgorithm": "SHA2_256",
@@ -110,6 +118,45 @@ def signing_config(*, url: str, start: datetime.datetime) -> dict[str, Any]:
         "rekorTlogConfig": {"selector": "ANY"},
         "tsaConfig": {"selector": "ANY"},
     }
+
+
+def add_rekor_v2_and_tsa(
+    root: dict[str, Any],
+    config: dict[str, Any],
+    *,
+    url: str,
+    rekor_key: ed25519.Ed25519PublicKey,
+    rekor_log_id: bytes,
+    tsa_url: str,
+    tsa_chain: tuple[x509.Certificate, ...],
+    start: datetime.datetime,
+) -> None:
+    """Add a Rekor v2 log and a timestamp authority to ``root`` and ``config`` (in place).
+
+    The v2 log comes after the v1 one: sigstore-python's verifier takes ``tlogs[0]`` as its
+    (v1) Rekor, and its signer picks by ``force_tlog_version`` or else the highest version.
+    """
+    begin = _time(start)
+    root["tlogs"].append(_log(url, rekor_key, rekor_log_id, begin))
+    root["timestampAuthorities"].append(
+        {
+            "subject": {
+                "organization": "hatch-sigstore sandbox",
+                "commonName": "sandbox-tsa (NEVER FOR PRODUCTION)",
+            },
+            "uri": tsa_url,
+            "certChain": {
+                "certificates": [
+                    {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))}
+                    for c in tsa_chain
+                ]
+            },
+            "validFor": {"start": begin},
+        }
+    )
+    service = {"validFor": {"start": begin}, "operator": OPERATOR}
+    config["rekorTlogUrls"].append({"url": url, "majorApiVersion": 2, **service})
+    config["tsaUrls"].append({"url": tsa_url, "majorApiVersion": 1, **service})
 
 
 def client_trust_config(root: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,10 @@ Routes (all JSON unless noted):
 - Fulcio: ``POST /api/v2/signingCert``, ``GET /api/v2/trustBundle``, ``GET /api/v1/rootCert``;
 - Rekor v1: ``POST /api/v1/log/entries``, ``POST /api/v1/log/entries/retrieve[/]``,
   ``GET /api/v1/log``, ``GET /api/v1/log/publicKey``, ``GET /api/v1/log/entries/{uuid}``;
+- only with ``LocalSigstore(rekor_v2=True)``: Rekor v2 ``POST /api/v2/log/entries`` (JSON
+  ``CreateEntryRequest`` in, ``TransparencyLogEntry`` out) and an RFC 3161 timestamp authority,
+  ``POST /api/v1/timestamp`` (``application/timestamp-query`` in, ``-reply`` out), ``GET
+  /api/v1/timestamp/certchain`` (PEM); both are then in the trust config;
 - ``GET /sandbox/trust-config``: the ClientTrustConfig JSON.
 """
 
@@ -30,11 +34,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from hatch_sigstore.sandbox import _trust
 from hatch_sigstore.sandbox._fulcio import CertificateAuthority, FulcioRequestError
 from hatch_sigstore.sandbox._http import LoopbackServer
 from hatch_sigstore.sandbox._oidc import TokenIssuer, TokenVerificationError, full_ref
 from hatch_sigstore.sandbox._rekor import RekorRequestError, TransparencyLog
+from hatch_sigstore.sandbox._rekor_v2 import TransparencyLogV2
+from hatch_sigstore.sandbox._tsa import TimestampAuthority, TimestampRequestError
 
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig, TrustedRoot
@@ -43,9 +52,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVICES", "LocalSigstore"]
 
-Service = Literal["fulcio", "rekor", "rekor_create", "rekor_retrieve", "oidc"]
+Service = Literal["fulcio", "rekor", "rekor_create", "rekor_retrieve", "oidc", "tsa"]
 SERVICES: tuple[str, ...] = ("fulcio", "rekor", "rekor_create", "rekor_retrieve", "oidc")
+# A sandbox with ``rekor_v2=True`` also knows this one (its timestamp authority).
+_TSA_SERVICE = "tsa"
 _MAX_BODY = 16 * 1024 * 1024
+_TSA_PATH = "/api/v1/timestamp"
 _MINT_OPTIONS = (
     "project_path",
     "ref",
@@ -69,6 +81,9 @@ class LocalSigstore:
 
     Usable as a context manager, or with :meth:`start`/:meth:`stop`. ``state_dir`` receives the
     trust config (a temporary directory, removed at :meth:`stop`, when ``None``).
+
+    ``rekor_v2=True`` also serves a Rekor v2 log and a timestamp authority and lists both in
+    the trust config (v1 stays first, so a client that does not ask for v2 keeps using v1).
     """
 
     def __init__(
@@ -79,16 +94,23 @@ class LocalSigstore:
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        rekor_v2: bool = False,
     ) -> None:
         self.latency = latency
+        self.rekor_v2 = rekor_v2
         self._gitlab_url = gitlab_url.rstrip("/")
         self._oidc = TokenIssuer(self._gitlab_url)
         self._ca = CertificateAuthority()
         self._log = TransparencyLog()
+        self._log_v2 = TransparencyLogV2() if rekor_v2 else None
+        self._tsa = TimestampAuthority() if rekor_v2 else None
         self._lock = threading.Lock()
         self._stats: dict[str, int] = {"fulcio": 0, "rekor_create": 0, "rekor_retrieve": 0}
+        if rekor_v2:
+            self._stats["tsa"] = 0
+        self._services = (*SERVICES, _TSA_SERVICE) if rekor_v2 else SERVICES
         self._faults: dict[str, collections.deque[_Fault]] = {
-            s: collections.deque() for s in SERVICES
+            s: collections.deque() for s in self._services
         }
         self._stopping = threading.Event()
         self._stop_requested = threading.Event()
@@ -295,13 +317,26 @@ class LocalSigstore:
     def log_size(self) -> int:
         return len(self._log)
 
+    @property
+    def log_v2_size(self) -> int:
+        """Entries in the Rekor v2 log (0 without ``rekor_v2``)."""
+        return 0 if self._log_v2 is None else len(self._log_v2)
+
+    @property
+    def tsa_chain(self) -> tuple[x509.Certificate, ...]:
+        """The timestamp authority's certificates, leaf first (``rekor_v2`` only)."""
+        if self._tsa is None:
+            raise RuntimeError("this LocalSigstore has no timestamp authority (rekor_v2=False)")
+        return self._tsa.chain
+
     def fail_next(
         self, service: str, status: int = 500, times: int = 1, body: bytes | None = None
     ) -> None:
         """Answer the next ``times`` requests to ``service`` with ``status`` (and ``body``).
 
-        ``service``: ``fulcio``, ``rekor`` (create and retrieve), ``rekor_create``,
-        ``rekor_retrieve`` or ``oidc`` (the token and discovery routes).
+        ``service``: ``fulcio``, ``rekor`` (create and retrieve), ``rekor_create`` (v1 and v2),
+        ``rekor_retrieve``, ``oidc`` (the token and discovery routes), or ``tsa`` (the
+        timestamp authority, ``rekor_v2`` only).
         """
         self._plan(service, times, _Fault(status=status, body=body))
 
@@ -316,7 +351,7 @@ class LocalSigstore:
 
     def _plan(self, service: str, times: int, fault: _Fault) -> None:
         if service not in self._faults:
-            raise ValueError(f"unknown service {service!r}; use one of {', '.join(SERVICES)}")
+            raise ValueError(f"unknown service {service!r}; use one of {', '.join(self._services)}")
         if times < 1:
             raise ValueError("times must be at least 1")
         if fault.status is not None and not 100 <= fault.status <= 599:
@@ -336,7 +371,7 @@ class LocalSigstore:
                 self._stats[service] += 1
             if service is not None:
                 for key in (service, "rekor") if service.startswith("rekor_") else (service,):
-                    if self._faults[key]:
+                    if self._faults.get(key):
                         fault = self._faults[key].popleft()
                         break
         delay = self.latency + (fault.hang if fault else 0.0)
@@ -376,7 +411,19 @@ class LocalSigstore:
             ct_log_id=self._ca.ct_log_id,
             start=start,
         )
-        return _trust.client_trust_config(root, _trust.signing_config(url=self.url, start=start))
+        config = _trust.signing_config(url=self.url, start=start)
+        if self._log_v2 is not None and self._tsa is not None:
+            _trust.add_rekor_v2_and_tsa(
+                root,
+                config,
+                url=self.url,
+                rekor_key=self._log_v2.key.public_key(),
+                rekor_log_id=self._log_v2.log_id,
+                tsa_url=self.url + _TSA_PATH,
+                tsa_chain=self._tsa.chain,
+                start=start,
+            )
+        return _trust.client_trust_config(root, config)
 
     def _write_state(self) -> None:
         def write(path: Path, data: object) -> None:
@@ -418,14 +465,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet; and a request line never carries a token, but headers might
 
     # -- plumbing --------------------------------------------------------------------------
-    def _read_json(self) -> object:
+    def _read_raw(self) -> bytes:
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError as exc:
             raise _HTTPError(400, {"code": 400, "message": "bad Content-Length"}) from exc
         if length < 0 or length > _MAX_BODY:
             raise _HTTPError(413, {"code": 413, "message": "request body too large"})
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _read_json(self) -> object:
+        raw = self._read_raw()
         try:
             return json.loads(raw) if raw else None
         except ValueError as exc:
@@ -452,7 +502,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         service = _service_of(method, path)
         try:
-            body = self._read_json() if method == "POST" else None
+            if method != "POST":
+                body: object = None
+            elif path == _TSA_PATH and self.owner._tsa is not None:
+                body = self._read_raw()  # DER, not JSON
+            else:
+                body = self._read_json()
         except _HTTPError as exc:
             self.close_connection = True  # the unread body would poison the next request
             self._json(exc.status, exc.data)
@@ -507,6 +562,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if entry is None:
                     raise _HTTPError(404, {"code": 404, "message": "entry not found"})
                 self._json(200, entry)
+            elif path == _TSA_PATH + "/certchain" and owner._tsa is not None:
+                pems = (c.public_bytes(serialization.Encoding.PEM) for c in owner._tsa.chain)
+                self._send(200, b"".join(pems), "application/pem-certificate-chain")
             elif path in ("/", "/sandbox"):
                 self._send(200, _INDEX.format(url=owner.url).encode(), "text/plain; charset=utf-8")
             else:
@@ -520,6 +578,19 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise RekorRequestError(400, "request body must be a JSON object")
             self._json(200, owner._log.retrieve(body.get("entries")))
+        elif path == "/api/v2/log/entries" and owner._log_v2 is not None:
+            self._json(200, owner._log_v2.create(body))
+        elif path == _TSA_PATH and owner._tsa is not None:
+            assert isinstance(body, bytes)
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != (
+                "application/timestamp-query"
+            ):
+                raise _HTTPError(415, {"code": 415, "message": "want application/timestamp-query"})
+            try:
+                reply = owner._tsa.respond(body)
+            except TimestampRequestError as exc:
+                raise _HTTPError(400, {"code": 400, "message": str(exc)}) from exc
+            self._send(200, reply, "application/timestamp-reply")
         elif path == "/sandbox/token":
             self._send(200, _mint_from_request(owner, body).encode(), "text/plain; charset=utf-8")
         else:
@@ -542,8 +613,10 @@ class _HTTPError(Exception):
 def _service_of(method: str, path: str) -> str | None:
     if path == "/api/v2/signingCert":
         return "fulcio"
-    if method == "POST" and path == "/api/v1/log/entries":
+    if method == "POST" and path in ("/api/v1/log/entries", "/api/v2/log/entries"):
         return "rekor_create"
+    if method == "POST" and path == _TSA_PATH:
+        return "tsa"
     if path.startswith("/api/v1/log/entries/retrieve"):
         return "rekor_retrieve"
     if path in ("/sandbox/token", "/.well-known/openid-configuration", "/oauth/discovery/keys"):
