@@ -73,6 +73,11 @@ def assert_verified(paths: list[Path], local_sigstore: LocalSigstore) -> None:
         ({"outputs": ["bundle", "pgp"]}, {}, '"pgp" (a string) is not one of them'),
         ({"rekor-version": "2"}, {}, f"`{PATH}.rekor-version` must be 1 or 2"),
         ({"rekor-version": 3}, {}, "must be 1 or 2; got 3 (an integer)"),
+        (
+            {"rekor-version": 2, "outputs": ["bundle", "attestation"]},
+            {},
+            f"`{PATH}.outputs` asks for a PEP 740 attestation",
+        ),
         ({"staging": "no"}, {}, f"`{PATH}.staging` must be true or false"),
         ({"verify": 1}, {}, f"`{PATH}.verify` must be true or false"),
         ({"trust-config": ""}, {}, f"`{PATH}.trust-config` must be a non-empty string"),

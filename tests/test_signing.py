@@ -24,7 +24,13 @@ from sigstore.models import Bundle, ClientTrustConfig
 from sigstore.verify import Verifier, policy
 from sigstore_models.common.v1 import HashAlgorithm
 
-from hatch_sigstore.errors import HatchSigstoreError, SigningError, TokenError, TrustConfigError
+from hatch_sigstore.errors import (
+    ConfigError,
+    HatchSigstoreError,
+    SigningError,
+    TokenError,
+    TrustConfigError,
+)
 from hatch_sigstore.signing import (
     SignedFile,
     SigningSession,
@@ -547,3 +553,9 @@ def test_certificate_identity_of_issued_cert(sandbox: LocalSigstore, tmp_path: P
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert timedelta(minutes=5) < lifetime <= timedelta(minutes=11)
     assert isinstance(result, SignedFile)
+
+
+def test_attestation_with_rekor_v2_is_refused_before_signing() -> None:
+    with pytest.raises(ConfigError, match="Rekor v2") as info:
+        SignOptions(outputs=frozenset({"attestation"}), rekor_version=2)
+    assert "Rekor version 1" in str(info.value)

@@ -136,6 +136,13 @@ class BuildOptions(NamedTuple):
             raise ConfigError(
                 f"`{options.key('rekor-version')}` must be 1 or 2; got {describe_value(rekor)}.",
             )
+        if rekor == 2 and "attestation" in outputs:
+            raise ConfigError(
+                f"`{options.key('outputs')}` asks for a PEP 740 attestation, which cannot be "
+                f"made with `{options.key('rekor-version')}` = 2: the attestation format has no "
+                "field for the timestamp a Rekor v2 entry needs, so it would never verify.",
+                remediation="Drop \"attestation\" from outputs, or use rekor-version = 1.",
+            )
         timeout = options.table.get("timeout", DEFAULT_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigError(

@@ -113,6 +113,15 @@ class SignOptions:
                 f"Rekor version {self.rekor_version!r} is not supported.",
                 remediation="Use --rekor-version 1 (default; cosign 2.x can check it) or 2.",
             )
+        if self.rekor_version == 2 and "attestation" in outputs:
+            # A v2 entry carries no inclusion promise, so its time comes from an RFC 3161
+            # timestamp, and pypi-attestations has no place for timestamps: the attestation
+            # written would never verify.
+            raise ConfigError(
+                "A PEP 740 attestation cannot be made with Rekor v2: the attestation format "
+                "has no field for the timestamp a v2 entry needs, so it would never verify.",
+                remediation="Drop the attestation output, or sign with Rekor version 1.",
+            )
         if self.timeout <= 0 or self.max_workers < 1 or self.retries < 0:
             raise ConfigError(
                 "timeout must be > 0, max_workers >= 1 and retries >= 0.",
@@ -776,6 +785,15 @@ class SigningSession:
                 f"Could not reach the transparency log at {url} while signing "
                 f"{job.path.name} ({type(exc).__name__}).",
                 remediation="Check the network and the log URL in the trust config.",
+            )
+        if "signed timestamp" in str(exc):
+            # sigstore only warns when a timestamp authority fails; without the timestamp a
+            # Rekor v2 entry (which has no inclusion promise) cannot make a bundle.
+            return SigningError(
+                f"No signed timestamp for {job.path.name}: the timestamp authority in the trust "
+                "config did not answer or refused, and a Rekor v2 entry needs one.",
+                remediation="Check the timestamp authority (tsaUrls in the trust config's "
+                "signing config), or sign with Rekor version 1.",
             )
         return SigningError(
             f"The transparency log at {url} answered something that is not a valid log "
