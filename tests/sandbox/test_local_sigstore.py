@@ -41,9 +41,10 @@ from sigstore_models.common.v1 import HashAlgorithm
 
 from hatch_sigstore.ci import CIContext, ExpectedIdentity
 from hatch_sigstore.sandbox import LocalSigstore
-from hatch_sigstore.sandbox._fulcio import FulcioRequestError, _load_csr, der_utf8string
+from hatch_sigstore.sandbox._fulcio import FulcioRequestError, _load_csr
 from hatch_sigstore.sandbox._merkle import hash_leaf, root_from_inclusion_proof
 from hatch_sigstore.sandbox._oidc import TokenIssuer, TokenVerificationError
+from hatch_sigstore.sandbox._pki import utf8string
 from hatch_sigstore.sandbox._rekor import RekorRequestError, canonical_body
 
 OID = "1.3.6.1.4.1.57264.1."
@@ -155,7 +156,7 @@ def utf8_value(cert: x509.Certificate, n: int) -> str:
     raw = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(f"{OID}{n}")).value
     assert isinstance(raw, x509.UnrecognizedExtension)
     assert raw.value[0] == 0x0C, f"OID .{n} is not a DER UTF8String"
-    assert der_utf8string(raw.value[2:].decode()) == raw.value
+    assert utf8string(raw.value[2:].decode()) == raw.value
     return raw.value[2:].decode()
 
 

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertificateAuthority", "FulcioRequestError", "der_utf8string"]
+from hatch_sigstore.sandbox._pki import ca_key_usage, octet_string, signing_key_usage, utf8string
+
+__all__ = ["CertificateAuthority", "FulcioRequestError"]
 
 LEAF_LIFETIME = datetime.timedelta(minutes=10)
 _CA_LIFETIME = datetime.timedelta(days=3650)
@@ -42,18 +44,6 @@ class FulcioRequestError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def der_utf8string(text: str) -> bytes:
-    """DER ``UTF8String`` (tag 12) holding ``text``."""
-    return b"\x0c" + _der_length(len(text.encode())) + text.encode()
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
 
 
 def _spki_der(key: ec.EllipticCurvePublicKey) -> bytes:
@@ -143,7 +133,7 @@ class CertificateAuthority:
             .not_valid_before(now - _BACKDATE)
             .not_valid_after(now + _CA_LIFETIME)
             .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(ca_key_usage(), critical=True)
             .add_extension(root_ski, critical=False)
             .sign(self.root_key, hashes.SHA384())
         )
@@ -156,7 +146,7 @@ class CertificateAuthority:
             .not_valid_before(now - _BACKDATE)
             .not_valid_after(now + _CA_LIFETIME - datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(ca_key_usage(), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
             )
@@ -219,17 +209,7 @@ class CertificateAuthority:
             .not_valid_before(now)
             .not_valid_after(now + LEAF_LIFETIME)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                signing_key_usage(),
                 critical=True,
             )
             .add_extension(
@@ -253,7 +233,7 @@ class CertificateAuthority:
             )
         for n, value in gitlab_extensions(claims, url):
             builder = builder.add_extension(
-                x509.UnrecognizedExtension(_oid(n), der_utf8string(value)), critical=False
+                x509.UnrecognizedExtension(_oid(n), utf8string(value)), critical=False
             )
         # The precertificate is the same certificate without the SCT list: its TBS is exactly
         # what the final certificate's ``tbs_precertificate_bytes`` gives back, as long as the
@@ -262,7 +242,7 @@ class CertificateAuthority:
         sct = self._sct(precert.tbs_certificate_bytes, timestamp_ms=int(now.timestamp()) * 1000)
         sct_list = struct.pack("!H", len(sct) + 2) + struct.pack("!H", len(sct)) + sct
         builder = builder.add_extension(
-            x509.UnrecognizedExtension(_SCT_LIST_OID, _der_octet_string(sct_list)),
+            x509.UnrecognizedExtension(_SCT_LIST_OID, octet_string(sct_list)),
             critical=False,
         )
         leaf = builder.sign(self.intermediate_key, hashes.SHA384())
@@ -288,24 +268,6 @@ class CertificateAuthority:
             + struct.pack("!BBH", 4, 3, len(signature))  # sha256, ecdsa
             + signature
         )
-
-
-def _ca_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _der_octet_string(data: bytes) -> bytes:
-    return b"\x04" + _der_length(len(data)) + data
 
 
 def _load_csr(value: object) -> x509.CertificateSigningRequest:

@@ -52,29 +52,34 @@ class _Entry:
     set_b64: str
 
 
-def _field(obj: object, *path: str) -> Any:
+def request_field(obj: object, *path: str, error: str = "validation failure") -> Any:
+    """``obj[path[0]][path[1]]…`` of a submitted entry, or a 400 naming the missing field.
+
+    ``error`` is the log's wording: Rekor v1 says "validation failure", v2 "invalid request".
+    """
     for name in path:
         if not isinstance(obj, dict) or name not in obj:
-            raise RekorRequestError(400, f"validation failure: missing {'.'.join(path)}")
+            raise RekorRequestError(400, f"{error}: missing {'.'.join(path)}")
         obj = obj[name]
     return obj
 
 
-def _b64(value: object, what: str) -> bytes:
+def request_b64(value: object, what: str, *, error: str = "validation failure") -> bytes:
+    """Base64 bytes of a submitted entry: standard, else URL-safe (both Rekor APIs take both)."""
     if not isinstance(value, str):
-        raise RekorRequestError(400, f"validation failure: {what} must be a base64 string")
+        raise RekorRequestError(400, f"{error}: {what} must be a base64 string")
     try:
         return base64.b64decode(value, validate=True)
     except ValueError:  # binascii.Error, or a non-ASCII string
         try:
             return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         except ValueError as exc:
-            raise RekorRequestError(400, f"validation failure: {what} is not base64") from exc
+            raise RekorRequestError(400, f"{error}: {what} is not base64") from exc
 
 
 def _load_verifier(b64_pem: object) -> tuple[ec.EllipticCurvePublicKey, str]:
     """A submitted verifier (cert or key PEM, base64) → (EC key, canonical base64 PEM)."""
-    pem = _b64(b64_pem, "public key")
+    pem = request_b64(b64_pem, "public key")
     try:
         if b"CERTIFICATE" in pem:
             cert = x509.load_pem_x509_certificate(pem)
@@ -95,8 +100,8 @@ def _load_verifier(b64_pem: object) -> tuple[ec.EllipticCurvePublicKey, str]:
 
 
 def _hashedrekord(spec: object) -> dict[str, Any]:
-    algorithm = _field(spec, "data", "hash", "algorithm")
-    value = _field(spec, "data", "hash", "value")
+    algorithm = request_field(spec, "data", "hash", "algorithm")
+    value = request_field(spec, "data", "hash", "value")
     if not isinstance(algorithm, str) or algorithm not in _HASHES:
         raise RekorRequestError(
             400, f"validation failure: unsupported hash algorithm {algorithm!r}"
@@ -108,8 +113,8 @@ def _hashedrekord(spec: object) -> dict[str, Any]:
         digest = b""
     if len(digest) != size:
         raise RekorRequestError(400, "validation failure: invalid hash value")
-    signature = _b64(_field(spec, "signature", "content"), "signature")
-    key, canonical_key = _load_verifier(_field(spec, "signature", "publicKey", "content"))
+    signature = request_b64(request_field(spec, "signature", "content"), "signature")
+    key, canonical_key = _load_verifier(request_field(spec, "signature", "publicKey", "content"))
     try:
         key.verify(signature, digest, ec.ECDSA(Prehashed(hash_cls())))
     except InvalidSignature as exc:
@@ -135,8 +140,8 @@ def _pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _dsse(spec: object) -> dict[str, Any]:
-    envelope_text = _field(spec, "proposedContent", "envelope")
-    verifiers = _field(spec, "proposedContent", "verifiers")
+    envelope_text = request_field(spec, "proposedContent", "envelope")
+    verifiers = request_field(spec, "proposedContent", "verifiers")
     if not isinstance(envelope_text, str):
         raise RekorRequestError(400, "validation failure: envelope must be a JSON string")
     if not isinstance(verifiers, list) or not verifiers:
@@ -145,9 +150,9 @@ def _dsse(spec: object) -> dict[str, Any]:
         envelope = json.loads(envelope_text)
     except (ValueError, RecursionError) as exc:
         raise RekorRequestError(400, "validation failure: envelope is not JSON") from exc
-    payload_type = _field(envelope, "payloadType")
-    payload = _b64(_field(envelope, "payload"), "payload")
-    signatures = _field(envelope, "signatures")
+    payload_type = request_field(envelope, "payloadType")
+    payload = request_b64(request_field(envelope, "payload"), "payload")
+    signatures = request_field(envelope, "signatures")
     if not isinstance(payload_type, str) or not isinstance(signatures, list) or not signatures:
         raise RekorRequestError(400, "validation failure: envelope has no signatures")
     keys = [_load_verifier(v) for v in verifiers]
@@ -155,8 +160,8 @@ def _dsse(spec: object) -> dict[str, Any]:
     # As rekor's dsse v0.0.1 ``verifyEnvelope``: every key must verify some signature (SHA-256
     # whatever the curve), every signature needs a key; the log keeps each signature as sent,
     # sorted, with its key's canonical PEM.
-    sigs = [_field(item, "sig") for item in signatures]
-    decoded = [_b64(sig, "signature") for sig in sigs]
+    sigs = [request_field(item, "sig") for item in signatures]
+    decoded = [request_b64(sig, "signature") for sig in sigs]
     verifier_of: dict[str, str] = {}
     for key, canonical_key in keys:
         accepted = False
@@ -188,9 +193,9 @@ def _dsse(spec: object) -> dict[str, Any]:
 
 def canonical_body(proposed: object) -> bytes:
     """Validate a proposed entry (checking its signature) and return Rekor's canonical body."""
-    kind = _field(proposed, "kind")
-    version = _field(proposed, "apiVersion")
-    spec = _field(proposed, "spec")
+    kind = request_field(proposed, "kind")
+    version = request_field(proposed, "apiVersion")
+    spec = request_field(proposed, "spec")
     if kind == "hashedrekord" and version == "0.0.1":
         body = _hashedrekord(spec)
     elif kind == "dsse" and version == "0.0.1":

@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from hatch_sigstore.sandbox._merkle import MerkleTree, hash_leaf
-from hatch_sigstore.sandbox._rekor import RekorRequestError
+from hatch_sigstore.sandbox._rekor import RekorRequestError, request_b64, request_field
+
+_ERROR = "invalid request"  # how Rekor v2 words a 400
 
 __all__ = ["TransparencyLogV2", "note_key_id"]
 
@@ -47,20 +49,11 @@ def note_key_id(name: str, key: ed25519.Ed25519PublicKey) -> bytes:
 
 
 def _field(obj: object, *path: str) -> Any:
-    for name in path:
-        if not isinstance(obj, dict) or name not in obj:
-            raise RekorRequestError(400, f"invalid request: missing {'.'.join(path)}")
-        obj = obj[name]
-    return obj
+    return request_field(obj, *path, error=_ERROR)
 
 
 def _b64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise RekorRequestError(400, f"invalid request: {what} must be a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except ValueError as exc:
-        raise RekorRequestError(400, f"invalid request: {what} is not base64") from exc
+    return request_b64(value, what, error=_ERROR)
 
 
 def canonical_body_v2(request: object) -> bytes:

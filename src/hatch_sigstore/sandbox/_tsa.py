@@ -19,6 +19,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from hatch_sigstore.sandbox._pki import (
+    ca_key_usage,
+    integer,
+    octet_string,
+    oid,
+    seq,
+    set_of,
+    signing_key_usage,
+    tlv,
+)
+
 __all__ = ["TimestampAuthority", "TimestampRequestError"]
 
 _OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -38,46 +49,6 @@ _DIGEST_SIZES = {
 
 class TimestampRequestError(Exception):
     """A malformed or unsupported timestamp request (HTTP 400)."""
-
-
-# -- minimal DER ---------------------------------------------------------------------------
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(raw)]) + raw
-    return bytes([tag]) + length + content
-
-
-def _seq(*items: bytes) -> bytes:
-    return _tlv(0x30, b"".join(items))
-
-
-def _set(*items: bytes) -> bytes:
-    return _tlv(0x31, b"".join(sorted(items)))  # DER: SET OF sorted by encoding
-
-
-def _int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
-
-
-def _oid(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        rest = arc >> 7
-        while rest:
-            chunk.append(0x80 | (rest & 0x7F))
-            rest >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(out))
-
-
-def _octets(data: bytes) -> bytes:
-    return _tlv(0x04, data)
 
 
 def _read(data: bytes, pos: int) -> tuple[int, bytes, int, int]:
@@ -184,17 +155,7 @@ class TimestampAuthority:
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                ca_key_usage(),
                 critical=True,
             )
             .add_extension(
@@ -212,17 +173,7 @@ class TimestampAuthority:
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                signing_key_usage(),
                 critical=True,
             )
             .add_extension(
@@ -245,48 +196,51 @@ class TimestampAuthority:
             self._serial += 1
             serial = self._serial
         gen_time = datetime.datetime.now(datetime.timezone.utc)
-        tst_info = _seq(
-            _int(1),
-            _oid(_OID_POLICY),
+        tst_info = seq(
+            integer(1),
+            oid(_OID_POLICY),
             imprint,
-            _int(serial),
-            _tlv(0x18, gen_time.strftime("%Y%m%d%H%M%SZ").encode()),
-            _seq(_int(1)),  # accuracy: one second
-            *([_int(nonce)] if nonce is not None else []),
+            integer(serial),
+            tlv(0x18, gen_time.strftime("%Y%m%d%H%M%SZ").encode()),
+            seq(integer(1)),  # accuracy: one second
+            *([integer(nonce)] if nonce is not None else []),
         )
         leaf = self.chain[0]
         leaf_der = leaf.public_bytes(serialization.Encoding.DER)
-        sha256 = _seq(_oid(_OID_SHA256))
+        sha256 = seq(oid(_OID_SHA256))
         attributes = [
-            _seq(_oid(_OID_CONTENT_TYPE), _set(_oid(_OID_TST_INFO))),
-            _seq(_oid(_OID_MESSAGE_DIGEST), _set(_octets(hashlib.sha256(tst_info).digest()))),
-            _seq(
-                _oid(_OID_SIGNING_CERT_V2),
-                _set(_seq(_seq(_seq(_octets(hashlib.sha256(leaf_der).digest()))))),
+            seq(oid(_OID_CONTENT_TYPE), set_of(oid(_OID_TST_INFO))),
+            seq(oid(_OID_MESSAGE_DIGEST), set_of(octet_string(hashlib.sha256(tst_info).digest()))),
+            seq(
+                oid(_OID_SIGNING_CERT_V2),
+                set_of(seq(seq(seq(octet_string(hashlib.sha256(leaf_der).digest()))))),
             ),
         ]
-        signed_attrs = _set(*attributes)
+        signed_attrs = set_of(*attributes)
         signature = self.key.sign(signed_attrs, ec.ECDSA(hashes.SHA256()))
-        signer_info = _seq(
-            _int(1),
-            _seq(leaf.issuer.public_bytes(), _int(leaf.serial_number)),
+        signer_info = seq(
+            integer(1),
+            seq(leaf.issuer.public_bytes(), integer(leaf.serial_number)),
             sha256,
             b"\xa0" + signed_attrs[1:],  # [0] IMPLICIT SET OF Attribute
-            _seq(_oid(_OID_ECDSA_SHA256)),
-            _octets(signature),
+            seq(oid(_OID_ECDSA_SHA256)),
+            octet_string(signature),
         )
         certificates = (
             # [0] IMPLICIT SET OF: DER order, as for any SET OF
-            [b"\xa0" + _set(*(c.public_bytes(serialization.Encoding.DER) for c in self.chain))[1:]]
+            [
+                b"\xa0"
+                + set_of(*(c.public_bytes(serialization.Encoding.DER) for c in self.chain))[1:]
+            ]
             if cert_req
             else []
         )
-        signed_data = _seq(
-            _int(3),
-            _set(sha256),
-            _seq(_oid(_OID_TST_INFO), _tlv(0xA0, _octets(tst_info))),
+        signed_data = seq(
+            integer(3),
+            set_of(sha256),
+            seq(oid(_OID_TST_INFO), tlv(0xA0, octet_string(tst_info))),
             *certificates,
-            _set(signer_info),
+            set_of(signer_info),
         )
-        token = _seq(_oid(_OID_SIGNED_DATA), _tlv(0xA0, signed_data))
-        return _seq(_seq(_int(0)), token)
+        token = seq(oid(_OID_SIGNED_DATA), tlv(0xA0, signed_data))
+        return seq(seq(integer(0)), token)
