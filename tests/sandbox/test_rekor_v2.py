@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -252,44 +252,45 @@ def _flip_last_byte(b64: str) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
-def test_tampered_timestamp_fails(v2_sandbox: LocalSigstore, signed: Path, tmp_path: Path) -> None:
-    bundle = bundle_json(signed)
-    stamps = bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+def _tamper_timestamp(material: dict[str, Any]) -> None:
+    stamps = material["timestampVerificationData"]["rfc3161Timestamps"]
     stamps[0]["signedTimestamp"] = _flip_last_byte(stamps[0]["signedTimestamp"])  # the signature
-    artifact, side = copy_with(tmp_path, signed, bundle)
-    ok, reason = hatch_verify(v2_sandbox, artifact)
-    assert not ok
-    assert reason
-    assert "sources of verified time" in reason
-    assert sigstore_cli_verify(v2_sandbox, artifact, side) != 0
 
 
-def test_tampered_inclusion_proof_fails(
-    v2_sandbox: LocalSigstore, signed: Path, tmp_path: Path
-) -> None:
-    bundle = bundle_json(signed)
-    proof = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+def _tamper_inclusion_proof(material: dict[str, Any]) -> None:
+    proof = material["tlogEntries"][0]["inclusionProof"]
     proof["rootHash"] = _flip_last_byte(proof["rootHash"])
-    artifact, side = copy_with(tmp_path, signed, bundle)
-    ok, reason = hatch_verify(v2_sandbox, artifact)
-    assert not ok
-    assert reason
-    assert "inclusion proof" in reason
-    assert sigstore_cli_verify(v2_sandbox, artifact, side) != 0
 
 
-def test_tampered_checkpoint_signature_fails(
-    v2_sandbox: LocalSigstore, signed: Path, tmp_path: Path
-) -> None:
-    bundle = bundle_json(signed)
-    checkpoint = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+def _tamper_checkpoint_signature(material: dict[str, Any]) -> None:
+    checkpoint = material["tlogEntries"][0]["inclusionProof"]["checkpoint"]
     head, stamp = checkpoint["envelope"].rstrip("\n").rsplit(" ", 1)
     checkpoint["envelope"] = f"{head} {_flip_last_byte(stamp)}\n"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "needle"),
+    [
+        (_tamper_timestamp, "sources of verified time"),
+        (_tamper_inclusion_proof, "inclusion proof"),
+        (_tamper_checkpoint_signature, "checkpoint: invalid signature"),
+    ],
+    ids=["timestamp", "inclusion-proof", "checkpoint-signature"],
+)
+def test_tampered_bundle_fails(
+    v2_sandbox: LocalSigstore,
+    signed: Path,
+    tmp_path: Path,
+    tamper: Callable[[dict[str, Any]], None],
+    needle: str,
+) -> None:
+    bundle = bundle_json(signed)
+    tamper(bundle["verificationMaterial"])
     artifact, side = copy_with(tmp_path, signed, bundle)
     ok, reason = hatch_verify(v2_sandbox, artifact)
     assert not ok
     assert reason
-    assert "checkpoint: invalid signature" in reason
+    assert needle in reason
     assert sigstore_cli_verify(v2_sandbox, artifact, side) != 0
 
 
