@@ -15,6 +15,7 @@ from hatch_sigstore.sandbox._gitlab_regex import (
     GENERIC_FILE_NAME,
     GENERIC_FILE_NAME_V17,
     GENERIC_FILE_NAME_V18,
+    GENERIC_FILE_NAME_V18_AT,
     GENERIC_PACKAGE_NAME,
     GENERIC_VERSION,
     PYPI_NAME,
@@ -74,7 +75,9 @@ def test_pypi_name_table(name: str, accepted: bool) -> None:
         (GENERIC_PACKAGE_NAME, "@scope/pkg", False),
         (GENERIC_PACKAGE_NAME, "a~b", False),
         (GENERIC_FILE_NAME, "pkg-1.0.0-py3-none-any.whl.sigstore.json", True),
-        (GENERIC_FILE_NAME, "myfile@1.1.tar.gz", True),
+        (GENERIC_FILE_NAME, "myfile@1.1.tar.gz", False),
+        (GENERIC_FILE_NAME_V18_AT, "myfile@1.1.tar.gz", True),
+        (GENERIC_FILE_NAME_V18_AT, "x@", False),
         (GENERIC_FILE_NAME, "my~file", True),
         (GENERIC_FILE_NAME, "~x", False),
         (GENERIC_FILE_NAME, "x@", False),
@@ -124,9 +127,10 @@ SAFE = string.ascii_letters + string.digits + "._-+~@"
 
 
 @given(st.text(alphabet=SAFE, min_size=1, max_size=30))
-def test_generic_file_name_newest(value: str) -> None:
-    expected = value[0] not in "~@" and value[-1] not in "~@"
-    assert ok(GENERIC_FILE_NAME, value) is expected
+def test_generic_file_name_18(value: str) -> None:
+    at_ends = value[0] not in "~@" and value[-1] not in "~@"
+    assert ok(GENERIC_FILE_NAME_V18_AT, value) is at_ends
+    assert ok(GENERIC_FILE_NAME, value) is (at_ends and "@" not in value)
 
 
 @given(st.text(min_size=1, max_size=20).filter(lambda s: any(c not in SAFE for c in s)))

@@ -453,7 +453,8 @@ def test_generic_duplicate_exception_regex(
         ("pkg+x", "v1.2.3", "my+file.tar.gz", None),
         ("My.Pkg", "1.2.3-rc.1", "SHA256SUMS", None),
         ("pkg", "main", "my~file", None),
-        ("pkg", "0" * 40, "myfile@1.1.tar.gz", None),
+        ("pkg", "0" * 40, "my.file-1.1.tar.gz", None),
+        ("pkg", "1.0", "myfile@1.1.tar.gz", "file_name is invalid"),
         ("pkg", "1.0.0.post1+local", "x.publish.attestation", None),
         ("pk~g", "1.0", "f", "package_name is invalid"),
         ("pkg", "1..2", "f", "package_version is invalid"),
@@ -499,7 +500,9 @@ def test_generic_regexes(
         ("17", "my~file", False),
         ("18", "my~file", True),
         ("18", "a@b", False),
-        ("newest", "a@b", True),
+        ("newest", "a@b", False),
+        ("18-at", "a@b", True),
+        ("18-at", "@b", False),
     ],
 )
 def test_generic_file_name_regex_by_version(
