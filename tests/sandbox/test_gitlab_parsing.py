@@ -1,4 +1,5 @@
-"""GitLab's regexes (reference §1.3, §3.2) and the stand-in's body parsing (multipart, chunked)."""
+"""GitLab's regexes (lib/gitlab/regex/packages.rb) and the stand-in's body parsing (multipart,
+chunked)."""
 
 from __future__ import annotations
 

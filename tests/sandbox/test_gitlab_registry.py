@@ -1,5 +1,6 @@
 """The GitLab registry stand-in over real HTTP: PyPI upload, simple index, downloads, generic
-packages, error bodies and the facade (reference: shared/reference/gitlab-registry.md §1-4, §8)."""
+packages, error bodies and the facade (lib/api/pypi_packages.rb,
+lib/api/generic_packages.rb, lib/api/helpers.rb)."""
 
 from __future__ import annotations
 

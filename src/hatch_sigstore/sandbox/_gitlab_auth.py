@@ -1,4 +1,5 @@
-"""Authentication and authorisation of the GitLab stand-in (reference §1.4, §2.1, §3.4).
+"""Authentication and authorisation of the GitLab stand-in (lib/gitlab/auth/auth_finders.rb,
+lib/api/api_guard.rb, lib/api/helpers/packages/basic_auth_helpers.rb).
 
 Credential sources, in GitLab's order (``find_user_from_sources``): deploy token (``DEPLOY-TOKEN``
 header or Basic password), personal/project access token (``PRIVATE-TOKEN`` header,

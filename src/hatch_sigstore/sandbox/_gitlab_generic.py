@@ -1,4 +1,5 @@
-"""Generic-package routes of the GitLab stand-in (reference §3): raw-body PUT and GET."""
+"""Generic-package routes of the GitLab stand-in (lib/api/generic_packages.rb): raw-body PUT
+and GET."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""PyPI routes of the GitLab stand-in (reference §1 and §2): upload, simple index, downloads."""
+"""PyPI routes of the GitLab stand-in (lib/api/pypi_packages.rb): upload, simple index and
+downloads."""
 
 from __future__ import annotations
 

@@ -129,10 +129,6 @@ class ObjectStore:
                 self._server = LoopbackServer(_Handler, owner=self, host=self.host).start()
             return self._server.url
 
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
     def stop(self) -> None:
         with self._lock:
             server, self._server = self._server, None
@@ -169,13 +165,6 @@ class ObjectStore:
         with self._lock:
             self._objects[key] = _Object(dest, content_type, md5.hexdigest(), time.time())
         return dest
-
-    def has(self, key: str) -> bool:
-        with self._lock:
-            return key in self._objects
-
-    def object_url(self, key: str) -> str:
-        return f"{self.url}/{self.bucket}/{_uri_encode(key)}"
 
     # pre-signed URLs ------------------------------------------------------------------------
     def _signing_key(self, day: str) -> bytes:
