@@ -1,5 +1,6 @@
 """Auth matrix of the GitLab stand-in: every credential kind and how it is sent, against every
-project visibility, on the PyPI and generic routes (reference §1.4, §2.1, §3.3-3.4, §4)."""
+project visibility, on the PyPI and generic routes (spec/requests/api/pypi_packages_spec.rb,
+generic_packages_spec.rb tables)."""
 
 from __future__ import annotations
 

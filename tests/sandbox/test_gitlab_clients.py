@@ -3,88 +3,18 @@ curl (the tutorial's generic-registry commands) and hatch's own index publisher.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
-import os
-import shutil
 import subprocess
 import sys
-import tarfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gitlab_stand_in_helpers import BIN, CURL, NAME, VERSION, build_dists, clean_env, run
 
 from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project
 
 pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-CURL = shutil.which("curl")
-NAME, VERSION = "demo_pkg", "1.2.3"
-
-
-def _record_hash(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def build_dists(dest: Path, name: str = NAME, version: str = VERSION) -> list[Path]:
-    """A real (tiny) wheel and sdist, Metadata-Version 2.1 so every client can read them."""
-    dest.mkdir(parents=True, exist_ok=True)
-    metadata = (
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-        "Summary: stand-in test package\nRequires-Python: >=3.8\n\n"
-    ).encode()
-    dist_info = f"{name}-{version}.dist-info"
-    members = {
-        f"{name}/__init__.py": b"VALUE = 1\n",
-        f"{dist_info}/METADATA": metadata,
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-    }
-    record = [f"{k},sha256={_record_hash(v)},{len(v)}" for k, v in members.items()]
-    record.append(f"{dist_info}/RECORD,,")
-    wheel = dest / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for k, v in members.items():
-            zf.writestr(k, v)
-        zf.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
-    sdist = dest / f"{name}-{version}.tar.gz"
-    with tarfile.open(sdist, "w:gz") as tf:
-        for rel, data in {
-            "PKG-INFO": metadata,
-            "pyproject.toml": b'[project]\nname = "x"\n',
-            f"{name}/__init__.py": b"VALUE = 1\n",
-        }.items():
-            info = tarfile.TarInfo(f"{name}-{version}/{rel}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return [wheel, sdist]
-
-
-def run(args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None):
-    return subprocess.run(
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
-
-
-def clean_env(tmp: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "TWINE_", "HATCH_", "CI_", "UV_"))
-    }
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    env["HOME"] = str(tmp)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +35,7 @@ def sha(path: Path) -> str:
 def test_twine_upload_then_duplicate(gl: GitLabRegistry, project: Project, tmp_path: Path) -> None:
     dists = build_dists(tmp_path / "dist")
     job = gl.job_token(project)
-    cmd = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    cmd: list[str | Path] = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
     cmd += ["--repository-url", gl.pypi_url(project), "-u", "gitlab-ci-token", "-p", job]
     result = run([*cmd, *dists], env=clean_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -127,12 +57,14 @@ def test_twine_upload_then_duplicate(gl: GitLabRegistry, project: Project, tmp_p
 
 def _upload(gl: GitLabRegistry, project: Project, dists: list[Path], tmp: Path) -> None:
     job = gl.job_token(project)
-    cmd = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    cmd: list[str | Path] = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
     cmd += ["--repository-url", gl.pypi_url(project), "-u", "gitlab-ci-token", "-p", job]
     assert run([*cmd, *dists], env=clean_env(tmp)).returncode == 0
 
 
-def _pip_download(gl: GitLabRegistry, project: Project, token: str, dest: Path):
+def _pip_download(
+    gl: GitLabRegistry, project: Project, token: str, dest: Path
+) -> subprocess.CompletedProcess[str]:
     return run(
         [
             sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--no-cache-dir",
@@ -217,7 +149,14 @@ def test_hatch_index_publisher(gl: GitLabRegistry, project: Project, tmp_path: P
         "HATCH_DATA_DIR": str(tmp_path / "hatch" / "data"),
     }
     job = gl.job_token(project)
-    cmd = [BIN / "hatch", "publish", "-r", gl.pypi_url(project), "-u", "gitlab-ci-token"]
+    cmd: list[str | Path] = [
+        BIN / "hatch",
+        "publish",
+        "-r",
+        gl.pypi_url(project),
+        "-u",
+        "gitlab-ci-token",
+    ]
     cmd += ["-a", job, "--no-prompt", *dists]
     gl.clear_requests()
     first = run(cmd, env=env, cwd=tmp_path)

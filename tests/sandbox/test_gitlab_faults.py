@@ -1,5 +1,5 @@
 """Fault injection of the GitLab stand-in: status, reset mid-body, stored-then-502,
-store-after-502, latency; scripted and seeded-random (reference: issue 4, flaky-network tests).
+store-after-502, latency; scripted and seeded-random (issue 4: flaky-network tests).
 
 Also the server plumbing the fault tests rely on: the request log is complete by the time a
 client has the answer (no settling sleeps), and expected disconnects stay quiet on stderr while

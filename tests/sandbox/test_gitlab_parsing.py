@@ -1,4 +1,5 @@
-"""GitLab's regexes (reference §1.3, §3.2) and the stand-in's body parsing (multipart, chunked)."""
+"""GitLab's regexes (lib/gitlab/regex/packages.rb) and the stand-in's body parsing (multipart,
+chunked)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hatch_sigstore.sandbox._gitlab_regex import (
     GENERIC_FILE_NAME,
     GENERIC_FILE_NAME_V17,
     GENERIC_FILE_NAME_V18,
+    GENERIC_FILE_NAME_V18_AT,
     GENERIC_PACKAGE_NAME,
     GENERIC_VERSION,
     PYPI_NAME,
@@ -74,7 +76,9 @@ def test_pypi_name_table(name: str, accepted: bool) -> None:
         (GENERIC_PACKAGE_NAME, "@scope/pkg", False),
         (GENERIC_PACKAGE_NAME, "a~b", False),
         (GENERIC_FILE_NAME, "pkg-1.0.0-py3-none-any.whl.sigstore.json", True),
-        (GENERIC_FILE_NAME, "myfile@1.1.tar.gz", True),
+        (GENERIC_FILE_NAME, "myfile@1.1.tar.gz", False),
+        (GENERIC_FILE_NAME_V18_AT, "myfile@1.1.tar.gz", True),
+        (GENERIC_FILE_NAME_V18_AT, "x@", False),
         (GENERIC_FILE_NAME, "my~file", True),
         (GENERIC_FILE_NAME, "~x", False),
         (GENERIC_FILE_NAME, "x@", False),
@@ -124,9 +128,10 @@ SAFE = string.ascii_letters + string.digits + "._-+~@"
 
 
 @given(st.text(alphabet=SAFE, min_size=1, max_size=30))
-def test_generic_file_name_newest(value: str) -> None:
-    expected = value[0] not in "~@" and value[-1] not in "~@"
-    assert ok(GENERIC_FILE_NAME, value) is expected
+def test_generic_file_name_18(value: str) -> None:
+    at_ends = value[0] not in "~@" and value[-1] not in "~@"
+    assert ok(GENERIC_FILE_NAME_V18_AT, value) is at_ends
+    assert ok(GENERIC_FILE_NAME, value) is (at_ends and "@" not in value)
 
 
 @given(st.text(min_size=1, max_size=20).filter(lambda s: any(c not in SAFE for c in s)))

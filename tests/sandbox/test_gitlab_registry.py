@@ -1,5 +1,6 @@
 """The GitLab registry stand-in over real HTTP: PyPI upload, simple index, downloads, generic
-packages, error bodies and the facade (reference: shared/reference/gitlab-registry.md §1-4, §8)."""
+packages, error bodies and the facade (lib/api/pypi_packages.rb,
+lib/api/generic_packages.rb, lib/api/helpers.rb)."""
 
 from __future__ import annotations
 
@@ -453,7 +454,8 @@ def test_generic_duplicate_exception_regex(
         ("pkg+x", "v1.2.3", "my+file.tar.gz", None),
         ("My.Pkg", "1.2.3-rc.1", "SHA256SUMS", None),
         ("pkg", "main", "my~file", None),
-        ("pkg", "0" * 40, "myfile@1.1.tar.gz", None),
+        ("pkg", "0" * 40, "my.file-1.1.tar.gz", None),
+        ("pkg", "1.0", "myfile@1.1.tar.gz", "file_name is invalid"),
         ("pkg", "1.0.0.post1+local", "x.publish.attestation", None),
         ("pk~g", "1.0", "f", "package_name is invalid"),
         ("pkg", "1..2", "f", "package_version is invalid"),
@@ -499,7 +501,9 @@ def test_generic_regexes(
         ("17", "my~file", False),
         ("18", "my~file", True),
         ("18", "a@b", False),
-        ("newest", "a@b", True),
+        ("newest", "a@b", False),
+        ("18-at", "a@b", True),
+        ("18-at", "@b", False),
     ],
 )
 def test_generic_file_name_regex_by_version(

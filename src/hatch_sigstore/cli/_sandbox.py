@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
 
 
 _DEFAULT_STATE = ".sandbox"
+_OBJECT_STORAGE_HELP = (
+    "keep package files in a local S3-like object store: downloads redirect there"
+)
 
 
 def _register_demo(actions: Any) -> None:
@@ -48,13 +51,15 @@ def _register_demo(actions: Any) -> None:
         metavar="DIR",
         help="keep the workspace (built, published and downloaded files) in DIR",
     )
+    demo.add_argument("--object-storage", action="store_true", help=_OBJECT_STORAGE_HELP)
     demo.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from hatch_sigstore.sandbox.demo import run_demo as demo
 
-    return 0 if demo(example=args.example, keep=args.keep).ok else 1
+    result = demo(example=args.example, keep=args.keep, object_storage=args.object_storage)
+    return 0 if result.ok else 1
 
 
 def _register_up_down(actions: Any) -> None:
@@ -73,6 +78,7 @@ def _register_up_down(actions: Any) -> None:
         metavar="GROUP/PROJECT",
         help="the project path to create (default: rehearsal/my-project)",
     )
+    up.add_argument("--object-storage", action="store_true", help=_OBJECT_STORAGE_HELP)
     up.set_defaults(func=run_up)
     down = actions.add_parser("down", help="stop what `sandbox up` started")
     down.add_argument("--state-dir", default=_DEFAULT_STATE, metavar="DIR")
@@ -81,6 +87,7 @@ def _register_up_down(actions: Any) -> None:
     services = actions.add_parser("services")
     services.add_argument("--state-dir", required=True)
     services.add_argument("--project", required=True)
+    services.add_argument("--object-storage", action="store_true")
     services.set_defaults(func=run_services)
 
 
@@ -89,7 +96,9 @@ def run_up(args: argparse.Namespace) -> int:
 
     from hatch_sigstore.sandbox.rehearsal import up
 
-    env_file = up(Path(args.state_dir), project_path=args.project)
+    env_file = up(
+        Path(args.state_dir), project_path=args.project, object_storage=args.object_storage
+    )
     print(
         "hatch-sigstore sandbox is up (NEVER for production).\n"
         f"  variables:  source {env_file}\n"
@@ -114,7 +123,9 @@ def run_services(args: argparse.Namespace) -> int:
 
     from hatch_sigstore.sandbox.rehearsal import run_services as services
 
-    return services(Path(args.state_dir), project_path=args.project)
+    return services(
+        Path(args.state_dir), project_path=args.project, object_storage=args.object_storage
+    )
 
 
 def _register_serve(actions: Any) -> None:

@@ -1,4 +1,5 @@
-"""Authentication and authorisation of the GitLab stand-in (reference §1.4, §2.1, §3.4).
+"""Authentication and authorisation of the GitLab stand-in (lib/gitlab/auth/auth_finders.rb,
+lib/api/api_guard.rb, lib/api/helpers/packages/basic_auth_helpers.rb).
 
 Credential sources, in GitLab's order (``find_user_from_sources``): deploy token (``DEPLOY-TOKEN``
 header or Basic password), personal/project access token (``PRIVATE-TOKEN`` header,
@@ -31,8 +32,12 @@ __all__ = [
     "AuthFailure",
     "Principal",
     "RouteAuth",
+    "access_level",
     "authenticate",
+    "authenticate_api",
     "authorize",
+    "can_admin_package",
+    "principal_kind",
 ]
 
 CI_JOB_USER = "gitlab-ci-token"
@@ -255,3 +260,49 @@ def authorize(principal: Principal, project: Project, action: Literal["read", "w
         if principal.anonymous:
             raise unauthorized()
         raise AuthFailure(403, {"message": "403 Forbidden"})
+
+
+def authenticate_api(
+    store: Store,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    method: str,
+    *,
+    job_token: bool,
+) -> Principal:
+    """``API::APIGuard`` on a route outside the package-manager APIs: personal/project access
+    tokens (``PRIVATE-TOKEN``, ``private_token``, ``Authorization: Bearer``), job tokens only
+    where the route says ``job_token_allowed: true`` (``JOB-TOKEN``, ``job_token``), no deploy
+    tokens and no Basic auth (both ignored: the request is anonymous). A bad token is 401
+    ``{"message":"401 Unauthorized"}`` without the package registry's ``WWW-Authenticate``."""
+    kept = {
+        k: v
+        for k, v in headers.items()
+        if k != "deploy-token" and not (k == "authorization" and _basic(headers) is not None)
+    }
+    route = RouteAuth(deploy_token=False, basic_pat=False, job_token_request=job_token)
+    try:
+        return authenticate(store, kept, query, route, method)
+    except AuthFailure as failure:
+        if failure.status == 401 and failure.body == {"message": "401 Unauthorized"}:
+            raise AuthFailure(401, failure.body, bad_credentials=True) from None
+        raise
+
+
+def can_admin_package(principal: Principal, project: Project) -> bool:
+    """``admin_package``: Maintainer and up (app/policies/project_policy.rb)."""
+    return principal.kind == "user" and _role(principal, project) >= ROLES["maintainer"]
+
+
+def access_level(principal: Principal, project: Project) -> int:
+    """``max_member_access_for_project`` of the user behind a token (0 when not a member)."""
+    return _role(principal, project)
+
+
+def principal_kind(principal: Principal) -> str:
+    """How the request log names who asked: job | personal | deploy | anonymous."""
+    if principal.job is not None:
+        return "job"
+    if principal.pat is not None:
+        return "personal"
+    return principal.kind

@@ -1,4 +1,5 @@
-"""Generic-package routes of the GitLab stand-in (reference §3): raw-body PUT and GET."""
+"""Generic-package routes of the GitLab stand-in (lib/api/generic_packages.rb): raw-body PUT
+and GET."""
 
 from __future__ import annotations
 
@@ -14,13 +15,23 @@ from hatch_sigstore.sandbox._gitlab_auth import (
     RouteAuth,
     authenticate,
     authorize,
+    principal_kind,
     unauthorized,
 )
 from hatch_sigstore.sandbox._gitlab_body import CHUNK
+from hatch_sigstore.sandbox._gitlab_files import (
+    FILE_STORE_LOCAL,
+    FILE_STORE_REMOTE,
+    StoredFile,
+    object_key,
+    present_file,
+)
+from hatch_sigstore.sandbox._gitlab_packages_api import touch_downloaded
+from hatch_sigstore.sandbox._gitlab_protection import PROTECTED, is_protected
 from hatch_sigstore.sandbox._gitlab_regex import (
-    GENERIC_FILE_NAME,
     GENERIC_FILE_NAME_V17,
     GENERIC_FILE_NAME_V18,
+    GENERIC_FILE_NAME_V18_AT,
     GENERIC_PACKAGE_NAME,
     GENERIC_VERSION,
 )
@@ -39,7 +50,12 @@ __all__ = ["handle_generic", "package_file_json"]
 
 ALLOWED_STATUSES = ("default", "hidden")
 INSTALLABLE = ("default", "hidden", "deprecated")
-FILE_NAME_REGEXES = {"17": GENERIC_FILE_NAME_V17, "18": GENERIC_FILE_NAME_V18}
+FILE_NAME_REGEXES = {
+    "17": GENERIC_FILE_NAME_V17,
+    "18": GENERIC_FILE_NAME_V18,
+    "newest": GENERIC_FILE_NAME_V18,
+    "18-at": GENERIC_FILE_NAME_V18_AT,
+}
 
 
 def _route_auth(req: Request) -> RouteAuth:
@@ -50,8 +66,6 @@ def _route_auth(req: Request) -> RouteAuth:
 
 
 def _principal(req: Request) -> Principal:
-    from hatch_sigstore.sandbox._gitlab_pypi import principal_kind
-
     principal = authenticate(req.ctx.store, req.headers, req.query, _route_auth(req), req.method)
     req.auth_kind = principal_kind(principal)
     return principal
@@ -67,7 +81,11 @@ def _validate(req: Request, name: str, version: str, path: list[str], file_name:
         errors.append("package_name is invalid")
     if not GENERIC_VERSION.match(version):
         errors.append("package_version is invalid")
-    file_re = FILE_NAME_REGEXES.get(req.ctx.settings.generic_file_name_regex, GENERIC_FILE_NAME)
+    setting = req.ctx.settings.generic_file_name_regex
+    if setting not in FILE_NAME_REGEXES:
+        expected = sorted(FILE_NAME_REGEXES)
+        raise ValueError(f"generic_file_name_regex {setting!r}: expected one of {expected}")
+    file_re = FILE_NAME_REGEXES[setting]
     if path:
         if any(_traversal(seg) for seg in path):
             errors.append("path should be a valid file path")
@@ -110,6 +128,13 @@ def handle_generic(req: Request, raw_id: str, rest: list[str]) -> Response | Non
         authorize(principal, project, "write" if req.method == "PUT" else "read")
     except AuthFailure as failure:
         raise ApiError(failure.status, failure.body, failure.headers) from None
+    if (
+        req.method == "PUT"
+        and req.ctx.settings.protect_generic_packages
+        and is_protected(req.ctx.store, principal, project, name, "generic")
+    ):
+        # protect_package! in the Workhorse authorize step: before the body is sent
+        raise message(403, PROTECTED)
     stored_name = quote("/".join([*path, file_name]), safe="*-._") if path else file_name
     if req.method == "PUT":
         return _upload(req, project, name, version, stored_name)
@@ -132,6 +157,7 @@ def _upload(req: Request, project: Project, name: str, version: str, file_name: 
     declared = req.body.length
     if declared is not None and declared > limit:
         raise bad_request("File is too large")
+    remote = settings.object_storage
     tmp = store.tmp_path()
     sha256 = hashlib.sha256()
     size = 0
@@ -162,8 +188,12 @@ def _upload(req: Request, project: Project, name: str, version: str, file_name: 
             if status is not None:
                 package.status = status  # applies to the whole package
             file_id = store.next_id()
-            blob = store.blob_path("generic", file_id)
-            os.replace(tmp, blob)
+            key = object_key(project.id, package.id, file_id, file_name)
+            if remote:
+                blob = req.ctx.objects.put_file(key, tmp)
+            else:
+                blob = store.blob_path("generic", file_id)
+                os.replace(tmp, blob)
             record = GenericFile(
                 id=file_id,
                 package_id=package.id,
@@ -173,31 +203,41 @@ def _upload(req: Request, project: Project, name: str, version: str, file_name: 
                 blob=blob,
                 seq=store.next_seq(),
                 created_at=now(),
+                file_store=FILE_STORE_REMOTE if remote else FILE_STORE_LOCAL,
+                object_key=key,
             )
             package.files.append(record)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     if req.query.get("select") == "package_file":
-        return json_response(200, package_file_json(project, package, record))
+        return json_response(200, package_file_json(req, project, package, record))
     return json_response(201, {"message": "201 Created"})
 
 
 def package_file_json(
-    project: Project, package: GenericPackage, f: GenericFile
+    req: Request, project: Project, package: GenericPackage, f: GenericFile
 ) -> dict[str, object]:
-    """The raw PackageFile record (``to_json``) that ``?select=package_file`` returns."""
+    """The raw PackageFile record (``to_json``) that ``?select=package_file`` returns. Its
+    ``file`` is CarrierWave's ``{url: file.url}``: the store path for local storage, a
+    pre-signed URL of the object under object storage (``file_store`` 2)."""
+    if f.file_store == FILE_STORE_REMOTE:
+        url = req.ctx.objects.presign(
+            "GET", f.object_key, expires=req.ctx.settings.object_store_url_expiry
+        )
+    else:
+        url = f"/{f.object_key}"
     return {
         "id": f.id,
         "package_id": package.id,
         "created_at": f.created_at,
         "updated_at": f.created_at,
         "size": f.size,
-        "file_store": 1,
+        "file_store": f.file_store,
         "file_md5": None,
         "file_sha1": None,
         "file_name": f.file_name,
-        "file": {"url": f"/packages/{package.id}/files/{f.id}/{f.file_name}"},
+        "file": {"url": url},
         "file_sha256": f.sha256,
         "verification_retry_at": None,
         "verified_at": None,
@@ -214,8 +254,6 @@ def package_file_json(
 
 
 def _download(req: Request, project: Project, name: str, version: str, file_name: str) -> Response:
-    from hatch_sigstore.sandbox._gitlab_pypi import file_response
-
     with req.ctx.store.lock:
         package = next(
             (
@@ -229,6 +267,11 @@ def _download(req: Request, project: Project, name: str, version: str, file_name
     if not files:
         raise message(404, "404 Not found")
     newest = max(files, key=lambda f: f.id)
-    return file_response(
-        newest.blob, newest.size, newest.file_name, **{"X-Checksum-SHA256": newest.sha256}
-    )
+    assert package is not None
+    with req.ctx.store.lock:
+        touch_downloaded(package)
+    stored = StoredFile(newest.blob, newest.size, newest.file_name, newest.file_store,
+                        newest.object_key)  # fmt: skip
+    # present_package_file!(package_file, content_disposition: :attachment,
+    #                       extra_response_headers: { 'X-Checksum-SHA256' => file_sha256 })
+    return present_file(req, stored, attachment=True, extra={"X-Checksum-SHA256": newest.sha256})

@@ -1,4 +1,5 @@
-"""PyPI routes of the GitLab stand-in (reference §1 and §2): upload, simple index, downloads."""
+"""PyPI routes of the GitLab stand-in (lib/api/pypi_packages.rb): upload, simple index and
+downloads."""
 
 from __future__ import annotations
 
@@ -17,8 +18,20 @@ from hatch_sigstore.sandbox._gitlab_auth import (
     RouteAuth,
     authenticate,
     authorize,
+    principal_kind,
 )
 from hatch_sigstore.sandbox._gitlab_body import FilePart, boundary_of, parse_multipart
+from hatch_sigstore.sandbox._gitlab_files import (
+    FILE_STORE_LOCAL,
+    FILE_STORE_REMOTE,
+    StoredFile,
+    file_response,
+    object_key,
+    present_file,
+    redirect,
+)
+from hatch_sigstore.sandbox._gitlab_packages_api import touch_downloaded
+from hatch_sigstore.sandbox._gitlab_protection import PROTECTED, is_protected
 from hatch_sigstore.sandbox._gitlab_regex import (
     PYPI_NAME,
     PYPI_VERSION,
@@ -76,7 +89,7 @@ def _project(req: Request, raw_id: str) -> Project:
     return project
 
 
-def _auth(req: Request, project: Project, action: str) -> None:
+def _auth(req: Request, project: Project, action: str) -> Principal:
     try:
         principal = authenticate(req.ctx.store, req.headers, req.query, PYPI_AUTH, req.method)
     except AuthFailure as failure:
@@ -89,14 +102,7 @@ def _auth(req: Request, project: Project, action: str) -> None:
         authorize(principal, project, "read" if action == "read" else "write")
     except AuthFailure as failure:
         raise ApiError(failure.status, failure.body, failure.headers) from None
-
-
-def principal_kind(principal: Principal) -> str:
-    if principal.job is not None:
-        return "job"
-    if principal.pat is not None:
-        return "personal"
-    return principal.kind
+    return principal
 
 
 def handle_pypi(req: Request, raw_id: str, rest: list[str]) -> Response | None:
@@ -128,25 +134,57 @@ def handle_pypi(req: Request, raw_id: str, rest: list[str]) -> Response | None:
 # upload ---------------------------------------------------------------------------------------
 
 
+class _EntityTooLarge(Exception):  # noqa: N818 - Workhorse's destination.ErrEntityTooLarge
+    """A file part grew past the authorize step's MaximumSize."""
+
+
+class _LimitedSink:
+    """Workhorse's ``hardLimitReader`` (workhorse/internal/upload/destination/destination.go)."""
+
+    def __init__(self, fh: BinaryIO, limit: int | None) -> None:
+        self._fh = fh
+        self._limit = limit
+        self._written = 0
+
+    def write(self, data: bytes) -> int:
+        self._written += len(data)
+        if self._limit is not None and self._written > self._limit:
+            raise _EntityTooLarge
+        return self._fh.write(data)
+
+
+def _entity_too_large() -> Response:
+    """``fail.Request(w, r, err, fail.WithStatus(http.StatusRequestEntityTooLarge))``
+    (workhorse/internal/upload/uploads.go, internal/helper/fail/fail.go): Go's ``http.Error``
+    with the status text."""
+    headers = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
+    return Response(413, headers, b"Request Entity Too Large\n")
+
+
 def upload(req: Request, project: Project) -> Response:
-    _auth(req, project, "write")
+    principal = _auth(req, project, "write")  # the authorize step: before the body is read
     store, settings = req.ctx.store, req.ctx.settings
     opened: list[tuple[BinaryIO, Path]] = []
     sink_of: dict[str, Path] = {}
+    # POST .../authorize answers has_length: false, MaximumSize: pypi_max_file_size
+    limit = settings.max_pypi_file_size if settings.workhorse_maximum_size else None
 
-    def open_sink(name: str, _filename: str) -> BinaryIO:
+    def open_sink(name: str, _filename: str) -> _LimitedSink:
         path = store.tmp_path()
         fh = path.open("wb")
         opened.append((fh, path))
         sink_of[name] = path  # a repeated field: the last one wins
-        return fh
+        return _LimitedSink(fh, limit)
 
     fields: dict[str, str] = {}
     try:
         boundary = boundary_of(req.headers.get("content-type"))
         files: dict[str, FilePart] = {}
         if boundary is not None:
-            result = parse_multipart(req.body, boundary, open_sink=open_sink)
+            try:
+                result = parse_multipart(req.body, boundary, open_sink=open_sink)
+            except _EntityTooLarge:
+                return _entity_too_large()
             fields, files = result.fields, result.files
         elif req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             raw = req.body.read(1 << 20) if (req.body.length or 0) <= (1 << 20) else b""
@@ -171,6 +209,9 @@ def upload(req: Request, project: Project) -> Response:
         if content.size > settings.max_pypi_file_size:
             raise bad_request("File is too large")
         name, version = fields["name"], fields["version"]
+        # Packages::Pypi::CreatePackageService: protection before any model validation
+        if is_protected(store, principal, project, name, "pypi"):
+            raise message(403, PROTECTED)
         invalid = []
         if not name:
             invalid.append("Name can't be blank")
@@ -187,8 +228,9 @@ def upload(req: Request, project: Project) -> Response:
         # truncated, not refused; required_python is '' when absent
         metadata = {"requires_python": ""}
         metadata.update(
-            {key: fields[key][:limit] for key, limit in METADATA_LIMITS.items() if key in fields}
+            {key: fields[key][:cut] for key, cut in METADATA_LIMITS.items() if key in fields}
         )
+        remote = settings.object_storage
         with store.lock:
             packages = store.pypi[project.id]
             package = next((p for p in packages if p.name == name and p.version == version), None)
@@ -200,8 +242,12 @@ def upload(req: Request, project: Project) -> Response:
             else:
                 package.metadata = metadata  # Metadatum.upsert: the last upload wins
             file_id = store.next_id()
-            blob = store.blob_path("pypi", file_id)
-            os.replace(content_path, blob)
+            key = object_key(project.id, package.id, file_id, content.filename)
+            if remote:
+                blob = req.ctx.objects.put_file(key, content_path)
+            else:
+                blob = store.blob_path("pypi", file_id)
+                os.replace(content_path, blob)
             package.files.append(
                 PypiFile(
                     id=file_id,
@@ -215,6 +261,8 @@ def upload(req: Request, project: Project) -> Response:
                     seq=store.next_seq(),
                     created_at=now(),
                     requires_python=metadata.get("requires_python", ""),
+                    file_store=FILE_STORE_REMOTE if remote else FILE_STORE_LOCAL,
+                    object_key=key,
                 )
             )
         return json_response(201, {"message": "201 Created"})
@@ -280,10 +328,9 @@ def simple_package(req: Request, project: Project, name: str) -> Response:
         files = [(p, list(p.files)) for p in packages]
     if not packages:
         if req.ctx.settings.pypi_forwarding:
-            target = f"https://pypi.org/simple/{name}/"
-            text = f"This resource has been moved temporarily to {target}."
-            headers = {"Location": target, "Content-Type": "text/plain", **_vary(req)}
-            return Response(302, headers, text.encode())
+            forward = redirect(req, f"https://pypi.org/simple/{name}/")
+            forward.headers.update(_vary(req))
+            return forward
         raise ApiError(404, {"message": "404 Package Not Found"}, _vary(req))
     base = _base(req, project)
 
@@ -327,14 +374,10 @@ def download(req: Request, project: Project, sha256: str, filename: str) -> Resp
     if not matches:
         raise message(404, "404 Package Not Found")
     found = max(matches, key=lambda f: f.id)
-    return file_response(found.blob, found.size, found.file_name)
-
-
-def file_response(blob: Path, size: int, filename: str, **extra: str) -> Response:
-    disposition = f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
-    headers = {
-        "Content-Type": "application/octet-stream",
-        "Content-Disposition": disposition,
-        **extra,
-    }
-    return Response(200, headers, file=blob, file_size=size)
+    with req.ctx.store.lock:
+        package = next(p for p in req.ctx.store.pypi[project.id] if p.id == found.package_id)
+        touch_downloaded(package)
+    stored = StoredFile(found.blob, found.size, found.file_name, found.file_store,
+                        found.object_key)  # fmt: skip
+    # present_package_file!(package_file, supports_direct_download: true): no disposition
+    return present_file(req, stored)

@@ -12,6 +12,7 @@ __all__ = [
     "GENERIC_FILE_NAME",
     "GENERIC_FILE_NAME_V17",
     "GENERIC_FILE_NAME_V18",
+    "GENERIC_FILE_NAME_V18_AT",
     "GENERIC_PACKAGE_NAME",
     "GENERIC_VERSION",
     "PYPI_NAME",
@@ -48,10 +49,15 @@ SHA256 = re.compile(r"\A[0-9a-f]{64}\Z", _A | re.IGNORECASE)
 GENERIC_PACKAGE_NAME = re.compile(r"\A[A-Za-z0-9._\-+]+\Z", _A)
 # generic_package_version_regex = maven_version_regex (current). `.` does not match a newline.
 GENERIC_VERSION = re.compile(r"\A(?!.*\.\.)[\w+.-]+\Z", _A)
-# generic_package_file_name_regex, by GitLab version (the newest is the default).
+# generic_package_file_name_regex, by GitLab version:
+# <= 17.10: the package-name regex (no ~; gitlab-org/gitlab#537633 was filed on 17.10.3);
 GENERIC_FILE_NAME_V17 = re.compile(r"\A[A-Za-z0-9._\-+]+\Z", _A)
+# 18.x: ~ inside the name (/\A(?!~)[A-Za-z0-9\.\_\-\+~]+(?<!~)\z/), no @ -- the default;
 GENERIC_FILE_NAME_V18 = re.compile(r"\A(?!~)[A-Za-z0-9._\-+~]+(?<!~)\Z", _A)
-GENERIC_FILE_NAME = re.compile(r"\A(?!~)(?!@)[A-Za-z0-9._\-+~@]+(?<!~)(?<!@)\Z", _A)
+# a variant that also takes @ inside the name, seen in another stored copy of the same file.
+# Which of the two is the later one could not be told from the stored copies.
+GENERIC_FILE_NAME_V18_AT = re.compile(r"\A(?!~)(?!@)[A-Za-z0-9._\-+~@]+(?<!~)(?<!@)\Z", _A)
+GENERIC_FILE_NAME = GENERIC_FILE_NAME_V18  # the stand-in's default
 
 _PYPI_NORMALIZE = re.compile(r"[-_.]+")
 

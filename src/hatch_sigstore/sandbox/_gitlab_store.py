@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 __all__ = [
+    "ACCESS_LEVELS",
     "ROLES",
     "DeployToken",
     "GenericFile",
@@ -23,6 +24,7 @@ __all__ = [
     "JobToken",
     "PersonalToken",
     "Project",
+    "ProtectionRule",
     "PypiFile",
     "PypiFileTuple",
     "PypiPackage",
@@ -40,6 +42,8 @@ ROLES: dict[str, int] = {
     "maintainer": 40,
     "owner": 50,
 }
+# Gitlab::Access.sym_options_with_admin: the levels a protection rule can require
+ACCESS_LEVELS: dict[str, int] = {"maintainer": 40, "owner": 50, "admin": 60}
 
 
 def now() -> str:
@@ -115,6 +119,8 @@ class PypiFile:
     seq: int
     created_at: str
     requires_python: str = ""
+    file_store: int = 1  # 1 local, 2 object storage
+    object_key: str = ""
 
 
 @dataclass
@@ -125,6 +131,8 @@ class PypiPackage:
     version: str
     metadata: dict[str, str]
     files: list[PypiFile] = field(default_factory=list)
+    created_at: str = field(default_factory=now)
+    last_downloaded_at: str | None = None
 
 
 @dataclass
@@ -137,6 +145,8 @@ class GenericFile:
     blob: Path
     seq: int
     created_at: str
+    file_store: int = 1  # 1 local, 2 object storage
+    object_key: str = ""
 
 
 @dataclass
@@ -147,6 +157,20 @@ class GenericPackage:
     version: str
     status: str = "default"
     files: list[GenericFile] = field(default_factory=list)
+    created_at: str = field(default_factory=now)
+    last_downloaded_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ProtectionRule:
+    """``Packages::Protection::Rule`` (app/models/packages/protection/rule.rb)."""
+
+    id: int
+    project_id: int
+    package_name_pattern: str
+    package_type: str
+    minimum_access_level_for_push: str | None
+    minimum_access_level_for_delete: str | None = None
 
 
 class PypiFileTuple(NamedTuple):
@@ -182,6 +206,7 @@ class Store:
         self.job_tokens: dict[str, JobToken] = {}
         self.pypi: dict[int, list[PypiPackage]] = {}
         self.generic: dict[int, list[GenericPackage]] = {}
+        self.protection_rules: dict[int, list[ProtectionRule]] = {}
 
     # ids -----------------------------------------------------------------------------------
     def next_id(self) -> int:
@@ -210,6 +235,7 @@ class Store:
             self.projects[pid] = project
             self.pypi[pid] = []
             self.generic[pid] = []
+            self.protection_rules[pid] = []
             return project
 
     def find_project_by_path(self, path: str) -> Project | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from hatch_sigstore.sandbox._gitlab_body import BodyReader
 
 if TYPE_CHECKING:
+    from hatch_sigstore.sandbox._gitlab_settings import Settings
     from hatch_sigstore.sandbox._gitlab_store import Store
-    from hatch_sigstore.sandbox.gitlab import Settings
+    from hatch_sigstore.sandbox._object_store import ObjectStore
 
 __all__ = ["ApiError", "Context", "Request", "Response", "json_response"]
 
@@ -22,7 +23,8 @@ JSON = "application/json"
 class Context:
     store: Store
     settings: Settings
-    base_url: str  # GitLab's external URL (``expose_url``)
+    base_url: str  # GitLab's external URL (``expose_url``, ``Gitlab.config.gitlab.url``)
+    objects: ObjectStore  # where package files live when object storage is on
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Request:
     body: BodyReader
     ctx: Context
     auth_kind: str = "-"  # for the request log: anonymous | personal | deploy | job
+    http_version: str = "HTTP/1.1"
 
 
 @dataclass
@@ -44,6 +47,9 @@ class Response:
     body: bytes = b""
     file: Path | None = None  # streamed from disk instead of ``body``
     file_size: int = 0
+    # streamed from another server (Workhorse send-url): ``stream_length`` bytes, then closed
+    stream: BinaryIO | None = None
+    stream_length: int | None = None
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:

@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-__all__ = ["LoopbackServer"]
+__all__ = ["LoopbackServer", "QuietHandler"]
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no stderr log, every method to :meth:`dispatch`. For stand-ins
+    that keep their own request log."""
+
+    protocol_version = "HTTP/1.1"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle + delayed ACK
+        # add ~40 ms to every small response
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the owner keeps its own log, without credentials
+
+    def dispatch(self) -> None:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self.dispatch()
+
+    def do_HEAD(self) -> None:
+        self.dispatch()
+
+    def do_POST(self) -> None:
+        self.dispatch()
+
+    def do_PUT(self) -> None:
+        self.dispatch()
+
+    def do_DELETE(self) -> None:
+        self.dispatch()
+
+    def do_PATCH(self) -> None:
+        self.dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self.dispatch()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
 
 
 class _Server(ThreadingHTTPServer):

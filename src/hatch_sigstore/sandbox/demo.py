@@ -132,10 +132,12 @@ def _run_stage(
 
 
 @contextlib.contextmanager
-def _services(state: Path) -> Iterator[tuple[object, object]]:
+def _services(state: Path, *, object_storage: bool = False) -> Iterator[tuple[object, object]]:
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+    from hatch_sigstore.sandbox.gitlab import Settings
 
-    with GitLabRegistry(state_dir=state / "registry") as registry:
+    settings = Settings(object_storage=object_storage)
+    with GitLabRegistry(state_dir=state / "registry", settings=settings) as registry:
         sigstore_dir = state / "sigstore"
         with LocalSigstore(state_dir=sigstore_dir, gitlab_url=registry.url) as sigstore:
             yield registry, sigstore
@@ -146,6 +148,7 @@ def run_demo(
     example: str | os.PathLike[str] | None = None,
     keep: str | os.PathLike[str] | None = None,
     out: TextIO = sys.stdout,
+    object_storage: bool = False,
 ) -> DemoResult:
     """Run the three jobs; every stage's output is printed, and a table at the end."""
     example_dir = find_example_project(example)
@@ -156,7 +159,9 @@ def run_demo(
             root.mkdir(parents=True, exist_ok=True)
         else:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hs-demo-")))
-        registry, sigstore = stack.enter_context(_services(root / "services"))
+        registry, sigstore = stack.enter_context(
+            _services(root / "services", object_storage=object_storage)
+        )
         _run_pipeline(
             example_dir, root, registry=registry, sigstore=sigstore, result=result, out=out
         )

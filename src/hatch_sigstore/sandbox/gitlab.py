@@ -1,9 +1,13 @@
 """A local stand-in for GitLab's PyPI and generic package registries. NEVER for production.
 
-It speaks the real wire protocol over HTTP on loopback (reference:
-``shared/reference/gitlab-registry.md``): PyPI upload, simple index and downloads; generic PUT
-and GET; personal, deploy and job tokens with GitLab's auth rules; GitLab's error bodies; and
-fault injection for flaky-network tests. Uploads stream to disk in the state dir.
+It speaks the real wire protocol over HTTP on loopback (lib/api/pypi_packages.rb,
+lib/api/generic_packages.rb, lib/api/project_packages.rb, lib/api/package_files.rb,
+lib/api/project_packages_protection_rules.rb): PyPI upload, simple index and downloads; generic
+PUT and GET; the packages and package-files API; package protection rules; personal, deploy and
+job tokens with GitLab's auth rules; GitLab's error bodies; and fault injection for flaky-network
+tests. Uploads stream to disk in the state dir. ``Settings`` switches on the deployment variants:
+object storage (downloads redirect to an S3-like store on a second listener, or are proxied),
+Workhorse's upload size limit, an ``external_url`` other than the listening address.
 
     with GitLabRegistry() as gitlab:
         project = gitlab.create_project("group/project")
@@ -28,7 +32,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -36,8 +39,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader
 from hatch_sigstore.sandbox._gitlab_faults import DEFAULT_STORE_DELAY, Fault, FaultInjector
+from hatch_sigstore.sandbox._gitlab_files import FILE_STORE_LOCAL, FILE_STORE_REMOTE
 from hatch_sigstore.sandbox._gitlab_generic import handle_generic
+from hatch_sigstore.sandbox._gitlab_packages_api import handle_packages_api
+from hatch_sigstore.sandbox._gitlab_protection import add_rule, handle_rules
 from hatch_sigstore.sandbox._gitlab_pypi import handle_pypi
+from hatch_sigstore.sandbox._gitlab_settings import Settings
 from hatch_sigstore.sandbox._gitlab_store import (
     ROLES,
     DeployToken,
@@ -47,41 +54,29 @@ from hatch_sigstore.sandbox._gitlab_store import (
     JobToken,
     PersonalToken,
     Project,
+    ProtectionRule,
     PypiFileTuple,
     PypiPackage,
     Store,
 )
 from hatch_sigstore.sandbox._gitlab_wire import ApiError, Context, Request, Response, json_response
-from hatch_sigstore.sandbox._http import LoopbackServer
+from hatch_sigstore.sandbox._http import LoopbackServer, QuietHandler
+from hatch_sigstore.sandbox._object_store import CREDENTIAL_HEADERS, ObjectRequest, ObjectStore
 
 __all__ = [
     "FaultInjector",
     "GenericFileTuple",
     "GitLabRegistry",
+    "ObjectStore",
     "Project",
+    "ProtectionRule",
     "PypiFileTuple",
     "RequestInfo",
     "RequestRecord",
     "Settings",
 ]
 
-GiB = 1 << 30
 DRAIN_LIMIT = 64 << 20  # a refused upload larger than this gets its connection closed instead
-
-
-@dataclass
-class Settings:
-    """Instance, plan and group settings (mutable at any time; read per request)."""
-
-    allow_generic_duplicates: bool = True  # namespace package setting generic_duplicates_allowed
-    generic_duplicate_exception_regex: str = ""  # generic_duplicate_exception_regex
-    pypi_forwarding: bool = True  # pypi_package_requests_forwarding: unknown name -> 302 pypi.org
-    max_pypi_file_size: int = 3 * GiB  # plan limit pypi_max_file_size
-    max_generic_file_size: int = 5 * GiB  # plan limit generic_packages_max_file_size
-    generic_job_token_basic_auth: bool = False  # Basic gitlab-ci-token on generic PUT (>= 19.0)
-    generic_file_name_regex: str = "newest"  # "17" (<=17.10), "18" (~ allowed), "newest" (~ @)
-    pep691_json: bool = False  # feature flag pypi_pep_691_json (18.10, default off)
-    packages_enabled: bool = True  # instance-wide packages switch (off -> 404)
 
 
 class RequestRecord(NamedTuple):
@@ -104,45 +99,14 @@ class RequestInfo:
     fault: str | None
     bytes_in: int
     seconds: float
+    service: str = "gitlab"  # gitlab | object-store
+    credentials: tuple[str, ...] = ()  # names of the credential headers sent (never values)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server_version = "nginx"
-    sys_version = ""
 
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in separate writes: without this, Nagle + delayed ACK
-        # add ~40 ms to every small response
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # the registry keeps its own log (.requests), without credentials
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         registry: GitLabRegistry = self.server.owner  # type: ignore[attr-defined]
         registry._busy(+1)
         try:
@@ -168,7 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
             query=query,
             headers=headers,
             body=reader,
-            ctx=Context(registry.store, registry.settings, registry.url),
+            ctx=Context(
+                registry.store, registry.settings, registry.external_url, registry.object_store
+            ),
+            http_version=self.request_version,
         )
         latency, fault = registry.faults.pick(self.command, split.path)
         recorded = False
@@ -190,6 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
                     fault=None if fault is None else fault.kind,
                     bytes_in=reader.consumed,
                     seconds=time.monotonic() - started,
+                    credentials=tuple(h for h in CREDENTIAL_HEADERS if h in headers),
                 )
             )
 
@@ -275,6 +243,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
 
     def _send(self, response: Response) -> None:
+        if response.stream is not None:
+            self._send_stream(response)
+            return
         self.send_response(response.status)
         if response.file is not None:
             # the size on disk now, not the recorded one: tests may tamper with stored blobs
@@ -298,9 +269,24 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 shutil.copyfileobj(fh, self.wfile, 1 << 20)
 
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
+    def _send_stream(self, response: Response) -> None:
+        """An answer proxied from another server (Workhorse send-url)."""
+        stream = response.stream
+        assert stream is not None
+        try:
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            if response.stream_length is None:
+                self.close_connection = True
+                self.send_header("Connection", "close")
+            else:
+                self.send_header("Content-Length", str(response.stream_length))
+            self.end_headers()
+            if self.command != "HEAD":
+                shutil.copyfileobj(stream, self.wfile, 1 << 20)
+        finally:
+            stream.close()
 
 
 _SECRET_PARAMS = frozenset({"private_token", "job_token", "token", "access_token"})
@@ -352,7 +338,16 @@ class GitLabRegistry:
         self._disconnects = 0  # clients that went away abruptly (not errors; not printed)
         self._disconnect_cond = threading.Condition()
         self._server = LoopbackServer(_Handler, owner=self, host=host, port=port)
+        self._host = host
+        self._listeners: list[LoopbackServer] = []
         self._deploy_seq = 0
+        # Started on first use: where package files go while settings.object_storage is on.
+        self.object_store = ObjectStore(
+            self.state_dir / "object-store",
+            host=host,
+            record=self._record_object_request,
+            on_error=self._server_error,
+        )
 
     # lifecycle ------------------------------------------------------------------------------
     @property
@@ -365,6 +360,20 @@ class GitLabRegistry:
         """``url + "/api/v4"`` (== ``CI_API_V4_URL``)."""
         return f"{self.url}/api/v4"
 
+    @property
+    def external_url(self) -> str:
+        """The instance's ``external_url``: ``settings.external_url``, else :attr:`url`. Every
+        absolute URL the stand-in builds (simple-index links, pagination) starts with it."""
+        return self.settings.external_url.rstrip("/") or self.url
+
+    def add_listener(self, *, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the same instance on another address too (an alias host or port, as a
+        reverse proxy or a second DNS name gives a real instance); returns its URL. Links
+        keep pointing at :attr:`external_url`."""
+        server = LoopbackServer(_Handler, owner=self, host=host, port=port).start()
+        self._listeners.append(server)
+        return server.url
+
     def start(self) -> GitLabRegistry:
         self._stopping.clear()
         self._server.start()
@@ -373,6 +382,10 @@ class GitLabRegistry:
     def stop(self) -> None:
         self._stopping.set()
         self._server.stop()
+        for server in self._listeners:
+            server.stop()
+        self._listeners.clear()
+        self.object_store.stop()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
         else:
@@ -407,7 +420,7 @@ class GitLabRegistry:
             while self.store.find_project_by_path(candidate) is not None:
                 n += 1
                 candidate = f"{path}-{n}"
-            return self.store.add_project(candidate, visibility, self.url)
+            return self.store.add_project(candidate, visibility, self.external_url)
 
     def project(self, ident: Project | int | str) -> Project:
         """Look a project up by Project, numeric id or full path."""
@@ -512,6 +525,67 @@ class GitLabRegistry:
         with self.store.lock:
             self.store.personal_tokens[token].expired = True
 
+    # package protection and storage ------------------------------------------------------
+    def protect_package(
+        self,
+        project: Project | int | str,
+        package_name_pattern: str,
+        *,
+        package_type: str = "pypi",
+        minimum_access_level_for_push: str | None = "maintainer",
+        minimum_access_level_for_delete: str | None = None,
+    ) -> ProtectionRule:
+        """A package protection rule (what a Maintainer creates under Settings > Packages and
+        registries, or ``POST /projects/:id/packages/protection/rules``). ``*`` is a wildcard;
+        pushes by users below ``minimum_access_level_for_push`` (maintainer | owner | admin)
+        and by every deploy token get 403 "Package protected."."""
+        from hatch_sigstore.sandbox._gitlab_protection import PACKAGE_TYPES
+
+        if package_type not in PACKAGE_TYPES:
+            raise ValueError(f"package_type must be one of {PACKAGE_TYPES}, not {package_type!r}")
+        for label, value, allowed in (
+            ("minimum_access_level_for_push", minimum_access_level_for_push,
+             ("maintainer", "owner", "admin")),
+            ("minimum_access_level_for_delete", minimum_access_level_for_delete,
+             ("owner", "admin")),
+        ):  # fmt: skip
+            if value is not None and value not in allowed:
+                raise ValueError(f"{label} must be one of {allowed} or None, not {value!r}")
+        result = add_rule(
+            self.store,
+            self.project(project),
+            pattern=package_name_pattern,
+            package_type=package_type,
+            push=minimum_access_level_for_push,
+            delete=minimum_access_level_for_delete,
+        )
+        if isinstance(result, list):
+            raise ValueError("; ".join(result))
+        return result
+
+    def protection_rules(self, project: Project | int | str) -> list[ProtectionRule]:
+        with self.store.lock:
+            return list(self.store.protection_rules[self.project(project).id])
+
+    def migrate_to_object_storage(self, project: Project | int | str | None = None) -> int:
+        """Move the files still in local storage to the object store (the
+        ``gitlab:packages:migrate`` Rake task); returns how many moved."""
+        moved = 0
+        with self.store.lock:
+            pids = [self.project(project).id] if project is not None else list(self.store.pypi)
+            records: list[PypiPackage | GenericPackage] = []
+            for pid in pids:
+                records += self.store.pypi[pid]
+                records += self.store.generic[pid]
+            for package in records:
+                for f in package.files:
+                    if f.file_store != FILE_STORE_LOCAL:
+                        continue
+                    f.blob = self.object_store.put_file(f.object_key, f.blob)
+                    f.file_store = FILE_STORE_REMOTE
+                    moved += 1
+        return moved
+
     # inspection -----------------------------------------------------------------------------
     def pypi_packages(self, project: Project | int | str) -> list[PypiPackage]:
         """The PyPI package records (name+version) with their files, oldest first."""
@@ -588,6 +662,26 @@ class GitLabRegistry:
         with self._log_lock:
             self._log.append(info)
 
+    def _record_object_request(self, req: ObjectRequest) -> None:
+        self._record(
+            RequestInfo(
+                method=req.method,
+                target=req.target,
+                path=req.path,
+                status=req.status,
+                auth="-",
+                fault=None,
+                bytes_in=req.bytes_in,
+                seconds=req.seconds,
+                service="object-store",
+                credentials=req.credentials,
+            )
+        )
+
+    def object_store_requests(self) -> list[RequestInfo]:
+        """The requests the object store answered (a copy)."""
+        return [i for i in self.request_log if i.service == "object-store"]
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no request is being handled (a slow or late store included); False on
         timeout. For tests that provoke work the client does not wait for."""
@@ -628,16 +722,21 @@ class GitLabRegistry:
         while segs and segs[-1] == "":
             segs.pop()  # Grape ignores trailing slashes
         try:
-            if len(segs) < 6 or segs[:3] != ["api", "v4", "projects"] or segs[4] != "packages":
+            if len(segs) < 5 or segs[:3] != ["api", "v4", "projects"] or segs[4] != "packages":
                 return _not_found()
-            if not self.settings.packages_enabled:
-                return json_response(404, {"message": "404 Not Found"})
-            raw_id, kind, rest = segs[3], segs[5], segs[6:]
+            raw_id, rest = segs[3], segs[5:]
             response: Response | None = None
-            if kind == "pypi":
-                response = handle_pypi(req, raw_id, rest)
-            elif kind == "generic":
-                response = handle_generic(req, raw_id, rest)
+            if rest[:1] == ["protection"]:
+                response = handle_rules(req, raw_id, rest[1:])
+            elif rest[:1] in (["pypi"], ["generic"]):
+                if not self.settings.packages_enabled:
+                    return json_response(404, {"message": "404 Not Found"})
+                if rest[0] == "pypi":
+                    response = handle_pypi(req, raw_id, rest[1:])
+                elif len(rest) >= 2:
+                    response = handle_generic(req, raw_id, rest[1:])
+            else:
+                response = handle_packages_api(req, raw_id, rest)
             return response if response is not None else _not_found()
         except ApiError as err:
             return err.response
@@ -649,8 +748,9 @@ class GitLabRegistry:
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
-    """``python -m hatch_sigstore.sandbox.gitlab [--port N] [--state-dir D]``: serve until ^C,
-    after printing one JSON line with the URLs, a project and its tokens."""
+    """``python -m hatch_sigstore.sandbox.gitlab [--port N] [--state-dir D] [--object-storage
+    [--proxy-download]] [--external-url URL]``: serve until ^C, after printing one JSON line
+    with the URLs, a project and its tokens."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m hatch_sigstore.sandbox.gitlab")
@@ -658,8 +758,16 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--project", default="group/project")
     parser.add_argument("--visibility", default="private")
+    parser.add_argument("--object-storage", action="store_true")
+    parser.add_argument("--proxy-download", action="store_true")
+    parser.add_argument("--external-url", default="")
     args = parser.parse_args(argv)
-    registry = GitLabRegistry(port=args.port, state_dir=args.state_dir)
+    settings = Settings(
+        object_storage=args.object_storage,
+        proxy_download=args.proxy_download,
+        external_url=args.external_url,
+    )
+    registry = GitLabRegistry(port=args.port, state_dir=args.state_dir, settings=settings)
     project = registry.create_project(args.project, visibility=args.visibility)
     info = {
         "url": registry.url,
@@ -675,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     except KeyboardInterrupt:
         pass
     finally:
+        registry.object_store.stop()
         if registry._temp is not None:
             shutil.rmtree(registry._temp, ignore_errors=True)
     return 0

@@ -46,7 +46,13 @@ def _running_pid(state: Path) -> int | None:
     return pid if _alive(pid) else None
 
 
-def up(state: Path, *, project_path: str = REHEARSAL_PROJECT, timeout: float = 30.0) -> Path:
+def up(
+    state: Path,
+    *,
+    project_path: str = REHEARSAL_PROJECT,
+    timeout: float = 30.0,
+    object_storage: bool = False,
+) -> Path:
     """Start the services in the background; return the env file once they are ready."""
     state = state.resolve()
     if (pid := _running_pid(state)) is not None:
@@ -72,6 +78,7 @@ def up(state: Path, *, project_path: str = REHEARSAL_PROJECT, timeout: float = 3
                 str(state),
                 "--project",
                 project_path,
+                *(["--object-storage"] if object_storage else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -114,9 +121,12 @@ def down(state: Path, *, timeout: float = 10.0) -> bool:
     return True
 
 
-def run_services(state: Path, *, project_path: str = REHEARSAL_PROJECT) -> int:
+def run_services(
+    state: Path, *, project_path: str = REHEARSAL_PROJECT, object_storage: bool = False
+) -> int:
     """The detached process: serve both stand-ins until SIGTERM, with ``sandbox.env`` written."""
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+    from hatch_sigstore.sandbox.gitlab import Settings
 
     state = state.resolve()
     if os.fork() > 0:  # the launcher: its child carries on, detached
@@ -127,7 +137,9 @@ def run_services(state: Path, *, project_path: str = REHEARSAL_PROJECT) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with (
-        GitLabRegistry(state_dir=state / "registry") as registry,
+        GitLabRegistry(
+            state_dir=state / "registry", settings=Settings(object_storage=object_storage)
+        ) as registry,
         LocalSigstore(state_dir=state / "sigstore", gitlab_url=registry.url) as sigstore,
     ):
         project = registry.create_project(project_path, visibility="private")

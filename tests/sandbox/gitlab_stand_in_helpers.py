@@ -1,0 +1,115 @@
+"""Helpers shared by the GitLab stand-in's tests: real (tiny) dists, client subprocesses, and
+uploads over raw HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+CURL = shutil.which("curl")
+NAME, VERSION = "demo_pkg", "1.2.3"
+
+
+def _record_hash(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_dists(dest: Path, name: str = NAME, version: str = VERSION) -> list[Path]:
+    """A real (tiny) wheel and sdist, Metadata-Version 2.1 so every client can read them."""
+    dest.mkdir(parents=True, exist_ok=True)
+    metadata = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        "Summary: stand-in test package\nRequires-Python: >=3.8\n\n"
+    ).encode()
+    dist_info = f"{name}-{version}.dist-info"
+    members = {
+        f"{name}/__init__.py": b"VALUE = 1\n",
+        f"{dist_info}/METADATA": metadata,
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = [f"{k},sha256={_record_hash(v)},{len(v)}" for k, v in members.items()]
+    record.append(f"{dist_info}/RECORD,,")
+    wheel = dest / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for k, v in members.items():
+            zf.writestr(k, v)
+        zf.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
+    sdist = dest / f"{name}-{version}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tf:
+        for rel, data in {
+            "PKG-INFO": metadata,
+            "pyproject.toml": b'[project]\nname = "x"\n',
+            f"{name}/__init__.py": b"VALUE = 1\n",
+        }.items():
+            info = tarfile.TarInfo(f"{name}-{version}/{rel}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return [wheel, sdist]
+
+
+def run(
+    args: Sequence[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def clean_env(tmp: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "TWINE_", "HATCH_", "CI_", "UV_"))
+    }
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    env["HOME"] = str(tmp)
+    return env
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pypi_upload(
+    client: httpx.Client,
+    url: str,
+    *,
+    auth: tuple[str, str] | None,
+    filename: str = "demo_pkg-1.0.0-py3-none-any.whl",
+    content: bytes = b"wheel bytes",
+    name: str = "demo-pkg",
+    version: str = "1.0.0",
+    digest: str | None = None,
+) -> httpx.Response:
+    """twine's multipart upload, as raw HTTP."""
+    data = {"name": name, "version": version, "sha256_digest": digest or sha(content)}
+    files = {"content": (filename, content, "application/octet-stream")}
+    if auth is None:
+        return client.post(url, data=data, files=files)
+    return client.post(url, data=data, files=files, auth=auth)
+
+
+def generic_put(
+    client: httpx.Client, url: str, headers: Mapping[str, str], content: bytes = b"signature"
+) -> httpx.Response:
+    """curl --upload-file, as raw HTTP."""
+    return client.put(url, content=content, headers=dict(headers))
