@@ -173,6 +173,36 @@ class PyPIIndex:
     ) -> None:
         self.stop()
 
+    @classmethod
+    def beside(cls, sigstore: LocalSigstore, *, host: str = "127.0.0.1") -> PyPIIndex:
+        """A started index trusting ``sigstore`` (``sandbox serve --pypi``); its URLs go to
+        ``pypi.json`` in the sandbox's state dir."""
+        index = cls(host=host)
+        index.trust_sigstore(sigstore)
+        index.start()
+        info = {
+            "url": index.url,
+            "upload_url": index.upload_url,
+            "simple_url": index.simple_url,
+            "issuer": sigstore.gitlab_url,
+            "warning": "hatch-sigstore sandbox: NEVER FOR PRODUCTION",
+        }
+        path = sigstore.state_dir / "pypi.json"
+        path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        return index
+
+    def banner(self) -> str:
+        """What ``sandbox serve --pypi`` prints about this index."""
+        return (
+            "hatch-sigstore sandbox: PyPI stand-in. NEVER FOR PRODUCTION.\n"
+            f"  index:         {self.url}   (pypi.org; pip --index-url {self.simple_url})\n"
+            f"  upload:        {self.upload_url}   (upload.pypi.org/legacy/)\n"
+            f"  audience:      {self.url}/_/oidc/audience\n"
+            f"  token:         POST {self.url}/_/oidc/mint-token  {{\"token\": <ID token>}}\n"
+            f"  publisher:     curl -s -X POST {self.url}/_sandbox/publishers -d "
+            """'{"project": "my-pkg", "repository": "group/project"}'\n"""
+        )
+
     # -- trust -------------------------------------------------------------------------------
     def resolve_issuer(self, issuer_url: str, discovery_url: str) -> None:
         """Fetch ``issuer_url``'s OIDC discovery document (and so its JWKS) from
