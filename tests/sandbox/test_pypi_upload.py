@@ -183,7 +183,10 @@ def test_attestation_refusals(
         expected = VERIFY_FAILURE + "subject does not match distribution digest"
     elif case == "other-project":
         attestations = _attestation_json(pypi_sigstore, wheel, project_path="group/intruder")
-        expected = VERIFY_FAILURE  # the certificate names another repository
+        expected = VERIFY_FAILURE + (
+            "Certificate's OIDCSourceRepositoryURI does not match "
+            "(got https://gitlab.com/group/intruder, expected https://gitlab.com/group/project)"
+        )
     elif case == "other-ci-file":
         attestations = _attestation_json(pypi_sigstore, wheel, config_path="evil.yml")
         expected = VERIFY_FAILURE + "Certificate's Build Config URI"
