@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pypi_helpers import REPO, dists, form, publish_token, twine, unique, upload
 
 from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
+from pypi_helpers import REPO, dists, form, publish_token, twine, unique, upload
 
 
 @pytest.fixture

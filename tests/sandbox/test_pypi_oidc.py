@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from pypi_helpers import REPO, errors_of, exchange, id_token, unique
 
 from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
 from hatch_sigstore.sandbox._oidc import TokenIssuer
+from pypi_helpers import REPO, errors_of, exchange, id_token, unique
 
 NOT_FOUND = (
     "valid token, but no corresponding publisher (Publisher with matching claims was not found)"

@@ -8,15 +8,14 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from pypi_helpers import REPO, attest, dists, publish_token, twine, unique
 
 from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
+from pypi_helpers import REPO, attest, dists, publish_token, twine, unique
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -31,7 +30,7 @@ class Released:
 @pytest.fixture(scope="module")
 def released(
     pypi_index: PyPIIndex, pypi_sigstore: LocalSigstore, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Released]:
+) -> Released:
     """A project with 1.0.0 (wheel + sdist, attested) and 2.0.0rc1 (a wheel, no attestation)."""
     name = unique("Read_Me")
     pypi_index.create_project(name)
@@ -44,7 +43,7 @@ def released(
     assert result.returncode == 0, result.stdout + result.stderr
     rc_wheel, _ = dists(tmp / "2", name, "2.0.0rc1")
     assert twine(pypi_index, token, rc_wheel).returncode == 0
-    yield Released(name, wheel, sdist)
+    return Released(name, wheel, sdist)
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from pypi_attestations import Attestation, Distribution, GitLabPublisher, VerificationError
-from pypi_helpers import exchange, id_token, twine
 from sigstore.verify import Verifier
 
 from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
 from hatch_sigstore.sandbox._pypi_attest import verify_attestation
+from pypi_helpers import exchange, id_token, twine
 
 SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
 REPOSITORY = "facutuesca/gitlab-oidc-project"
