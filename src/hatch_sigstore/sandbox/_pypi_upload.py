@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from hatch_sigstore.sandbox import _pypi_dist as dist
-from hatch_sigstore.sandbox._gitlab_body import BodyError, boundary_of, parse_multipart
+from hatch_sigstore.sandbox._gitlab_body import boundary_of, parse_multipart
 from hatch_sigstore.sandbox._pypi_attest import (
     AttestationUploadError,
     build_provenance,
@@ -119,10 +119,7 @@ def handle_legacy(
 ) -> Response:
     """``POST /legacy/``: dispatch on ``:action`` (``warehouse/forklift/__init__.py``)."""
     accept = req.headers.get("accept")
-    try:
-        body = _read_body(req, store.spool_dir)
-    except BodyError:
-        raise
+    body = _read_body(req, store.spool_dir)  # BodyError: the client went away
     try:
         action = (body.values.get(":action") or [req.query.get(":action", "")])[0]
         if action == "file_upload":
