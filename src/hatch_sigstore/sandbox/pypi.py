@@ -46,12 +46,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from hatch_sigstore.sandbox._gitlab_body import BodyError
 from hatch_sigstore.sandbox._gitlab_faults import Fault, FaultInjector
 from hatch_sigstore.sandbox._http import LoopbackServer
+from hatch_sigstore.sandbox._pypi_admin import admin
 from hatch_sigstore.sandbox._pypi_http import (
     Handler,
     Request,
     RequestRecord,
     Response,
-    json_response,
     pyramid_response,
 )
 from hatch_sigstore.sandbox._pypi_oidc import OIDCSettings, TrustedPublishing
@@ -198,7 +198,7 @@ class PyPIIndex:
             f"  index:         {self.url}   (pypi.org; pip --index-url {self.simple_url})\n"
             f"  upload:        {self.upload_url}   (upload.pypi.org/legacy/)\n"
             f"  audience:      {self.url}/_/oidc/audience\n"
-            f"  token:         POST {self.url}/_/oidc/mint-token  {{\"token\": <ID token>}}\n"
+            f'  token:         POST {self.url}/_/oidc/mint-token  {{"token": <ID token>}}\n'
             f"  publisher:     curl -s -X POST {self.url}/_sandbox/publishers -d "
             """'{"project": "my-pkg", "repository": "group/project"}'\n"""
         )
@@ -488,7 +488,7 @@ class PyPIIndex:
             return pyramid_response(308, message, accept=accept, reason=message,
                                     headers={"Location": "/legacy/"})  # fmt: skip
         if path.startswith("/_sandbox/") and method == "POST":
-            return self._admin(path, req.body.read(1 << 20))
+            return admin(self, path, req.body.read(1 << 20))
         if method not in ("GET", "HEAD"):
             return pyramid_response(405, accept=accept)
         if path == "/simple/":
@@ -512,37 +512,3 @@ class PyPIIndex:
             page = b"<!DOCTYPE html><html><body><h1>Upload API</h1></body></html>"
             return Response(200, None, {"Content-Type": "text/html; charset=UTF-8"}, page)
         return Response(404, None, {"Content-Type": "text/html; charset=UTF-8"}, b"Not Found")
-
-    def _admin(self, path: str, body: bytes) -> Response:
-        """Sandbox-only administration for ``sandbox serve --pypi`` (not warehouse's API):
-        ``POST /_sandbox/projects`` ``{"name"}``, ``/_sandbox/publishers`` ``{"project",
-        "repository", "workflow_filepath"?, "environment"?, "issuer_url"?}``,
-        ``/_sandbox/api-tokens`` ``{"user"?, "project"?}`` (answers ``{"token"}``)."""
-        try:
-            data = json.loads(body or b"{}")
-            if not isinstance(data, dict):
-                raise TypeError("the body must be a JSON object")
-            if path == "/_sandbox/projects":
-                project = self.create_project(str(data["name"]))
-                return json_response(201, {"name": project.name})
-            if path == "/_sandbox/publishers":
-                if self.project(str(data["project"])) is None:
-                    self.create_project(str(data["project"]))
-                options = {
-                    k: str(data[k])
-                    for k in ("workflow_filepath", "environment", "issuer_url")
-                    if k in data
-                }
-                publisher = self.add_gitlab_publisher(
-                    str(data["project"]), str(data["repository"]), **options
-                )
-                return json_response(201, {"id": publisher.id})
-            if path == "/_sandbox/api-tokens":
-                token = self.api_token(
-                    user=str(data.get("user", "owner")),
-                    project=None if data.get("project") is None else str(data["project"]),
-                )
-                return json_response(201, {"token": token})
-        except (ValueError, KeyError, TypeError) as exc:
-            return json_response(400, {"message": f"sandbox: {exc}"})
-        return json_response(404, {"message": "sandbox: no such admin route"})
