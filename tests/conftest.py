@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore, PyPIIndex
 
 REAL_WORLD = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real-world"
 
@@ -32,6 +32,27 @@ def gitlab_registry() -> Iterator[GitLabRegistry]:
 
     with GitLabRegistry() as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def pypi_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """A local Sigstore whose token issuer calls itself ``https://gitlab.com``: PyPI's built-in
+    GitLab issuer, the only one whose attestations PyPI can verify."""
+    from hatch_sigstore.sandbox import LocalSigstore
+
+    state = tmp_path_factory.mktemp("pypi-sigstore")
+    with LocalSigstore(state_dir=state, gitlab_url="https://gitlab.com") as sigstore:
+        yield sigstore
+
+
+@pytest.fixture(scope="session")
+def pypi_index(pypi_sigstore: LocalSigstore) -> Iterator[PyPIIndex]:
+    """The PyPI stand-in, trusting ``pypi_sigstore`` (tests use their own project names)."""
+    from hatch_sigstore.sandbox import PyPIIndex
+
+    with PyPIIndex() as index:
+        index.trust_sigstore(pypi_sigstore)
+        yield index
 
 
 @pytest.fixture

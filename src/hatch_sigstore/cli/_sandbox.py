@@ -168,6 +168,12 @@ def _register_serve(actions: Any) -> None:
         help="also serve a Rekor v2 log and an RFC 3161 timestamp authority, and list both in "
         "the trust config (for sign --rekor-version 2)",
     )
+    serve.add_argument(
+        "--pypi",
+        action="store_true",
+        help="also run a PyPI stand-in (trusted publishing, PEP 740 uploads, simple API) that "
+        "takes this sandbox's ID tokens and trusts its Sigstore",
+    )
     serve.set_defaults(func=run_serve)
 
 
@@ -215,6 +221,12 @@ def run_serve(args: argparse.Namespace) -> int:
         sandbox.request_stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    pypi = None
+    if args.pypi:
+        from hatch_sigstore.sandbox.pypi import PyPIIndex
+
+        pypi = PyPIIndex.beside(sandbox, host=args.host)
+        print(pypi.banner(), flush=True)
     url = sandbox.url
     print(
         "hatch-sigstore sandbox: local Sigstore (OIDC issuer, Fulcio, Rekor v1). "
@@ -232,6 +244,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         sandbox.serve_forever()
     finally:
+        if pypi is not None:
+            pypi.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("hatch-sigstore sandbox: stopped.", file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
-"""Local stand-ins for the public Sigstore and GitLab's package registries. NEVER for production.
+"""Local stand-ins for the public Sigstore, GitLab's package registries and PyPI. NEVER for
+production.
 
-Both speak the real wire protocols over HTTP on loopback, so production code cannot tell them from
+They speak the real wire protocols over HTTP on loopback, so production code cannot tell them from
 the real services except by the trust config and URLs it is given. Nothing outside ``cli`` and the
 tests imports this package.
 """
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox.gitlab import GitLabRegistry
+    from hatch_sigstore.sandbox.pypi import PyPIIndex
     from hatch_sigstore.sandbox.sigstore import LocalSigstore
 
-__all__ = ["GitLabRegistry", "LocalSigstore"]
+__all__ = ["GitLabRegistry", "LocalSigstore", "PyPIIndex"]
 
 
 def __getattr__(name: str) -> Any:
@@ -26,4 +28,8 @@ def __getattr__(name: str) -> Any:
         from hatch_sigstore.sandbox.gitlab import GitLabRegistry
 
         return GitLabRegistry
+    if name == "PyPIIndex":
+        from hatch_sigstore.sandbox.pypi import PyPIIndex
+
+        return PyPIIndex
     raise AttributeError(name)

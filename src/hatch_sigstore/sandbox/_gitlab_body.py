@@ -122,6 +122,9 @@ class FilePart:
 class MultipartResult:
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, FilePart] = field(default_factory=dict)
+    # every value of every non-file field, in order (``fields`` keeps the last, as Rack does)
+    values: dict[str, list[str]] = field(default_factory=dict)
+    file_names: list[str] = field(default_factory=list)  # names of all file parts, in order
 
 
 def boundary_of(content_type: str | None) -> str | None:
@@ -265,5 +268,7 @@ def parse_multipart(
         if target.part is not None:
             target.part.sha256 = target.sha256.hexdigest()
             result.files[target.part.name] = target.part
+            result.file_names.append(target.part.name)
         elif name is not None:
             result.fields[name] = target.value.decode("utf-8", "replace")
+            result.values.setdefault(name, []).append(result.fields[name])

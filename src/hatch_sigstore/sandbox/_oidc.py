@@ -2,7 +2,10 @@
 
 Claims follow GitLab's ``id_tokens`` (``lib/gitlab/ci/jwt_v2.rb``): numeric ids are strings,
 ``ci_config_ref_uri`` has no scheme (``HOST/GROUP/PROJECT//CONFIG@refs/heads/main``). Real
-GitLab signs with RS256; ES256 keeps key generation instant and sigstore does not care.
+GitLab signs every token with RS256. Tokens for the ``sigstore`` audience are ES256 here (key
+generation is instant and Fulcio accepts both); tokens for any other audience (``pypi``) are
+RS256, because warehouse accepts nothing else (``warehouse/oidc/services.py``,
+``verify_jwt_signature``). The JWKS lists both keys.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import zlib
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 __all__ = ["TokenIssuer", "TokenVerificationError", "full_ref", "server_host"]
 
 _ALGORITHM = "ES256"
+_RSA_ALGORITHM = "RS256"
 
 
 class TokenVerificationError(Exception):
@@ -50,6 +54,17 @@ class TokenIssuer:
         ).hexdigest()[:16]
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
+        self._rsa: tuple[rsa.RSAPrivateKey, str] | None = None  # made on first use (~50 ms)
+
+    def _rsa_key(self) -> tuple[rsa.RSAPrivateKey, str]:
+        with self._lock:
+            if self._rsa is None:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                kid = hashlib.sha256(
+                    jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()).encode()
+                ).hexdigest()[:16]
+                self._rsa = (key, kid)
+            return self._rsa
 
     def _next(self) -> int:
         with self._lock:
@@ -123,19 +138,33 @@ class TokenIssuer:
                 claims[name] = value
         return claims
 
-    def mint(self, claims: dict[str, Any]) -> str:
+    def mint(self, claims: dict[str, Any], *, algorithm: str | None = None) -> str:
+        """Sign ``claims``: ES256 for audience ``sigstore``, else RS256 (as GitLab), unless
+        ``algorithm`` says which."""
+        if algorithm is None:
+            algorithm = _ALGORITHM if claims.get("aud") == "sigstore" else _RSA_ALGORITHM
+        if algorithm == _RSA_ALGORITHM:
+            key, kid = self._rsa_key()
+            return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
+        if algorithm != _ALGORITHM:
+            raise ValueError(f"algorithm must be {_ALGORITHM} or {_RSA_ALGORITHM}")
         return jwt.encode(claims, self._key, algorithm=_ALGORITHM, headers={"kid": self._kid})
 
     def verify(self, token: str, *, audience: str = "sigstore") -> dict[str, Any]:
         """Check signature, issuer, audience and time as Fulcio does; return the claims."""
         try:
             header = jwt.get_unverified_header(token)
-            if header.get("alg") != _ALGORITHM:
-                raise TokenVerificationError(f"unsupported token algorithm {header.get('alg')!r}")
+            alg = header.get("alg")
+            if alg == _ALGORITHM:
+                public: Any = self._key.public_key()
+            elif alg == _RSA_ALGORITHM:
+                public = self._rsa_key()[0].public_key()
+            else:
+                raise TokenVerificationError(f"unsupported token algorithm {alg!r}")
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._key.public_key(),
-                algorithms=[_ALGORITHM],
+                public,
+                algorithms=[alg],
                 audience=audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "iss", "sub", "aud"]},
@@ -160,7 +189,10 @@ class TokenIssuer:
     def jwks(self) -> dict[str, Any]:
         jwk = jwt.algorithms.ECAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
         jwk.update({"kid": self._kid, "use": "sig", "alg": _ALGORITHM})
-        return {"keys": [jwk]}
+        rsa_key, rsa_kid = self._rsa_key()
+        rsa_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True)
+        rsa_jwk.update({"kid": rsa_kid, "use": "sig", "alg": _RSA_ALGORITHM})
+        return {"keys": [jwk, rsa_jwk]}
 
     def discovery(self, jwks_uri: str) -> dict[str, Any]:
         return {
@@ -168,6 +200,6 @@ class TokenIssuer:
             "jwks_uri": jwks_uri,
             "response_types_supported": ["id_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [_ALGORITHM],
+            "id_token_signing_alg_values_supported": [_ALGORITHM, _RSA_ALGORITHM],
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"],
         }
