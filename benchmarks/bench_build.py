@@ -52,15 +52,15 @@ HEAVY = ("sigstore", "httpx", "cryptography", "pydantic", "pypi_attestations", "
 # our own signing side: a build that does not sign must not load it either
 SIGNING_SIDE = (
     "hatch_sigstore.signing",
-    "hatch_sigstore._build_signing",
+    "hatch_sigstore.hatch._build_signing",
     "hatch_sigstore._tokens",
     "hatch_sigstore.trust",
     "hatch_sigstore.verification",
     "hatch_sigstore.gitlab",
 )
 # A third-party plugin that does nothing, shadowing hatch_sigstore on PYTHONPATH (the installed
-# entry point still names hatch_sigstore.hooks): what hatchling charges for any plugin (it then
-# imports importlib.metadata and reads every installed distribution's entry points).
+# entry point still names hatch_sigstore.hatch.hooks): what hatchling charges for any plugin (it
+# then imports importlib.metadata and reads every installed distribution's entry points).
 STUB_HOOKS = """\
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
@@ -143,7 +143,9 @@ def stub_plugin(work: Path) -> Path:
     package = work / "stub" / "hatch_sigstore"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "hooks.py").write_text(STUB_HOOKS)
+    (package / "hatch").mkdir()
+    (package / "hatch" / "__init__.py").write_text("")
+    (package / "hatch" / "hooks.py").write_text(STUB_HOOKS)
     return package.parent
 
 
@@ -220,10 +222,10 @@ def heavy_imports(root: Path, env: dict[str, str], sign: str) -> list[str]:
     return eval(done.stdout.strip().splitlines()[-1])  # a printed list of names
 
 
-# hatchling loads hatch_sigstore.hooks with importlib.import_module, which -X importtime does not
-# time: import it with a statement first, then run `python -m hatchling build` as usual.
+# hatchling loads hatch_sigstore.hatch.hooks with importlib.import_module, which -X importtime
+# does not time: import it with a statement first, then run `python -m hatchling build` as usual.
 _BUILD_TIMING_HOOKS = (
-    "import sys, runpy, hatch_sigstore.hooks; sys.argv = ['hatchling', 'build'];"
+    "import sys, runpy, hatch_sigstore.hatch.hooks; sys.argv = ['hatchling', 'build'];"
     "runpy.run_module('hatchling', run_name='__main__')"
 )
 

@@ -12,14 +12,7 @@ from hypothesis import strategies as st
 
 from build_helpers import CI_METADATA, clear_ci_env, make_project, set_env
 from build_helpers import build as build_project
-from hatch_sigstore import build_hook
 from hatch_sigstore._sidecars import sidecars_of
-from hatch_sigstore.build_hook import (
-    ATTESTATIONS_REQUIREMENT,
-    SIGSTORE_REQUIREMENT,
-    BuildOptions,
-    SigstoreBuildHook,
-)
 from hatch_sigstore.errors import (
     ConfigError,
     HatchSigstoreError,
@@ -27,6 +20,13 @@ from hatch_sigstore.errors import (
     TokenError,
     TrustConfigError,
     VerificationError,
+)
+from hatch_sigstore.hatch import build_hook
+from hatch_sigstore.hatch.build_hook import (
+    ATTESTATIONS_REQUIREMENT,
+    SIGSTORE_REQUIREMENT,
+    BuildOptions,
+    SigstoreBuildHook,
 )
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verification import Policy, verify_files
@@ -126,9 +126,7 @@ def _hook(root: Path, config: dict[str, Any], target: str = "wheel") -> Sigstore
     from hatchling.builders.wheel import WheelBuilder
 
     builder = WheelBuilder(str(root))
-    return SigstoreBuildHook(
-        str(root), config, builder.config, builder.metadata, "", target
-    )
+    return SigstoreBuildHook(str(root), config, builder.config, builder.metadata, "", target)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +180,7 @@ def test_signing_off_imports_nothing_heavy(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     ours = (
         "hatch_sigstore.signing",
-        "hatch_sigstore._build_signing",
+        "hatch_sigstore.hatch._build_signing",
         "hatch_sigstore._tokens",
         "hatch_sigstore.trust",
         "hatch_sigstore.verification",
@@ -201,7 +199,10 @@ def test_signing_off_imports_nothing_heavy(tmp_path: Path) -> None:
         env["HATCH_SIGSTORE_SIGN"] = env_sign
         done = subprocess.run(
             [sys.executable, "-c", code, tests, str(root)],
-            capture_output=True, text=True, env=env, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -339,7 +340,7 @@ def test_attestation_output_and_target_table(
     root = make_project(
         tmp_path / "p",
         build_hook='[tool.hatch.build.hooks.sigstore]\nsign = "off"\n',
-        extra='\n[tool.hatch.build.targets.wheel.hooks.sigstore]\n'
+        extra="\n[tool.hatch.build.targets.wheel.hooks.sigstore]\n"
         'outputs = ["bundle", "attestation"]\n',
     )
     sdist, wheel = build_project(root)
@@ -353,13 +354,18 @@ def test_bad_option_in_target_table_names_that_table(tmp_path: Path) -> None:
         tmp_path / "p",
         extra='\n[tool.hatch.build.targets.wheel.hooks.sigstore]\noutputs = ["gpg"]\n',
     )
-    with pytest.raises(ConfigError, match=r"`tool\.hatch\.build\.targets\.wheel\.hooks\.sigstore"
-                       r"\.outputs` must be an array"):
+    with pytest.raises(
+        ConfigError,
+        match=r"`tool\.hatch\.build\.targets\.wheel\.hooks\.sigstore"
+        r"\.outputs` must be an array",
+    ):
         build_project(root, targets=["wheel"])
 
 
 def test_stale_signatures_are_replaced(
-    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore,
+    tmp_path: Path,
+    ci: dict[str, str],
+    local_sigstore: LocalSigstore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root = make_project(tmp_path / "p")

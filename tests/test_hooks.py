@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import hatch_sigstore.hooks as hooks
+import hatch_sigstore.hatch.hooks as hooks
 
 
 def test_hooks_register_by_plugin_name() -> None:
@@ -23,12 +23,12 @@ def test_entry_point_is_installed() -> None:
     from importlib.metadata import entry_points
 
     (ep,) = [e for e in entry_points(group="hatch") if e.name == "sigstore"]
-    assert ep.value == "hatch_sigstore.hooks"
+    assert ep.value == "hatch_sigstore.hatch.hooks"
 
 
 def test_importing_hooks_is_light() -> None:
     code = (
-        "import sys, hatch_sigstore.hooks as h;"
+        "import sys, hatch_sigstore.hatch.hooks as h;"
         "h.hatch_register_build_hook(); h.hatch_register_metadata_hook();"
         "heavy = [m for m in ('sigstore', 'httpx', 'hatch', 'cryptography') if m in sys.modules];"
         "print(heavy); sys.exit(1 if heavy else 0)"
@@ -38,13 +38,13 @@ def test_importing_hooks_is_light() -> None:
 
 
 def test_publisher_is_imported_only_when_asked() -> None:
-    pytest.importorskip("hatch_sigstore.publisher")
+    pytest.importorskip("hatch_sigstore.hatch.publisher")
     publisher = hooks.hatch_register_publisher()
     assert publisher.PLUGIN_NAME == "gitlab"
 
 
 def test_hatch_sees_the_publisher() -> None:
-    pytest.importorskip("hatch_sigstore.publisher")
+    pytest.importorskip("hatch_sigstore.hatch.publisher")
     from hatch.plugin.manager import PluginManager
 
     assert PluginManager().publisher.get("gitlab") is not None

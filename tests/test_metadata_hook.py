@@ -24,10 +24,15 @@ from build_helpers import (
     wheel_metadata,
 )
 from build_helpers import build as build_project
-from hatch_sigstore._pyproject import _is_project_header, _key_span, rewrite_pyproject, toml_string
 from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.metadata_hook import MetadataOptions, plan_metadata
+from hatch_sigstore.hatch._pyproject import (
+    _is_project_header,
+    _key_span,
+    rewrite_pyproject,
+    toml_string,
+)
+from hatch_sigstore.hatch.metadata_hook import MetadataOptions, plan_metadata
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +44,7 @@ else:  # pragma: no cover
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_ci_env(monkeypatch)
     monkeypatch.setenv("HATCH_SIGSTORE_SIGN", "off")  # these tests are about metadata only
-    from hatch_sigstore.build_hook import reset_process_state
+    from hatch_sigstore.hatch.build_hook import reset_process_state
 
     yield
     reset_process_state()

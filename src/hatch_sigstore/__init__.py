@@ -1,7 +1,7 @@
 """hatch-sigstore: sign wheels and sdists with Sigstore as hatch builds them; publish to GitLab.
 
-The package root stays import-light: build environments import ``hatch_sigstore.hooks`` and must
-not pay for sigstore or httpx unless they sign or publish.
+The package root stays import-light: build environments import ``hatch_sigstore.hatch.hooks``
+and must not pay for sigstore or httpx unless they sign or publish.
 """
 
 from hatch_sigstore.__about__ import __version__

@@ -1,7 +1,7 @@
 """Publishing a signed release to GitLab: settings → dists → preflight → plan → run → summary.
 
-The hatch-free core of ``hatch publish -p gitlab`` (:mod:`hatch_sigstore.publisher` is only glue),
-so any frontend can reuse it. The order of events is the point of this module:
+The hatch-free core of ``hatch publish -p gitlab`` (:mod:`hatch_sigstore.hatch.publisher` is
+only glue), so any frontend can reuse it. The order of events is the point of this module:
 
 1. **Settings** from ``-o key=value`` > ``[tool.hatch.publish.gitlab]`` > hatch's user config >
    GitLab CI variables. Tokens are only ever read from an environment variable the settings *name*.

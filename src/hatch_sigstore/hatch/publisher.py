@@ -2,8 +2,8 @@
 
 Options → settings → dists → preflight → plan → upload → summary; every decision is in the core,
 this module only talks to hatch (its config tables, its terminal, ``app.abort``). Registered by
-:mod:`hatch_sigstore.hooks` (``hatch_register_publisher``); importing it needs hatch, so only that
-hook imports it, lazily.
+:mod:`hatch_sigstore.hatch.hooks` (``hatch_register_publisher``); importing it needs hatch, so
+only that hook imports it, lazily.
 """
 
 from __future__ import annotations

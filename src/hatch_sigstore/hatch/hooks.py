@@ -1,4 +1,4 @@
-"""hatch entry points (``[project.entry-points.hatch] sigstore = "hatch_sigstore.hooks"``).
+"""hatch entry points (``[project.entry-points.hatch] sigstore = "hatch_sigstore.hatch.hooks"``).
 
 Registration only; every import is lazy. hatchling imports this module in isolated build
 environments where neither hatch nor sigstore is installed, so the publisher (which needs hatch)
@@ -20,20 +20,20 @@ __all__ = [
 
 @hookimpl
 def hatch_register_build_hook() -> Any:
-    from hatch_sigstore.build_hook import SigstoreBuildHook
+    from hatch_sigstore.hatch.build_hook import SigstoreBuildHook
 
     return SigstoreBuildHook
 
 
 @hookimpl
 def hatch_register_metadata_hook() -> Any:
-    from hatch_sigstore.metadata_hook import SigstoreMetadataHook
+    from hatch_sigstore.hatch.metadata_hook import SigstoreMetadataHook
 
     return SigstoreMetadataHook
 
 
 @hookimpl
 def hatch_register_publisher() -> Any:
-    from hatch_sigstore.publisher import GitLabPublisher
+    from hatch_sigstore.hatch.publisher import GitLabPublisher
 
     return GitLabPublisher

@@ -1,7 +1,7 @@
 """The build hook's signing path: imported only by a build that signs.
 
-Kept out of :mod:`hatch_sigstore.build_hook`, which every build with the hook imports (and, where
-bytecode is not cached, compiles), so that a build with signing off pays for none of it.
+Kept out of :mod:`hatch_sigstore.hatch.build_hook`, which every build with the hook imports (and,
+where bytecode is not cached, compiles), so that a build with signing off pays for none of it.
 One signing session per build process: an sdist and a wheel built in one process share one key
 and one certificate.
 """
@@ -20,7 +20,7 @@ from hatch_sigstore.ci import DEFAULT_CONFIG_PATH, DEFAULT_SERVER, CIContext, Ex
 from hatch_sigstore.errors import ConfigError, HatchSigstoreError, SigningError, VerificationError
 
 if TYPE_CHECKING:
-    from hatch_sigstore.build_hook import BuildOptions, SigstoreBuildHook
+    from hatch_sigstore.hatch.build_hook import BuildOptions, SigstoreBuildHook
     from hatch_sigstore.signing import SigningSession
     from hatch_sigstore.trust import TrustChoice
 
@@ -107,7 +107,7 @@ def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
 
 def sign_artifact(hook: SigstoreBuildHook, artifact: Path) -> None:
     """Sign ``artifact`` in its final folder and verify it; on failure keep no signature file."""
-    from hatch_sigstore.build_hook import raise_clean, remove_sidecars
+    from hatch_sigstore.hatch.build_hook import raise_clean, remove_sidecars
 
     options = hook.options
     if _in_temporary_folder(artifact, os.environ):

@@ -187,7 +187,7 @@ def sdist_pyproject(hook: BuildHookInterface[Any], build_data: dict[str, Any]) -
     nothing came from CI and the sdist ships the project's pyproject.toml as it is.
     """
     from hatch_sigstore.ci import CIContext
-    from hatch_sigstore.metadata_hook import (
+    from hatch_sigstore.hatch.metadata_hook import (
         METADATA_HOOK_PATH,
         MetadataOptions,
         building_from_sdist,

@@ -14,8 +14,8 @@
 sigstore is imported only when signing; with signing off this module imports neither sigstore nor
 httpx. Every build with the hook imports (and, where bytecode is not cached, compiles) this
 module, so it holds only what every build runs: reading the options and deciding whether to
-sign. The signing path (:mod:`hatch_sigstore._build_signing`), the sdist's pyproject rewrite
-(:mod:`hatch_sigstore._pyproject`) and error reporting load when needed.
+sign. The signing path (:mod:`hatch_sigstore.hatch._build_signing`), the sdist's pyproject rewrite
+(:mod:`hatch_sigstore.hatch._pyproject`) and error reporting load when needed.
 """
 
 from __future__ import annotations
@@ -207,8 +207,8 @@ def _token_in(env: Mapping[str, str]) -> bool:
 
 
 def raise_clean(exc: HatchSigstoreError) -> NoReturn:
-    """:func:`hatch_sigstore._hookerrors.raise_clean`, imported only when a build fails."""
-    from hatch_sigstore._hookerrors import raise_clean as raise_it
+    """:func:`hatch_sigstore.hatch._errors.raise_clean`, imported only when a build fails."""
+    from hatch_sigstore.hatch._errors import raise_clean as raise_it
 
     raise_it(exc)
 
@@ -218,7 +218,7 @@ _SAID: set[str] = set()  # one-time notices, once per build process
 
 def reset_process_state() -> None:
     """Forget sessions and one-time notices (for tests that build many projects in one process)."""
-    signing = sys.modules.get("hatch_sigstore._build_signing")
+    signing = sys.modules.get("hatch_sigstore.hatch._build_signing")
     if signing is not None:  # only a build that signed has sessions to close
         signing.close_sessions()
     _SAID.clear()
@@ -286,7 +286,7 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         options = self.options
         try:
             if version == "standard" and self.will_sign():
-                from hatch_sigstore._build_signing import preflight
+                from hatch_sigstore.hatch._build_signing import preflight
 
                 preflight(options)
             if (
@@ -294,7 +294,7 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 and version == "standard"
                 and options.sdist_pyproject == "rewrite"
             ):
-                from hatch_sigstore._pyproject import sdist_pyproject
+                from hatch_sigstore.hatch._pyproject import sdist_pyproject
 
                 self._temp_pyproject = sdist_pyproject(self, build_data)
         except HatchSigstoreError as exc:
@@ -325,7 +325,7 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 f"{SIGN_ENV}=required to make a missing token an error.",
             )
             return
-        from hatch_sigstore._build_signing import sign_artifact
+        from hatch_sigstore.hatch._build_signing import sign_artifact
 
         sign_artifact(self, artifact)
 
@@ -335,7 +335,7 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def _drop_temp_pyproject(self) -> None:
         folder = self._temp_pyproject
         if folder:
-            from hatch_sigstore._pyproject import drop_temp_pyproject
+            from hatch_sigstore.hatch._pyproject import drop_temp_pyproject
 
             drop_temp_pyproject(folder)
             self._temp_pyproject = None

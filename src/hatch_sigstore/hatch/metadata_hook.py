@@ -192,7 +192,7 @@ class SigstoreMetadataHook(MetadataHookInterface):
             options = MetadataOptions.from_config(self.config)
             changes = plan_metadata(metadata, options, CIContext.from_env())
         except ConfigError as exc:
-            from hatch_sigstore._hookerrors import raise_clean
+            from hatch_sigstore.hatch._errors import raise_clean
 
             raise_clean(exc)
         changes.apply(metadata)
