@@ -51,9 +51,9 @@ BUILD_BOTH = (
 HEAVY = ("sigstore", "httpx", "cryptography", "pydantic", "pypi_attestations", "rfc3161_client")
 # our own signing side: a build that does not sign must not load it either
 SIGNING_SIDE = (
-    "hatch_sigstore.signing",
+    "hatch_sigstore.sign",
     "hatch_sigstore.hatch._build_signing",
-    "hatch_sigstore._tokens",
+    "hatch_sigstore.sign._tokens",
     "hatch_sigstore.trust",
     "hatch_sigstore.verification",
     "hatch_sigstore.gitlab",
@@ -339,7 +339,7 @@ def main() -> int:
         assert heavy_off == [], "signing off must not import sigstore/httpx or the signing side"
         assert heavy_auto == [], "sign=auto without a token must not import sigstore/httpx"
         print(
-            "**Asserted: no sigstore / httpx / cryptography, nor hatch_sigstore.signing, "
+            "**Asserted: no sigstore / httpx / cryptography, nor hatch_sigstore.sign, "
             "imported with signing off.**\n"
         )
 

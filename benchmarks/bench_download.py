@@ -103,7 +103,7 @@ def main() -> None:
     from hatch_sigstore.consumer import generic_package_coordinates
     from hatch_sigstore.gitlab import Credentials, RegistryClient
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
-    from hatch_sigstore.signing import SignOptions, sign_files
+    from hatch_sigstore.sign import SignOptions, sign_files
     from hatch_sigstore.trust import TrustChoice
 
     with (

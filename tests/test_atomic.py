@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hatch_sigstore._atomic import (
+from hatch_sigstore.sign._atomic import (
     atomic_write_bytes,
     atomic_write_group,
     atomic_write_text,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from build_helpers import CI_METADATA, clear_ci_env, make_project, set_env
 from build_helpers import build as build_project
-from hatch_sigstore._sidecars import sidecars_of
+from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import (
     ConfigError,
     HatchSigstoreError,
@@ -98,7 +98,8 @@ def test_bad_options_name_their_toml_path(
 
 
 def test_defaults_match_hatch_sigstore_sign() -> None:
-    from hatch_sigstore import signing
+    from hatch_sigstore import sign as signing
+    from hatch_sigstore.hatch import _build_options
 
     options = BuildOptions.read({}, PATH, "/root", {})
     defaults = signing.SignOptions()
@@ -106,7 +107,7 @@ def test_defaults_match_hatch_sigstore_sign() -> None:
     assert options.outputs == defaults.outputs == {"bundle", "cosign"}
     assert options.rekor_version == defaults.rekor_version == 1
     assert options.trust({}) == defaults.trust == TrustChoice()
-    assert build_hook.OUTPUT_KINDS == signing.OUTPUT_KINDS
+    assert _build_options.OUTPUT_KINDS == signing.OUTPUT_KINDS
 
 
 def test_env_overrides_sign_and_trust_path_is_relative_to_root(tmp_path: Path) -> None:
@@ -179,9 +180,9 @@ def test_signing_off_imports_nothing_heavy(tmp_path: Path) -> None:
 
     root = make_project(tmp_path / "p")
     ours = (
-        "hatch_sigstore.signing",
+        "hatch_sigstore.sign",
         "hatch_sigstore.hatch._build_signing",
-        "hatch_sigstore._tokens",
+        "hatch_sigstore.sign._tokens",
         "hatch_sigstore.trust",
         "hatch_sigstore.verification",
     )
@@ -223,7 +224,7 @@ _TOKEN_ENV_VALUES = st.sampled_from(["", " ", "x", "eyJ.a.b"])
 )
 def test_token_check_agrees_with_signing(env: dict[str, str]) -> None:
     """The build hook's shortcut (no signing import when no token variable is set) is exact."""
-    from hatch_sigstore.signing import token_available
+    from hatch_sigstore.sign import token_available
 
     assert build_hook._token_in(env) == token_available(env)
 

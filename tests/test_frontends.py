@@ -26,7 +26,7 @@ from build_helpers import (
     urls_of,
     wheel_metadata,
 )
-from hatch_sigstore._sidecars import sidecars_of
+from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verification import Policy, verify_files
 

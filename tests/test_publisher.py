@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
-from hatch_sigstore.signing import SignOptions, sign_files
+from hatch_sigstore.sign import SignOptions, sign_files
 from hatch_sigstore.trust import TrustChoice
 from publish_helpers import make_sdist, make_wheel
 

@@ -31,7 +31,7 @@ from hatch_sigstore.errors import (
     TokenError,
     TrustConfigError,
 )
-from hatch_sigstore.signing import (
+from hatch_sigstore.sign import (
     SignedFile,
     SigningSession,
     SignOptions,

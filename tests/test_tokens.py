@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hatch_sigstore._tokens import check_token, decode_claims, find_token, format_time
 from hatch_sigstore.errors import TokenError
-from hatch_sigstore.signing import SignOptions, resolve_token, token_available
+from hatch_sigstore.sign import SignOptions, resolve_token, token_available
+from hatch_sigstore.sign._tokens import check_token, decode_claims, find_token, format_time
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
 NOW = 1_800_000_000.0
@@ -217,7 +217,7 @@ def test_options_repr_hides_token() -> None:
 
 def test_importing_signing_does_not_import_sigstore() -> None:
     code = (
-        "import sys, hatch_sigstore.signing as s; "
+        "import sys, hatch_sigstore.sign as s; "
         "s.token_available({'SIGSTORE_ID_TOKEN': 'x'}); s.SignOptions(); "
         "heavy = ('sigstore', 'pypi_attestations', 'requests', 'jwt'); "
         "bad = [m for m in heavy if m in sys.modules]; "

@@ -1,6 +1,6 @@
 """verify_file(s): real-world certificates (public Sigstore, offline) and sandbox-signed files.
 
-Sandbox files are signed here with sigstore's own API (not hatch_sigstore.signing), so these
+Sandbox files are signed here with sigstore's own API (not hatch_sigstore.sign), so these
 tests check verification against independently made signatures.
 """
 

@@ -46,7 +46,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from hatch_sigstore._sidecars import (
+from hatch_sigstore._files import (
     BUNDLE_SUFFIX,
     SIGNATURE_SUFFIX,
     is_sidecar,

@@ -42,7 +42,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from hatch_sigstore._sidecars import (
+from hatch_sigstore._files import (
     ATTESTATION_SUFFIX,
     BUNDLE_SUFFIX,
     CERTIFICATE_SUFFIX,

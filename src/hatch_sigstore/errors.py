@@ -20,6 +20,7 @@ __all__ = [
     "TokenError",
     "TrustConfigError",
     "VerificationError",
+    "first_line",
     "redact",
 ]
 
@@ -96,3 +97,17 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for pattern in _secret_patterns():
         text = pattern.sub(_REDACTED, text)
     return text
+
+
+def first_line(source: BaseException | str, *, limit: int | None = None) -> str:
+    """The first non-blank line of an error (or text), redacted; ``""`` when there is none.
+
+    What a one-paragraph message quotes of a library's exception: its first line carries the
+    gist, the rest is detail (pydantic tables, tracebacks). ``limit`` cuts it, ending in "…".
+    Callers add their own fallback: ``first_line(exc) or type(exc).__name__``.
+    """
+    text = str(source).strip()
+    line = redact(text.splitlines()[0]) if text else ""
+    if limit is not None and len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line

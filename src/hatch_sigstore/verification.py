@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hatch_sigstore._sidecars import (
+from hatch_sigstore._files import (
     ATTESTATION_SUFFIX,
     BUNDLE_SUFFIX,
     CERTIFICATE_SUFFIX,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from download_helpers import Run, clear_download_env, run_download
-from hatch_sigstore._sidecars import is_sidecar
+from hatch_sigstore._files import is_sidecar
 from hatch_sigstore.consumer import generic_package_coordinates
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def sign(
     project: str = SIGNER,
     project_id: str = "42",
 ) -> None:
-    from hatch_sigstore.signing import SignOptions, sign_files
+    from hatch_sigstore.sign import SignOptions, sign_files
     from hatch_sigstore.trust import TrustChoice
 
     token = local_sigstore.mint_token(

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 def expand(files: Sequence[str]) -> list[Path]:
     """Artifacts to verify: files as given, directories' non-sidecar files; sidecars skipped."""
-    from hatch_sigstore._sidecars import is_sidecar
+    from hatch_sigstore._files import is_sidecar
 
     out: list[Path] = []
     for name in files:

@@ -2,42 +2,43 @@
 
 Kept out of :mod:`hatch_sigstore.hatch.build_hook`, which every build with the hook imports (and,
 where bytecode is not cached, compiles), so that a build with signing off pays for none of it.
-One signing session per build process: an sdist and a wheel built in one process share one key
-and one certificate.
+Every target of one build process signs in one shared session
+(:func:`hatch_sigstore.sign.shared_session`): an sdist and a wheel share one key and one
+certificate.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
+from hatch_sigstore._files import remove_sidecars
 from hatch_sigstore.ci import DEFAULT_CONFIG_PATH, DEFAULT_SERVER, CIContext, ExpectedIdentity
-from hatch_sigstore.errors import ConfigError, HatchSigstoreError, SigningError, VerificationError
+from hatch_sigstore.errors import (
+    ConfigError,
+    HatchSigstoreError,
+    SigningError,
+    VerificationError,
+    first_line,
+)
+from hatch_sigstore.hatch._errors import raise_clean
 
 if TYPE_CHECKING:
-    from hatch_sigstore.hatch.build_hook import BuildOptions, SigstoreBuildHook
-    from hatch_sigstore.signing import SigningSession
-    from hatch_sigstore.trust import TrustChoice
+    from hatch_sigstore.hatch._build_options import BuildOptions
+    from hatch_sigstore.sign import SignOptions
 
-__all__ = ["close_sessions", "expected_identity", "preflight", "sign_artifact"]
-
-_SESSIONS: dict[tuple[Any, ...], SigningSession] = {}
+__all__ = ["expected_identity", "preflight", "sign_artifact"]
 
 
-def close_sessions() -> None:
-    while _SESSIONS:
-        _, session = _SESSIONS.popitem()
-        # closing at exit must never mask the build's outcome
-        with contextlib.suppress(Exception):
-            session.__exit__(None, None, None)
+class Notices(Protocol):
+    """Where the build's messages go (the build hook: hatch's terminal)."""
 
+    def say(self, message: str) -> None: ...
 
-atexit.register(close_sessions)
+    def say_once(self, key: str, message: str) -> None: ...
 
 
 def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
@@ -65,35 +66,27 @@ def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
     )
 
 
+def _sign_options(options: BuildOptions) -> SignOptions:
+    from hatch_sigstore.sign import SignOptions
+
+    return SignOptions(
+        trust=options.trust(),
+        outputs=options.outputs,
+        rekor_version=options.rekor_version,
+        # the session finds the token itself, so its messages name the variable
+        token=None,
+        timeout=options.timeout,
+    )
+
+
 def preflight(options: BuildOptions) -> None:
     """Everything that can fail before an artifact exists: fail before building it."""
-    from hatch_sigstore.signing import SignOptions, resolve_token
+    from hatch_sigstore.sign import SignOptions, resolve_token
 
     resolve_token(SignOptions(outputs=options.outputs, token=None))
     options.trust()
     if options.verify:
         expected_identity(options, CIContext.from_env())
-
-
-def _session(options: BuildOptions, trust: TrustChoice, token: str) -> SigningSession:
-    from hatch_sigstore.signing import SigningSession, SignOptions
-
-    key = (trust, options.outputs, options.rekor_version, options.timeout, token)
-    session = _SESSIONS.get(key)
-    if session is None:
-        session = SigningSession(
-            SignOptions(
-                trust=trust,
-                outputs=options.outputs,
-                rekor_version=options.rekor_version,
-                # the session finds the same token itself, so its messages name the variable
-                token=None,
-                timeout=options.timeout,
-            )
-        )
-        session.__enter__()
-        _SESSIONS[key] = session
-    return session
 
 
 def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
@@ -105,11 +98,8 @@ def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
     return folder.name.startswith("pip-") and tmp in folder.parents
 
 
-def sign_artifact(hook: SigstoreBuildHook, artifact: Path) -> None:
+def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> None:
     """Sign ``artifact`` in its final folder and verify it; on failure keep no signature file."""
-    from hatch_sigstore.hatch.build_hook import raise_clean, remove_sidecars
-
-    options = hook.options
     if _in_temporary_folder(artifact, os.environ):
         message = (
             f"{artifact.name} is being built in a temporary folder ({artifact.parent}) that "
@@ -122,16 +112,16 @@ def sign_artifact(hook: SigstoreBuildHook, artifact: Path) -> None:
         )
         if options.sign == "required":
             raise_clean(SigningError(message, remediation=remediation))
-        hook.say_once("temporary", f"not signing: {message} {remediation}")
+        notices.say_once("temporary", f"not signing: {message} {remediation}")
         return
     try:
-        _sign_and_verify(hook, options, artifact)
+        _sign_and_verify(options, artifact, notices)
     except HatchSigstoreError as exc:
         remove_sidecars(artifact)
         raise_clean(exc)
     except Exception as exc:
         remove_sidecars(artifact)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc)
         raise_clean(
             SigningError(
                 f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
@@ -142,23 +132,22 @@ def sign_artifact(hook: SigstoreBuildHook, artifact: Path) -> None:
         )
 
 
-def _sign_and_verify(hook: SigstoreBuildHook, options: BuildOptions, artifact: Path) -> None:
-    from hatch_sigstore.signing import SignOptions, resolve_token
+def _sign_and_verify(options: BuildOptions, artifact: Path, notices: Notices) -> None:
+    from hatch_sigstore.sign import shared_session
 
-    trust = options.trust()
+    sign_options = _sign_options(options)
     identity = expected_identity(options, CIContext.from_env()) if options.verify else None
-    token = resolve_token(SignOptions(trust=trust, outputs=options.outputs, token=None))
-    signed = _session(options, trust, token).sign([artifact])
+    signed = shared_session(sign_options).sign([artifact])
     written = [p.name for s in signed for p in s.written]
     if identity is None:
-        hook.app.display_info(
-            f"hatch-sigstore: signed {artifact.name} ({', '.join(written)}); not verified "
+        notices.say(
+            f"signed {artifact.name} ({', '.join(written)}); not verified "
             f"(`{options.path}.verify = false`)"
         )
         return
     from hatch_sigstore.verification import Policy, verify_files
 
-    results = verify_files([artifact], Policy.gitlab(identity), trust)
+    results = verify_files([artifact], Policy.gitlab(identity), sign_options.trust)
     failed = [r for r in results if not r.ok]
     if failed or not results:
         reasons = "; ".join(f"{r.artifact.name}: {r.reason}" for r in failed) or "no result"
@@ -170,7 +159,7 @@ def _sign_and_verify(hook: SigstoreBuildHook, options: BuildOptions, artifact: P
             "(CI_SERVER_URL, CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/BRANCH) and the "
             "trust config.",
         )
-    hook.app.display_info(
-        f"hatch-sigstore: signed and verified {artifact.name} as "
+    notices.say(
+        f"signed and verified {artifact.name} as "
         f"{identity.san or identity.repository_uri} ({', '.join(written)})"
     )

@@ -25,15 +25,20 @@ import sys
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import Any, NoReturn
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_sigstore._config import Options, describe_value
+from hatch_sigstore._files import remove_sidecars
 from hatch_sigstore.errors import ConfigError, HatchSigstoreError
-
-if TYPE_CHECKING:
-    from hatch_sigstore.trust import TrustChoice
+from hatch_sigstore.hatch._build_options import (
+    ATTESTATIONS_REQUIREMENT,
+    SIGN_ENV,
+    SIGN_MODES,
+    SIGSTORE_REQUIREMENT,
+    TOKEN_VARIABLES,
+    BuildOptions,
+)
 
 __all__ = [
     "ATTESTATIONS_REQUIREMENT",
@@ -44,164 +49,12 @@ __all__ = [
     "SigstoreBuildHook",
 ]
 
-SIGN_ENV = "HATCH_SIGSTORE_SIGN"
-SIGN_MODES = ("auto", "required", "off")
-# Kept equal to hatch_sigstore.signing.OUTPUT_KINDS (a test checks); not imported from there so
-# that validating options never imports the signing module.
-OUTPUT_KINDS = ("bundle", "cosign", "attestation")
-DEFAULT_OUTPUTS = ("bundle", "cosign")
-REKOR_VERSIONS = (1, 2)
-DEFAULT_TIMEOUT = 60.0  # seconds for each call to the CA or the log, as `hatch-sigstore sign`
-SDIST_PYPROJECT_MODES = ("rewrite", "keep")
-SIGSTORE_REQUIREMENT = "sigstore>=4.5.1,<5"
-ATTESTATIONS_REQUIREMENT = "pypi-attestations>=0.0.30"
-
-_HOOK_KEYS = (
-    "sign",
-    "outputs",
-    "trust-config",
-    "staging",
-    "rekor-version",
-    "identity",
-    "verify",
-    "sdist-pyproject",
-    "timeout",
-)
-# read by hatchling itself, allowed in every hook table
-_GENERIC_KEYS = (
-    "enable-by-default",
-    "dependencies",
-    "require-runtime-dependencies",
-    "require-runtime-features",
-)
-_IDENTITY_KEYS = ("server", "project-path", "ref", "config-path")
-# What makes signing.token_available() true: without any of these set, there is no token and
-# the answer needs no import of hatch_sigstore.signing (~25 ms). A test keeps them in step.
-_TOKEN_VARIABLES = ("SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL")
-
-
-# NamedTuples, not dataclasses: every build defines these classes, and a NamedTuple is ~5x
-# cheaper to define (see hatch_sigstore.ci).
-class IdentityOptions(NamedTuple):
-    server: str | None = None
-    project_path: str | None = None
-    ref: str | None = None
-    config_path: str | None = None
-
-    @property
-    def configured(self) -> bool:
-        return any((self.server, self.project_path, self.ref, self.config_path))
-
-
-class BuildOptions(NamedTuple):
-    """The validated options of one hook table; ``path`` is where they live in the TOML."""
-
-    path: str
-    sign: str = "auto"
-    sign_source: str = ""
-    outputs: frozenset[str] = frozenset(DEFAULT_OUTPUTS)
-    trust_config: Path | None = None
-    staging: bool = False
-    rekor_version: int = 1
-    identity: IdentityOptions = IdentityOptions()
-    verify: bool = True
-    sdist_pyproject: str = "rewrite"
-    timeout: float = DEFAULT_TIMEOUT
-
-    @classmethod
-    def read(
-        cls, table: Any, path: str, root: str, env: Mapping[str, str] | None = None
-    ) -> BuildOptions:
-        env = os.environ if env is None else env
-        options = Options(table, path, known=(*_HOOK_KEYS, *_GENERIC_KEYS))
-        sign = options.choice("sign", SIGN_MODES, "auto")
-        sign_source = options.key("sign")
-        override = env.get(SIGN_ENV, "").strip()
-        if override:
-            if override.lower() not in SIGN_MODES:
-                raise ConfigError(
-                    f"The environment variable {SIGN_ENV} is {override!r}; it must be one of "
-                    '"auto", "required" or "off".',
-                )
-            sign, sign_source = override.lower(), SIGN_ENV
-        outputs = options.string_list("outputs", DEFAULT_OUTPUTS, choices=OUTPUT_KINDS)
-        trust = options.optional_string("trust-config")
-        trust_path = None
-        if trust is not None:
-            trust_path = Path(trust).expanduser()
-            if not trust_path.is_absolute():
-                trust_path = Path(root) / trust_path
-        rekor = options.table.get("rekor-version", 1)
-        if isinstance(rekor, bool) or rekor not in REKOR_VERSIONS:
-            raise ConfigError(
-                f"`{options.key('rekor-version')}` must be 1 or 2; got {describe_value(rekor)}.",
-            )
-        if rekor == 2 and "attestation" in outputs:
-            raise ConfigError(
-                f"`{options.key('outputs')}` asks for a PEP 740 attestation, which cannot be "
-                f"made with `{options.key('rekor-version')}` = 2: the attestation format has no "
-                "field for the timestamp a Rekor v2 entry needs, so it would never verify.",
-                remediation="Drop \"attestation\" from outputs, or use rekor-version = 1.",
-            )
-        timeout = options.table.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError(
-                f"`{options.key('timeout')}` must be a number of seconds above 0; got "
-                f"{describe_value(timeout)}.",
-            )
-        ident = options.sub("identity", known=_IDENTITY_KEYS)
-        identity = IdentityOptions(
-            server=ident.optional_string("server"),
-            project_path=ident.optional_string("project-path"),
-            ref=ident.optional_string("ref"),
-            config_path=ident.optional_string("config-path"),
-        )
-        if identity.server is not None and not identity.server.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"`{ident.key('server')}` must be the GitLab instance URL (https://…); got "
-                f"{identity.server!r}.",
-            )
-        if identity.ref is not None and not identity.ref.startswith("refs/"):
-            raise ConfigError(
-                f"`{ident.key('ref')}` must be a full ref such as refs/heads/main or "
-                f"refs/tags/v1.0; got {identity.ref!r}.",
-            )
-        return cls(
-            path=path,
-            sign=sign,
-            sign_source=sign_source,
-            outputs=frozenset(outputs) | {"bundle"},  # always written: verification reads it
-            trust_config=trust_path,
-            staging=options.boolean("staging", False),
-            rekor_version=int(rekor),
-            identity=identity,
-            verify=options.boolean("verify", True),
-            sdist_pyproject=options.choice("sdist-pyproject", SDIST_PYPROJECT_MODES, "rewrite"),
-            timeout=float(timeout),
-        )
-
-    def requirements(self) -> list[str]:
-        deps = [SIGSTORE_REQUIREMENT]
-        if "attestation" in self.outputs:
-            deps.append(ATTESTATIONS_REQUIREMENT)
-        return deps
-
-    def trust(self, env: Mapping[str, str] | None = None) -> TrustChoice:
-        from hatch_sigstore.trust import TrustChoice
-
-        return TrustChoice.resolve(
-            staging=self.staging,
-            trust_config=self.trust_config,
-            env=env,
-            source=f"`{self.path}.trust-config`",
-        )
-
 
 def _token_in(env: Mapping[str, str]) -> bool:
-    """``signing.token_available(env)``, importing the signing module only if a token may be set."""
-    if not any(env.get(name) for name in _TOKEN_VARIABLES):
+    """``sign.token_available(env)``, importing the signing layer only if a token may be set."""
+    if not any(env.get(name) for name in TOKEN_VARIABLES):
         return False
-    from hatch_sigstore.signing import token_available
+    from hatch_sigstore.sign import token_available
 
     return bool(token_available(env))
 
@@ -218,24 +71,10 @@ _SAID: set[str] = set()  # one-time notices, once per build process
 
 def reset_process_state() -> None:
     """Forget sessions and one-time notices (for tests that build many projects in one process)."""
-    signing = sys.modules.get("hatch_sigstore.hatch._build_signing")
-    if signing is not None:  # only a build that signed has sessions to close
-        signing.close_sessions()
+    shared = sys.modules.get("hatch_sigstore.sign._shared")
+    if shared is not None:  # only a build that signed has sessions to close
+        shared.close_shared_sessions()
     _SAID.clear()
-
-
-def remove_sidecars(artifact: Path) -> list[Path]:
-    """Delete the signature files beside ``artifact``; return those that were there."""
-    from hatch_sigstore._sidecars import sidecars_of
-
-    removed = []
-    for sidecar in sidecars_of(artifact).values():
-        try:
-            sidecar.unlink()
-            removed.append(sidecar)
-        except FileNotFoundError:
-            pass
-    return removed
 
 
 class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -261,6 +100,9 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return BuildOptions.read(self.config, self.table_path, self.root)
         except ConfigError as exc:
             raise_clean(exc)
+
+    def say(self, message: str) -> None:
+        self.app.display_info(f"hatch-sigstore: {message}")
 
     def say_once(self, key: str, message: str) -> None:
         if key not in _SAID:
@@ -309,9 +151,9 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         removed = remove_sidecars(artifact)  # they signed the previous bytes of this file
         if removed:
-            self.app.display_info(
-                "hatch-sigstore: removed stale signature files of "
-                f"{artifact.name}: {', '.join(p.name for p in removed)}"
+            self.say(
+                f"removed stale signature files of {artifact.name}: "
+                f"{', '.join(p.name for p in removed)}"
             )
         options = self.options
         if options.sign == "off":
@@ -327,7 +169,7 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         from hatch_sigstore.hatch._build_signing import sign_artifact
 
-        sign_artifact(self, artifact)
+        sign_artifact(options, artifact, self)
 
     def clean(self, versions: list[str]) -> None:
         self._drop_temp_pyproject()

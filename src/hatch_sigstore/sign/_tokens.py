@@ -1,9 +1,9 @@
-"""Reading an OIDC identity token's claims ourselves, to explain precisely what is wrong with it.
+"""The identity token: where it comes from, and what is wrong with it, in precise words.
 
 sigstore checks tokens with PyJWT and reports an expired token as "malformed or missing
 claims"; we decode the claims first (no signature check: the CA does that) and say which
-claim is wrong, and when the token expired. Standard library only, so the build hook can ask
-"is there a token?" without importing sigstore.
+claim is wrong, and when the token expired. Standard library only (sigstore only for ambient
+CI detection), so the build hook can ask "is there a token?" without importing sigstore.
 
 Token values never go into messages: only the name of the variable they came from and the
 (non-secret) claims ``iss``, ``aud``, ``exp``, ``iat`` and ``nbf``.
@@ -19,8 +19,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from hatch_sigstore.errors import TokenError
+from hatch_sigstore.errors import TokenError, first_line
+
+if TYPE_CHECKING:
+    from hatch_sigstore.sign._options import SignOptions
 
 __all__ = [
     "DEFAULT_TOKEN_ENV",
@@ -31,6 +35,8 @@ __all__ = [
     "decode_claims",
     "find_token",
     "format_time",
+    "resolve_token",
+    "token_available",
 ]
 
 DEFAULT_TOKEN_ENV = "SIGSTORE_ID_TOKEN"  # noqa: S105 - a variable name
@@ -196,3 +202,76 @@ def find_token(
     name = token_env or DEFAULT_TOKEN_ENV
     value = env.get(name, "").strip()
     return (value, name) if value else None
+
+
+def _missing_token(options: SignOptions) -> TokenError:
+    if options.token_env:
+        return TokenError(
+            f"No identity token to sign with: {options.token_env} is not set or empty.",
+            remediation=f"Export the OIDC ID token in {options.token_env}, or drop "
+            "--identity-token-env to use SIGSTORE_ID_TOKEN. In GitLab CI add to the job:\n"
+            f"{GITLAB_ID_TOKENS_SNIPPET}",
+        )
+    ambient = " and no ambient CI credential was found" if options.ambient else ""
+    return TokenError(
+        f"No identity token to sign with: {DEFAULT_TOKEN_ENV} is not set{ambient}.",
+        remediation="In GitLab CI add to the job in .gitlab-ci.yml:\n"
+        f"{GITLAB_ID_TOKENS_SNIPPET}\n"
+        "Elsewhere, put an OIDC ID token with audience 'sigstore' in SIGSTORE_ID_TOKEN.",
+    )
+
+
+def _ambient_token() -> str | None:
+    from sigstore.oidc import IdentityError, detect_credential
+
+    try:
+        return detect_credential()
+    except IdentityError as exc:
+        raise TokenError(
+            f"Ambient CI credential detection failed: {first_line(exc) or 'no detail'}.",
+            remediation="In GitLab CI, provide the token with 'id_tokens:' "
+            f"(SIGSTORE_ID_TOKEN, aud: sigstore):\n{GITLAB_ID_TOKENS_SNIPPET}",
+        ) from None
+
+
+def resolve(options: SignOptions, now: float | None = None) -> tuple[str, TokenInfo]:
+    """The raw token and its checked claims (see :func:`resolve_token`)."""
+    if options.token is not None:
+        raw: str | None = options.token.strip()
+        source = "SignOptions.token"
+        if not raw:
+            raise _missing_token(options)
+    else:
+        found = find_token(options.env, token_env=options.token_env)
+        if found is not None:
+            raw, source = found
+        elif options.token_env is None and options.ambient:
+            raw, source = _ambient_token(), "ambient CI credential"
+        else:
+            raw = None
+    if raw is None:
+        raise _missing_token(options)
+    return raw, check_token(raw, source=source, now=now)
+
+
+def resolve_token(options: SignOptions) -> str:
+    """The token to sign with: explicit, then ``SIGSTORE_ID_TOKEN``, then ambient detection.
+
+    Raises :class:`TokenError` naming the variable and what is wrong (missing, malformed,
+    wrong audience, expired with the time it expired).
+    """
+    return resolve(options)[0]
+
+
+def token_available(env: Mapping[str, str] | None = None, *, token_env: str | None = None) -> bool:
+    """Cheap check (no sigstore import): is there a token to sign with in ``env``?
+
+    True when the token variable is set, or when GitHub Actions offers an OIDC token.
+    It does not check the token; :func:`resolve_token` does.
+    """
+    env = os.environ if env is None else env
+    if find_token(env, token_env=token_env) is not None:
+        return True
+    return token_env is None and bool(
+        env.get("ACTIONS_ID_TOKEN_REQUEST_URL") and env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    )

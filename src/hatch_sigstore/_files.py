@@ -1,7 +1,12 @@
-"""Names of the signature files written beside each artifact: one place, shared by all rooms."""
+"""Files on disk: the names of the signature files beside each artifact, and streamed sha256.
+
+One place for both, shared by signing, verification, publishing and downloading. Standard
+library only.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = [
@@ -12,8 +17,12 @@ __all__ = [
     "SIDECAR_SUFFIXES",
     "SIGNATURE_SUFFIX",
     "is_sidecar",
+    "remove_sidecars",
+    "sha256_file",
     "sidecars_of",
 ]
+
+CHUNK_SIZE = 1024 * 1024  # bytes read at a time: never a whole file in memory
 
 BUNDLE_SUFFIX = ".sigstore.json"  # Sigstore bundle v0.3: always written
 LEGACY_BUNDLE_SUFFIX = ".sigstore"  # read only: older sigstore-python wrote this name
@@ -44,3 +53,28 @@ def sidecars_of(artifact: str | Path) -> dict[str, Path]:
         if candidate.is_file():
             found[suffix] = candidate
     return found
+
+
+def remove_sidecars(artifact: str | Path) -> list[Path]:
+    """Delete the signature files beside ``artifact``; return those that were there."""
+    removed = []
+    for sidecar in sidecars_of(artifact).values():
+        try:
+            sidecar.unlink()
+            removed.append(sidecar)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The file's sha256 as lower-case hex, streamed 1 MiB at a time into one reused buffer."""
+    import hashlib  # not at import: every build imports this module, few hash here
+
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
