@@ -55,7 +55,7 @@ SIGNING_SIDE = (
     "hatch_sigstore.hatch._build_signing",
     "hatch_sigstore.sign._tokens",
     "hatch_sigstore.trust",
-    "hatch_sigstore.verification",
+    "hatch_sigstore.verify",
     "hatch_sigstore.gitlab",
 )
 # A third-party plugin that does nothing, shadowing hatch_sigstore on PYTHONPATH (the installed

@@ -29,7 +29,7 @@ from hatch_sigstore.hatch.build_hook import (
     SigstoreBuildHook,
 )
 from hatch_sigstore.trust import TrustChoice
-from hatch_sigstore.verification import Policy, verify_files
+from hatch_sigstore.verify import Policy, verify_files
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
@@ -184,7 +184,7 @@ def test_signing_off_imports_nothing_heavy(tmp_path: Path) -> None:
         "hatch_sigstore.hatch._build_signing",
         "hatch_sigstore.sign._tokens",
         "hatch_sigstore.trust",
-        "hatch_sigstore.verification",
+        "hatch_sigstore.verify",
     )
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
@@ -399,6 +399,42 @@ def test_identity_mismatch_fails_and_keeps_no_signature(
     wheel = root / "dist" / "my_ci_project-1.2.3-py3-none-any.whl"
     assert wheel.is_file()
     assert sidecars_of(wheel) == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fix"),
+    [
+        ("ref", "refs/pipelines/7", "refs/heads/BRANCH"),
+        ("ref", "main", "refs/heads/main"),
+        ("project-path", "just-a-name", "my-group/my-project"),
+        ("server", "gitlab.example.com", "https://gitlab.example.com"),
+    ],
+)
+def test_invalid_identity_fails_before_any_ca_call_naming_the_toml_key(
+    tmp_path: Path,
+    ci: dict[str, str],
+    local_sigstore: LocalSigstore,
+    key: str,
+    value: str,
+    fix: str,
+) -> None:
+    """Issue 12: ``identity.ref = "refs/pipelines/7"`` passed the hook's own checks, was signed
+    (a CA call and a public log entry) and only then failed, asking for a CLI flag. Now the one
+    identity model refuses it while reading the options, in the hook's TOML words."""
+    root = make_project(
+        tmp_path / "p",
+        build_hook=f'[tool.hatch.build.hooks.sigstore.identity]\n{key} = "{value}"\n',
+    )
+    before = local_sigstore.stats
+    with pytest.raises(ConfigError) as info:
+        build_project(root)
+    message = str(info.value)
+    assert f"`{PATH}.identity.{key}`" in message
+    assert fix in message
+    assert "--" not in message  # no CLI flag in a build error
+    after = local_sigstore.stats
+    assert (after["fulcio"], after["rekor_create"]) == (before["fulcio"], before["rekor_create"])
+    assert not (root / "dist").exists() or not any((root / "dist").iterdir())
 
 
 def test_configured_identity_outside_ci(

@@ -40,7 +40,7 @@ from hatch_sigstore.errors import ConfigError, RegistryError
 from hatch_sigstore.gitlab import Credentials, IndexFile
 from hatch_sigstore.sandbox._http import LoopbackServer
 from hatch_sigstore.trust import TrustChoice
-from hatch_sigstore.verification import Policy
+from hatch_sigstore.verify import Policy
 
 API = "https://gitlab.example.com/api/v4"
 FILES = f"{API}/projects/7/packages/pypi/files"

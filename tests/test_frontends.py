@@ -28,7 +28,7 @@ from build_helpers import (
 )
 from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.trust import TrustChoice
-from hatch_sigstore.verification import Policy, verify_files
+from hatch_sigstore.verify import Policy, verify_files
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sigstore.errors import VerificationError as SigstoreVerificationError
 
-from hatch_sigstore import _policy
-from hatch_sigstore.ci import ExpectedIdentity
 from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.verification import Policy
+from hatch_sigstore.identity import ExpectedIdentity
+from hatch_sigstore.verify import Policy
+from hatch_sigstore.verify import _certificate as _policy
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
 _FULCIO = "1.3.6.1.4.1.57264.1."
@@ -168,8 +168,8 @@ def test_policy_module_is_not_imported_by_building_a_policy() -> None:
 
     code = (
         "import sys\n"
-        "from hatch_sigstore.ci import ExpectedIdentity\n"
-        "from hatch_sigstore.verification import Policy\n"
+        "from hatch_sigstore.identity import ExpectedIdentity\n"
+        "from hatch_sigstore.verify import Policy\n"
         "Policy.gitlab(ExpectedIdentity('https://gitlab.com', 'g/p'))\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('sigstore', 'requests',"
         " 'pypi_attestations', 'cryptography')]\n"

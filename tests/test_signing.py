@@ -178,7 +178,7 @@ def test_rekor_v2_with_timestamp_authority(tmp_path: Path) -> None:
     """--rekor-version 2 against a sandbox that offers a v2 log and a TSA: the entries are
     hashedrekord 0.0.2 without integrated time, so signed time comes from the TSA only."""
     from hatch_sigstore.sandbox import LocalSigstore
-    from hatch_sigstore.verification import Policy, verify_files
+    from hatch_sigstore.verify import Policy, verify_files
 
     files = make_files(tmp_path / "dist", dists(2))
     with LocalSigstore(state_dir=tmp_path / "sigstore", rekor_v2=True) as sandbox:

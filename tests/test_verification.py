@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hatch_sigstore.ci import ExpectedIdentity
 from hatch_sigstore.errors import TrustConfigError, VerificationError
+from hatch_sigstore.identity import ExpectedIdentity
 from hatch_sigstore.trust import TrustChoice
-from hatch_sigstore.verification import (
+from hatch_sigstore.verify import (
     FileResult,
     Policy,
     require_verified,

@@ -52,13 +52,13 @@ from hatch_sigstore._files import (
     is_sidecar,
     sidecars_of,
 )
-from hatch_sigstore.ci import CIContext, ExpectedIdentity
+from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import ConfigError, HatchSigstoreError, PublishError, redact
 from hatch_sigstore.trust import TRUST_CONFIG_ENV, TrustChoice
 
 if TYPE_CHECKING:
     from hatch_sigstore.gitlab import Credentials
-    from hatch_sigstore.verification import FileResult, Policy
+    from hatch_sigstore.verify import FileResult, Policy
 
 __all__ = [
     "OPTIONS",
@@ -295,10 +295,18 @@ def _policy_from(
     values: Mapping[str, _Value], ci: CIContext, api_url: str | None
 ) -> tuple[Policy | None, str]:
     """The verification policy from explicit options, else from CI; None if nothing names one."""
-    from hatch_sigstore.verification import Policy
+    from hatch_sigstore.identity import Given, Source, expect
+    from hatch_sigstore.verify import Policy
+    from hatch_sigstore.verify.policy import check_regexp
 
     def opt(key: str) -> str | None:
         return _as_str(values[key]) if key in values else None
+
+    def given(key: str) -> Given | None:
+        value = opt(key)
+        if value is None:
+            return None
+        return Given(value, Source(key, "option", cited=values[key].source))
 
     server_default = ci.server_url or (api_url.removesuffix("/api/v4") if api_url else None)
     identity, identity_re = opt("identity"), opt("identity-regexp")
@@ -323,80 +331,49 @@ def _policy_from(
                 "(CI_SERVER_URL).",
             )
         if identity_re is not None:
-            try:
-                re.compile(identity_re)
-            except re.error as exc:
-                raise ConfigError(
-                    f"{values['identity-regexp'].source} is not a valid regular expression "
-                    f"({exc}).",
-                    remediation="Fix the pattern (anchor it with ^…$).",
-                ) from None
-        policy = Policy.cosign(
+            check_regexp(identity_re, values["identity-regexp"].source)
+        cosign = Policy.cosign(
             cert_identity=identity, cert_identity_regexp=identity_re, cert_oidc_issuer=issuer
         )
-        return policy, policy.describe()
+        return cosign, cosign.describe()
     if "issuer" in values:
         raise ConfigError(
             f"{values['issuer'].source} is set without identity or identity-regexp.",
             remediation="Add identity (or identity-regexp), or drop issuer and use gitlab-project.",
         )
     if gitlab_keys or "gitlab-server" in values:
-        project_path = opt("gitlab-project") or ci.project_path
-        if not project_path:
+        project = given("gitlab-project") or (
+            Given(ci.project_path, Source.variable("CI_PROJECT_PATH")) if ci.project_path else None
+        )
+        if project is None:
             raise ConfigError(
                 "The GitLab project whose pipeline must have signed the dists is unknown.",
                 remediation='Set gitlab-project = "group/project" (in CI: CI_PROJECT_PATH).',
             )
-        server = opt("gitlab-server") or server_default
-        if not server:
+        server = given("gitlab-server")
+        if server is None and ci.server_url:
+            server = Given(ci.server_url, Source.variable("CI_SERVER_URL"))
+        elif server is None and server_default:
+            server = Given(server_default, Source("url", "option", cited=values["url"].source))
+        if server is None:
             raise ConfigError(
                 "The GitLab server of the signing pipeline is unknown.",
                 remediation='Set gitlab-server = "https://gitlab.example.com".',
             )
-        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", server):
-            where = values["gitlab-server"].source if "gitlab-server" in values else "The server"
-            raise ConfigError(
-                f"{where} is {server!r}, not the http(s) URL of a GitLab instance.",
-                remediation='Write gitlab-server = "https://gitlab.example.com".',
-            )
-        ref = opt("ref")
-        ref_glob = opt("ref-glob")
-        if ref and ref_glob:
-            raise ConfigError(
-                f"Both {values['ref'].source} and {values['ref-glob'].source} are set.",
-                remediation="Give one: an exact ref or a glob.",
-            )
+        ref, ref_glob = given("ref"), given("ref-glob")
         if ref is None and ref_glob is None and "gitlab-project" not in values:
-            ref = ci.ref  # same project as the pipeline: default to its ref
-        if ref is not None and not ref.startswith(("refs/heads/", "refs/tags/")):
-            raise ConfigError(
-                f"{values['ref'].source if 'ref' in values else 'The pipeline ref'} is {ref!r}, "
-                "not a full ref; a branch and a tag of that name are different signers.",
-                remediation="Write refs/heads/BRANCH or refs/tags/TAG.",
-            )
-        if ref_glob is not None and not ref_glob.startswith("refs/"):
-            raise ConfigError(
-                f"{values['ref-glob'].source} is {ref_glob!r}, which can never match a "
-                "certificate's ref (refs/heads/BRANCH or refs/tags/TAG).",
-                remediation=f'Write e.g. ref-glob = "refs/tags/{ref_glob}".',
-            )
-        parts = project_path.strip("/").split("/")
-        if len(parts) < 2 or any(not p or " " in p for p in parts):
-            where = (
-                values["gitlab-project"].source if "gitlab-project" in values else "CI_PROJECT_PATH"
-            )
-            raise ConfigError(
-                f"{where} is {project_path!r}, not a GROUP/PROJECT path.",
-                remediation='Write gitlab-project = "my-group/my-project".',
-            )
-        expected = ExpectedIdentity(
-            server=server.rstrip("/"),
-            project_path=project_path.strip("/"),
-            ref=ref,
-            config_path=opt("config-path") or ci.config_path,
-            project_id=None,
+            ref = ci.ref_given()  # same project as the pipeline: default to its ref
+        config_path = given("config-path") or Given(
+            ci.config_path, Source.variable("CI_CONFIG_PATH")
         )
-        policy = Policy.gitlab(expected, ref_glob=ref_glob)
+        expected = expect(
+            server=server,
+            project_path=project,
+            ref=ref,
+            ref_glob=ref_glob,
+            config_path=config_path,
+        )
+        policy = Policy.gitlab(expected)
         return policy, policy.describe()
     expected_ci = ci.expected_identity()
     if expected_ci is None:
@@ -781,7 +758,7 @@ def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[Prefligh
             PreflightResult(d, False, sha256_file(d.path), "not verified: no expected identity")
             for d in dists
         ]
-    from hatch_sigstore.verification import verify_files
+    from hatch_sigstore.verify import verify_files
 
     results: list[FileResult] = verify_files(
         [d.path for d in dists], settings.policy, settings.trust

@@ -7,12 +7,12 @@ The consumer's side of the data flow::
 ``download`` resolves ``NAME==VERSION`` in a project's PyPI simple index, downloads every wheel
 and sdist of exactly that version, fetches their signature files from the generic package
 registry, checks each file against the index's ``#sha256=``, verifies it against a
-:class:`~hatch_sigstore.verification.Policy`, and moves only the files that verified (with their
+:class:`~hatch_sigstore.verify.Policy`, and moves only the files that verified (with their
 signature files) into the target directory. Everything happens in a private staging directory
 inside the target, so a file that did not verify never appears there, not even for a moment.
 
 Knows nothing of hatch. HTTP lives in :mod:`hatch_sigstore.gitlab` and cryptography in
-:mod:`hatch_sigstore.verification`; both are imported only when ``download`` runs.
+:mod:`hatch_sigstore.verify`; both are imported only when ``download`` runs.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from hatch_sigstore.errors import ConfigError, HatchSigstoreError, RegistryError
 if TYPE_CHECKING:
     from hatch_sigstore.gitlab import Credentials, IndexFile, RegistryClient
     from hatch_sigstore.trust import TrustChoice
-    from hatch_sigstore.verification import FileResult, Policy
+    from hatch_sigstore.verify import FileResult, Policy
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -711,7 +711,7 @@ class _Fetcher:
 def _verify(
     work: Sequence[_Work], policy: Policy, trust: TrustChoice, offline: bool | None
 ) -> dict[str, FileResult]:
-    from hatch_sigstore.verification import verify_files
+    from hatch_sigstore.verify import verify_files
 
     ready = [item for item in work if item.reason is None and item.staged is not None]
     if not ready:

@@ -30,7 +30,7 @@ from hatch_sigstore.sandbox import LocalSigstore
 from hatch_sigstore.sandbox._merkle import hash_leaf, root_from_inclusion_proof
 from hatch_sigstore.sign import SigningSession, SignOptions
 from hatch_sigstore.trust import TrustChoice
-from hatch_sigstore.verification import Policy, verify_files
+from hatch_sigstore.verify import Policy, verify_files
 
 
 @pytest.fixture(scope="module")

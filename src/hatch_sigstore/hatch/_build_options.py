@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hatch_sigstore._config import Options, describe_value
 from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.identity import Given, Source, identity_problems
 
 if TYPE_CHECKING:
     from hatch_sigstore.trust import TrustChoice
@@ -140,16 +141,20 @@ class BuildOptions(NamedTuple):
             ref=ident.optional_string("ref"),
             config_path=ident.optional_string("config-path"),
         )
-        if identity.server is not None and not identity.server.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"`{ident.key('server')}` must be the GitLab instance URL (https://…); got "
-                f"{identity.server!r}.",
-            )
-        if identity.ref is not None and not identity.ref.startswith("refs/"):
-            raise ConfigError(
-                f"`{ident.key('ref')}` must be a full ref such as refs/heads/main or "
-                f"refs/tags/v1.0; got {identity.ref!r}.",
-            )
+        problems = identity_problems(
+            **{
+                field: Given(value, Source.toml(ident.key(key)))
+                for field, key, value in (
+                    ("server", "server", identity.server),
+                    ("project_path", "project-path", identity.project_path),
+                    ("ref", "ref", identity.ref),
+                    ("config_path", "config-path", identity.config_path),
+                )
+                if value is not None
+            }
+        )
+        if problems:
+            raise ConfigError.collect(problems)
         return cls(
             path=path,
             sign=sign,

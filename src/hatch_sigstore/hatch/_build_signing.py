@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from hatch_sigstore._files import remove_sidecars
-from hatch_sigstore.ci import DEFAULT_CONFIG_PATH, DEFAULT_SERVER, CIContext, ExpectedIdentity
+from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import (
     ConfigError,
     HatchSigstoreError,
@@ -25,6 +25,7 @@ from hatch_sigstore.errors import (
     first_line,
 )
 from hatch_sigstore.hatch._errors import raise_clean
+from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
 
 if TYPE_CHECKING:
     from hatch_sigstore.hatch._build_options import BuildOptions
@@ -42,27 +43,43 @@ class Notices(Protocol):
 
 
 def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
-    """Who must have signed: the hook's ``identity`` table, completed from the CI job."""
+    """Who must have signed: the hook's ``identity`` table, completed from the CI job.
+
+    Checked by the one identity model (:func:`hatch_sigstore.identity.expect`), each value named
+    by its TOML key or CI variable, before anything is signed.
+    """
     ident = options.identity
+    table = f"{options.path}.identity"
     base = None
     if not (ident.server and ident.project_path and ident.ref):
         base = ci.expected_identity()
-    server = ident.server or (base.server if base else None)
-    project = ident.project_path or (base.project_path if base else None)
+
+    def given(key: str, value: str | None, from_ci: str | None, variable: str) -> Given | None:
+        if value is not None:
+            return Given(value, Source.toml(f"{table}.{key}"))
+        return None if from_ci is None else Given(from_ci, Source.variable(variable))
+
+    project = given(
+        "project-path", ident.project_path, base.project_path if base else None, "CI_PROJECT_PATH"
+    )
     if project is None:
         raise ConfigError(
             "Cannot tell which identity the signatures must carry: this is not a GitLab CI "
             "job (CI_SERVER_URL and CI_PROJECT_PATH are unset) and "
-            f"`{options.path}.identity.project-path` is not configured.",
-            remediation=f"Set `{options.path}.identity` (project-path, ref, server), or "
+            f"`{table}.project-path` is not configured.",
+            remediation=f"Set `{table}` (project-path, ref, server), or "
             f"`{options.path}.verify = false` to skip the check after signing.",
         )
-    return ExpectedIdentity(
-        server=(server or DEFAULT_SERVER).rstrip("/"),
+    return expect(
+        server=given("server", ident.server, base.server if base else None, "CI_SERVER_URL"),
         project_path=project,
-        ref=ident.ref or (base.ref if base else None),
-        config_path=ident.config_path or (base.config_path if base else DEFAULT_CONFIG_PATH),
-        project_id=base.project_id if base else None,
+        ref=given("ref", ident.ref, base.ref if base else None, "CI_COMMIT_TAG/CI_COMMIT_BRANCH"),
+        config_path=given(
+            "config-path", ident.config_path, base.config_path if base else None, "CI_CONFIG_PATH"
+        ),
+        project_id=None
+        if base is None or base.project_id is None
+        else Given(base.project_id, Source.variable("CI_PROJECT_ID")),
     )
 
 
@@ -145,7 +162,7 @@ def _sign_and_verify(options: BuildOptions, artifact: Path, notices: Notices) ->
             f"(`{options.path}.verify = false`)"
         )
         return
-    from hatch_sigstore.verification import Policy, verify_files
+    from hatch_sigstore.verify import Policy, verify_files
 
     results = verify_files([artifact], Policy.gitlab(identity), sign_options.trust)
     failed = [r for r in results if not r.ok]

@@ -1,9 +1,8 @@
-"""Certificate policies: what the Fulcio certificate must say about who signed.
+"""Reading a Fulcio certificate, and the checks policies are made of.
 
-Private to :mod:`hatch_sigstore.verification`, which imports it only when it verifies (this
-module imports sigstore and cryptography). The public, data-only
-:class:`~hatch_sigstore.verification.Policy` is turned into a sigstore ``VerificationPolicy``
-here by :func:`build`.
+Imported only when something is verified (this module imports sigstore and cryptography): the
+data-only policies of :mod:`hatch_sigstore.verify.policy` list their checks from here, and
+:func:`all_of` turns them into one sigstore ``VerificationPolicy``.
 
 Reading the certificate:
 
@@ -22,10 +21,9 @@ are spelled differently.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
 
 from cryptography.x509 import (
     Certificate,
@@ -39,10 +37,7 @@ from cryptography.x509 import (
 from sigstore.errors import VerificationError
 from sigstore.verify import policy as sp
 
-if TYPE_CHECKING:
-    from hatch_sigstore.verification import Policy
-
-__all__ = ["CertClaims", "build", "claims_of"]
+__all__ = ["CertClaims", "Check", "all_of", "claims_of"]
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
 OID_ISSUER_V1 = ObjectIdentifier(_FULCIO + "1")
@@ -146,14 +141,14 @@ def claims_of(cert: Certificate) -> CertClaims:
 # --- checks -----------------------------------------------------------------------------------
 
 
-class _Check:
+class Check:
     """One expectation on the certificate; ``verify`` raises sigstore's VerificationError."""
 
     def verify(self, cert: Certificate) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-class IssuerIs(_Check):
+class IssuerIs(Check):
     def __init__(self, expected: str) -> None:
         self.expected = expected
 
@@ -166,7 +161,7 @@ class IssuerIs(_Check):
             )
 
 
-class IssuerMatches(_Check):
+class IssuerMatches(Check):
     def __init__(self, pattern: str) -> None:
         self.pattern, self.regex = pattern, re.compile(pattern)
 
@@ -179,7 +174,7 @@ class IssuerMatches(_Check):
             )
 
 
-class IdentityIs(_Check):
+class IdentityIs(Check):
     def __init__(self, expected: str, detail: str = "") -> None:
         self.expected, self.detail = expected, detail
 
@@ -192,7 +187,7 @@ class IdentityIs(_Check):
             )
 
 
-class IdentityMatches(_Check):
+class IdentityMatches(Check):
     def __init__(self, pattern: str) -> None:
         self.pattern, self.regex = pattern, re.compile(pattern)
 
@@ -205,7 +200,7 @@ class IdentityMatches(_Check):
             )
 
 
-class ExtensionIs(_Check):
+class ExtensionIs(Check):
     """A Fulcio v2 extension equals a value (what sigstore's ``_SingleX509ExtPolicyV2`` does,
     with the claim's name and OID in the message)."""
 
@@ -225,7 +220,7 @@ class ExtensionIs(_Check):
             )
 
 
-class RefGlob(_Check):
+class RefGlob(Check):
     """OID .14 (source repository ref) matches a shell-style pattern (``fnmatchcase``)."""
 
     def __init__(self, pattern: str) -> None:
@@ -245,7 +240,7 @@ class RefGlob(_Check):
             )
 
 
-class GitLabSAN(_Check):
+class GitLabSAN(Check):
     """The SAN is exactly ``https://HOST/PROJECT//CONFIG@REF`` for the certificate's own ref.
 
     ``REF`` is taken from OID .14, which the other checks pin (exactly or by pattern) or leave
@@ -276,39 +271,10 @@ def ref_matches(pattern: str, ref: str) -> bool:
     return fnmatchcase(ref, pattern)
 
 
-# --- Policy -> sigstore policy ----------------------------------------------------------------
+# --- checks -> sigstore policy -----------------------------------------------------------------
 
 
-def build(policy: Policy) -> sp.VerificationPolicy:
-    """The sigstore ``VerificationPolicy`` for ``policy`` (an ``AllOf`` of small checks)."""
-    checks: list[_Check] = []
-    add: Callable[[_Check], None] = checks.append
-    if policy.kind == "gitlab":
-        ident = policy.identity
-        assert ident is not None
-        add(IssuerIs(ident.issuer))
-        add(ExtensionIs(OID_SOURCE_REPOSITORY_URI, "source repository", ident.repository_uri))
-        if ident.ref is not None:
-            add(ExtensionIs(OID_SOURCE_REPOSITORY_REF, "ref", ident.ref))
-        if policy.ref_glob is not None:
-            add(RefGlob(policy.ref_glob))
-        add(GitLabSAN(ident.host, ident.project_path, ident.config_path))
-        if ident.project_id is not None:
-            add(ExtensionIs(OID_SOURCE_REPOSITORY_IDENTIFIER, "project id", ident.project_id))
-        if policy.runner_environment is not None:
-            add(
-                ExtensionIs(OID_RUNNER_ENVIRONMENT, "runner environment", policy.runner_environment)
-            )
-        if policy.sha is not None:
-            add(ExtensionIs(OID_SOURCE_REPOSITORY_DIGEST, "commit sha", policy.sha))
-    else:
-        if policy.cert_identity is not None:
-            add(IdentityIs(policy.cert_identity))
-        if policy.cert_identity_regexp is not None:
-            add(IdentityMatches(policy.cert_identity_regexp))
-        if policy.cert_oidc_issuer is not None:
-            add(IssuerIs(policy.cert_oidc_issuer))
-        if policy.cert_oidc_issuer_regexp is not None:
-            add(IssuerMatches(policy.cert_oidc_issuer_regexp))
-    # AllOf refuses an empty list, so a Policy with no checks can never pass.
+def all_of(checks: Iterable[Check]) -> sp.VerificationPolicy:
+    """One sigstore ``VerificationPolicy``: every check must pass."""
+    # AllOf refuses an empty list, so a policy with no checks can never pass.
     return sp.AllOf(list(checks))
