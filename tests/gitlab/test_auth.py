@@ -162,7 +162,7 @@ def test_invalid_combinations(kind: str, token: str | None, username: str | None
 def test_importing_the_package_does_not_import_httpx() -> None:
     code = (
         "import sys\n"
-        "from hatch_sigstore.gitlab import Credentials, IndexFile, normalize_name, RetryPolicy\n"
+        "from hatch_sigstore.gitlab import Credentials, IndexFile, RetryPolicy, UploadOutcome\n"
         "Credentials.from_env(env={})\n"
         "assert 'httpx' not in sys.modules, 'httpx imported'\n"
         "from hatch_sigstore.gitlab import RegistryClient\n"
