@@ -105,7 +105,7 @@ def test_generic_coordinates(name: str, version: str, expected: tuple[str, str])
 
 
 def test_generic_coordinates_are_the_publishers() -> None:
-    from hatch_sigstore._publish_plan import generic_coordinates
+    from hatch_sigstore._names import generic_coordinates
 
     for name, version in [("Some_Thing", "2.0.0a1"), ("x.y-z", "0.1.dev3")]:
         assert generic_package_coordinates(name, version) == generic_coordinates(name, version)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
 from hatch_sigstore._names import (
+    generic_coordinates,
     is_generic_filename,
     is_generic_name,
     is_generic_version,
@@ -68,3 +72,47 @@ def test_safe_filename_is_exactly_the_plain_names(name: str) -> None:
 def test_generic_rules(value: str, name: bool, version: bool, filename: bool) -> None:
     assert (is_generic_name(value), is_generic_version(value)) == (name, version)
     assert is_generic_filename(value) is filename
+
+
+# -- where a release's signatures live in the generic registry ------------------------------
+
+GITLAB_NAME = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
+GITLAB_VERSION = re.compile(r"\A(?!.*\.\.)[\w+.-]+\Z", re.ASCII)
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "expected"),
+    [
+        ("My_Pkg", "1.0.0", ("my-pkg", "1.0.0")),
+        ("my.pkg", "1.0.0-RC.1", ("my-pkg", "1.0.0rc1")),
+        ("pkg", "1!2.0", ("pkg", "1-2.0")),
+        ("pkg", "1.0+Local-7", ("pkg", "1.0+local.7")),
+        ("pkg", "v1.0.post1.dev2", ("pkg", "1.0.post1.dev2")),
+    ],
+)
+def test_generic_coordinates(name: str, version: str, expected: tuple[str, str]) -> None:
+    assert generic_coordinates(name, version) == expected
+
+
+_name_st = st.from_regex(r"\A[A-Za-z0-9]([A-Za-z0-9._-]{0,20}[A-Za-z0-9])?\Z")
+_version_st = st.builds(
+    lambda epoch, release, pre, post, dev, local: Version(
+        f"{f'{epoch}!' if epoch else ''}{'.'.join(map(str, release))}{pre}{post}{dev}{local}"
+    ),
+    st.integers(0, 3),
+    st.lists(st.integers(0, 999), min_size=1, max_size=4),
+    st.sampled_from(["", "a1", "b2", "rc3"]),
+    st.sampled_from(["", ".post1"]),
+    st.sampled_from(["", ".dev0"]),
+    st.sampled_from(["", "+local", "+ubuntu.1"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_name_st, _version_st, _version_st)
+def test_generic_coordinates_always_valid_and_distinct(name: str, v1: Version, v2: Version) -> None:
+    package, version = generic_coordinates(name, str(v1))
+    assert GITLAB_NAME.match(package)
+    assert GITLAB_VERSION.match(version)
+    if v1 != v2:
+        assert generic_coordinates(name, str(v2))[1] != version

@@ -49,6 +49,7 @@ from hatch_sigstore._files import (
     SIGNATURE_SUFFIX,
     sidecars_of,
 )
+from hatch_sigstore._names import generic_coordinates
 from hatch_sigstore.errors import ConfigError, HatchSigstoreError, RegistryError, redact
 
 if TYPE_CHECKING:
@@ -135,12 +136,10 @@ def generic_package_coordinates(name: str, version: str | Version) -> tuple[str,
     The one rule shared with the publisher, which uploads the sidecars there: the PEP 503
     normalized project name and the normalized PEP 440 version (``My_Pkg`` 1.0.0-RC.1 →
     ``my-pkg``/``1.0.0rc1``; an epoch's ``!``, which GitLab rejects, becomes ``-``). This is
-    :func:`hatch_sigstore._publish_plan.generic_coordinates`; both sides compute it from the
+    :func:`hatch_sigstore._names.generic_coordinates`; both sides compute it from the
     distribution's name and version however a file name or a request spells them.
     """
-    from hatch_sigstore._publish_plan import generic_coordinates
-
-    return generic_coordinates(name, str(version))
+    return generic_coordinates(name, version)
 
 
 def parse_size(text: str) -> int:

@@ -1,4 +1,4 @@
-"""``hatch publish -p gitlab``: hatch glue around :mod:`hatch_sigstore._publish_plan`.
+"""``hatch publish -p gitlab``: hatch glue around :mod:`hatch_sigstore.publish`.
 
 Options → settings → dists → preflight → plan → upload → summary; every decision is in the core,
 this module only talks to hatch (its config tables, its terminal, ``app.abort``). Registered by
@@ -16,7 +16,8 @@ from typing import Any
 
 from hatch.publish.plugin.interface import PublisherInterface
 
-from hatch_sigstore._publish_plan import (
+from hatch_sigstore.errors import HatchSigstoreError, redact
+from hatch_sigstore.publish import (
     PLUGIN_NAME,
     ItemResult,
     Plan,
@@ -29,7 +30,6 @@ from hatch_sigstore._publish_plan import (
     require_preflight,
     resolve_settings,
 )
-from hatch_sigstore.errors import HatchSigstoreError, redact
 
 __all__ = ["GitLabPublisher"]
 
