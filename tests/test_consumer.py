@@ -1,4 +1,4 @@
-"""hatch_sigstore.consumer: choosing files, names, sizes; and whole downloads over real HTTP.
+"""hatch_sigstore.download: choosing files, names, sizes; and whole downloads over real HTTP.
 
 The end-to-end tests run the real registry client against the GitLab stand-in (releases signed by
 the local Sigstore, and the real-world PEP 740 attestation signed on gitlab.com) and against a
@@ -25,13 +25,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from download_helpers import Run, clear_download_env, run_download
-from hatch_sigstore.consumer import (
+from hatch_sigstore.download import (
     DownloadReport,
     FileOutcome,
     check_filename,
     download,
     format_table,
-    generic_package_coordinates,
+    generic_coordinates,
     parse_requirement,
     parse_size,
     select_files,
@@ -101,14 +101,18 @@ def test_parse_requirement_refuses_anything_but_one_version(text: str) -> None:
     ],
 )
 def test_generic_coordinates(name: str, version: str, expected: tuple[str, str]) -> None:
-    assert generic_package_coordinates(name, version) == expected
+    assert generic_coordinates(name, version) == expected
 
 
-def test_generic_coordinates_are_the_publishers() -> None:
-    from hatch_sigstore._names import generic_coordinates
+@pytest.mark.parametrize(("name", "version"), [("Some_Thing", "2.0.0a1"), ("x.y-z", "0.1.dev3")])
+def test_generic_coordinates_are_the_publishers(tmp_path: Path, name: str, version: str) -> None:
+    """Where the download looks (from the request) is where the publisher's plan uploads."""
+    from publish_helpers import make_plan
 
-    for name, version in [("Some_Thing", "2.0.0a1"), ("x.y-z", "0.1.dev3")]:
-        assert generic_package_coordinates(name, version) == generic_coordinates(name, version)
+    plan = make_plan(tmp_path, [(name, version)])
+    uploaded = {(item.package, item.version) for item in plan.generic}
+    requested = parse_requirement(f"{name.upper()}=={version}")
+    assert uploaded == {generic_coordinates(*requested)}
 
 
 _NAME = st.from_regex(r"\A[A-Za-z0-9]([A-Za-z0-9._-]{0,20}[A-Za-z0-9])?\Z")
@@ -118,8 +122,8 @@ _NAME = st.from_regex(r"\A[A-Za-z0-9]([A-Za-z0-9._-]{0,20}[A-Za-z0-9])?\Z")
 def test_coordinates_do_not_depend_on_spelling(name: str, sep: str) -> None:
     """The publisher sees the metadata name, the consumer the request: same coordinates."""
     spelled = name.upper().replace("-", sep)
-    assert generic_package_coordinates(spelled, "1.0")[0] == canonicalize_name(name)
-    assert generic_package_coordinates(name, "1.0") == generic_package_coordinates(spelled, "1.0")
+    assert generic_coordinates(spelled, "1.0")[0] == canonicalize_name(name)
+    assert generic_coordinates(name, "1.0") == generic_coordinates(spelled, "1.0")
 
 
 @pytest.mark.parametrize(
