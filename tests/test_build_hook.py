@@ -97,6 +97,54 @@ def test_bad_options_name_their_toml_path(
     assert needle in str(info.value)
 
 
+def test_every_wrong_key_is_reported_at_once_with_its_toml_path() -> None:
+    """Issue 12: a bad table reports every wrong key in one error, as hatch-fancy-pypi-readme."""
+    table = {
+        "sign": "always",
+        "outputs": ["bundle", "pgp"],
+        "timeout": 0,
+        "sing": "auto",
+        "identity": {"ref": "refs/pipelines/7", "server": "gitlab.com", "projekt": "x"},
+    }
+    with pytest.raises(ConfigError) as info:
+        BuildOptions.read(table, PATH, "/root", {"HATCH_SIGSTORE_SIGN": "yes"})
+    error = info.value
+    lines = str(error).splitlines()
+    assert lines[0] == "8 configuration errors:"
+    paths = [
+        f"`{PATH}.sign`",
+        f"`{PATH}.outputs`",
+        f"`{PATH}.timeout`",
+        f"`{PATH}.sing`",
+        f"`{PATH}.identity.ref`",
+        f"`{PATH}.identity.server`",
+        f"`{PATH}.identity.projekt`",
+        "HATCH_SIGSTORE_SIGN",
+    ]
+    for path in paths:
+        assert sum(path in line for line in lines[1:]) == 1, path
+    assert len(error.problems) == len(paths) == len(lines) - 1
+    assert all(line.startswith("- ") for line in lines[1:])
+
+
+def test_collected_errors_reach_the_user_from_a_real_build(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    root = make_project(
+        tmp_path / "p",
+        build_hook='[tool.hatch.build.hooks.sigstore]\nsign = "always"\ntimeout = -1\n'
+        '[tool.hatch.build.hooks.sigstore.identity]\nref = "main"\n',
+    )
+    before = local_sigstore.stats["fulcio"]
+    with pytest.raises(ConfigError) as info:
+        build_project(root)
+    message = str(info.value)
+    assert message.startswith("3 configuration errors:")
+    for key in ("sign", "timeout", "identity.ref"):
+        assert f"`{PATH}.{key}`" in message
+    assert local_sigstore.stats["fulcio"] == before
+
+
 def test_defaults_match_hatch_sigstore_sign() -> None:
     from hatch_sigstore import sign as signing
     from hatch_sigstore.hatch import _build_options

@@ -440,3 +440,20 @@ def test_key_detection_matches_its_pattern(lines: list[str]) -> None:
     first = next((i for i, line in enumerate(lines) if pattern.match(line)), None)
     span = _key_span(lines, 0, len(lines), "name")
     assert (span[0] if span else None) == first
+
+
+def test_every_wrong_metadata_key_is_reported_at_once() -> None:
+    path = "tool.hatch.metadata.hooks.sigstore"
+    config = {
+        "rename": "yes",
+        "urls": {"Docs": 3},
+        "fallback-version": "not a version",
+        "homepage-label": "",
+        "renam": True,
+    }
+    with pytest.raises(ConfigError) as info:
+        MetadataOptions.from_config(config)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "5 configuration errors:"
+    for key in ("rename`", 'urls."Docs"`', "fallback-version`", "homepage-label`", "renam`"):
+        assert sum(f"`{path}.{key}" in line for line in lines[1:]) == 1, key

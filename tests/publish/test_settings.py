@@ -172,3 +172,25 @@ def test_settings_carry_no_token_value() -> None:
     s = resolve({"token-env": "MY_TOKEN"}, env={**CI_ENV, "MY_TOKEN": SECRET})
     assert s.token == TokenSettings(None, "MY_TOKEN", None, None)
     assert SECRET not in repr(s)
+
+
+def test_every_wrong_option_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve(
+            {"concurrency": "0", "dry-run": "maybe", "dryrun": "true"},
+            project={"url": "ftp://gl.example", "token": SECRET, "ref": "main"},
+        )
+    error = info.value
+    message = str(error)
+    assert SECRET not in message
+    lines = message.splitlines()
+    assert lines[0] == f"{len(lines) - 1} configuration errors:"
+    for where in (
+        "-o concurrency=",
+        "-o dry-run=",
+        "-o dryrun=",
+        "[tool.hatch.publish.gitlab] url",
+        "[tool.hatch.publish.gitlab] token",
+        "[tool.hatch.publish.gitlab] ref",
+    ):
+        assert sum(where in line for line in lines[1:]) == 1, where

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hatch_sigstore._config import Options, describe_value
-from hatch_sigstore.errors import ConfigError
 from hatch_sigstore.identity import Given, Source, identity_problems
 
 if TYPE_CHECKING:
@@ -103,12 +102,13 @@ class BuildOptions(NamedTuple):
         sign_source = options.key("sign")
         override = env.get(SIGN_ENV, "").strip()
         if override:
-            if override.lower() not in SIGN_MODES:
-                raise ConfigError(
+            if override.lower() in SIGN_MODES:
+                sign, sign_source = override.lower(), SIGN_ENV
+            else:
+                options.report(
                     f"The environment variable {SIGN_ENV} is {override!r}; it must be one of "
                     '"auto", "required" or "off".',
                 )
-            sign, sign_source = override.lower(), SIGN_ENV
         outputs = options.string_list("outputs", DEFAULT_OUTPUTS, choices=OUTPUT_KINDS)
         trust = options.optional_string("trust-config")
         trust_path = None
@@ -118,22 +118,18 @@ class BuildOptions(NamedTuple):
                 trust_path = Path(root) / trust_path
         rekor = options.table.get("rekor-version", 1)
         if isinstance(rekor, bool) or rekor not in REKOR_VERSIONS:
-            raise ConfigError(
+            options.report(
                 f"`{options.key('rekor-version')}` must be 1 or 2; got {describe_value(rekor)}.",
             )
+            rekor = 1
         if rekor == 2 and "attestation" in outputs:
-            raise ConfigError(
+            options.report(
                 f"`{options.key('outputs')}` asks for a PEP 740 attestation, which cannot be "
                 f"made with `{options.key('rekor-version')}` = 2: the attestation format has no "
                 "field for the timestamp a Rekor v2 entry needs, so it would never verify.",
                 remediation='Drop "attestation" from outputs, or use rekor-version = 1.',
             )
-        timeout = options.table.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError(
-                f"`{options.key('timeout')}` must be a number of seconds above 0; got "
-                f"{describe_value(timeout)}.",
-            )
+        timeout = options.number("timeout", DEFAULT_TIMEOUT)
         ident = options.sub("identity", known=_IDENTITY_KEYS)
         identity = IdentityOptions(
             server=ident.optional_string("server"),
@@ -141,32 +137,37 @@ class BuildOptions(NamedTuple):
             ref=ident.optional_string("ref"),
             config_path=ident.optional_string("config-path"),
         )
-        problems = identity_problems(
-            **{
-                field: Given(value, Source.toml(ident.key(key)))
-                for field, key, value in (
-                    ("server", "server", identity.server),
-                    ("project_path", "project-path", identity.project_path),
-                    ("ref", "ref", identity.ref),
-                    ("config_path", "config-path", identity.config_path),
-                )
-                if value is not None
-            }
+        # the one identity model checks the table's values now, long before signing
+        ident.extend(
+            identity_problems(
+                **{
+                    field: Given(value, Source.toml(ident.key(key)))
+                    for field, key, value in (
+                        ("server", "server", identity.server),
+                        ("project_path", "project-path", identity.project_path),
+                        ("ref", "ref", identity.ref),
+                        ("config_path", "config-path", identity.config_path),
+                    )
+                    if value is not None
+                }
+            )
         )
-        if problems:
-            raise ConfigError.collect(problems)
+        staging = options.boolean("staging", False)
+        verify = options.boolean("verify", True)
+        sdist_pyproject = options.choice("sdist-pyproject", SDIST_PYPROJECT_MODES, "rewrite")
+        options.check()  # every wrong key at once, each with its TOML path
         return cls(
             path=path,
             sign=sign,
             sign_source=sign_source,
             outputs=frozenset(outputs) | {"bundle"},  # always written: verification reads it
             trust_config=trust_path,
-            staging=options.boolean("staging", False),
+            staging=staging,
             rekor_version=int(rekor),
             identity=identity,
-            verify=options.boolean("verify", True),
-            sdist_pyproject=options.choice("sdist-pyproject", SDIST_PYPROJECT_MODES, "rewrite"),
-            timeout=float(timeout),
+            verify=verify,
+            sdist_pyproject=sdist_pyproject,
+            timeout=timeout,
         )
 
     def requirements(self) -> list[str]:

@@ -75,15 +75,18 @@ class MetadataOptions(NamedTuple):
             try:
                 Version(fallback)
             except InvalidVersion:
-                raise ConfigError(
+                options.report(
                     f"`{options.key('fallback-version')}` is {fallback!r}, which is not a PEP 440 "
                     "version (for example 0.0.0 or 1.2.3.dev0).",
-                ) from None
+                )
         label = options.optional_string("homepage-label") or "Homepage"
+        rename = options.boolean("rename", False)
+        urls = options.string_table("urls")
+        options.check()  # every wrong key at once, each with its TOML path
         return cls(
-            rename=options.boolean("rename", False),
+            rename=rename,
             fallback_version=fallback,
-            urls=options.string_table("urls"),
+            urls=urls,
             homepage_label=label,
             variables=variables,
         )

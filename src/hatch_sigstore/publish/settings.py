@@ -10,10 +10,11 @@ option (or CI variable) it came from. Nothing here imports hatch, httpx or sigst
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from hatch_sigstore._names import is_generic_name
 from hatch_sigstore.ci import CIContext
@@ -37,6 +38,7 @@ __all__ = [
 PLUGIN_NAME = "gitlab"
 TABLE = f"[tool.hatch.publish.{PLUGIN_NAME}]"
 DEFAULT_CONCURRENCY = 4
+_T = TypeVar("_T")
 
 # key -> (default, help). The single source for validation, error messages and the README table.
 OPTIONS: dict[str, tuple[str, str]] = {
@@ -217,7 +219,9 @@ def _merge(
     options: Mapping[str, object],
     project_config: Mapping[str, object],
     user_config: Mapping[str, object],
+    errors: list[ConfigError],
 ) -> dict[str, _Value]:
+    """Every value with where it came from; refused keys go to ``errors`` (all of them)."""
     merged: dict[str, _Value] = {}
     for kind, table in (("user", user_config), ("project", project_config), ("option", options)):
         for raw_key, value in table.items():
@@ -226,19 +230,25 @@ def _merge(
                 continue
             where = _describe_source(kind, str(raw_key))
             if key in _SECRET_KEYS:
-                raise ConfigError(
+                errors.append(
+                    ConfigError(
                     f"{where} would put a GitLab token in plain text "
                     f"({'on the command line' if kind == 'option' else 'in a file'}); "
                     "hatch-sigstore refuses literal tokens.",
-                    remediation="Put the token in an environment variable and name it: "
-                    'token-env = "GITLAB_TOKEN" (token-kind = "personal" or "deploy"); in '
-                    "GitLab CI the job token CI_JOB_TOKEN is used by default.",
+                        remediation="Put the token in an environment variable and name it: "
+                        'token-env = "GITLAB_TOKEN" (token-kind = "personal" or "deploy"); in '
+                        "GitLab CI the job token CI_JOB_TOKEN is used by default.",
+                    )
                 )
+                continue
             if key not in OPTIONS:
-                raise ConfigError(
-                    f"Unknown publisher option {where!s}.",
-                    remediation=f"Known options: {', '.join(sorted(OPTIONS))}.",
+                errors.append(
+                    ConfigError(
+                        f"Unknown publisher option {where!s}.",
+                        remediation=f"Known options: {', '.join(sorted(OPTIONS))}.",
+                    )
                 )
+                continue
             merged[key] = _Value(value, where)
     return merged
 
@@ -345,24 +355,123 @@ def resolve_settings(
 ) -> PublishSettings:
     """Merge ``-o`` options > project table > user table > CI variables, and validate all of it.
 
-    Raises :class:`ConfigError` naming the key or variable to fix. Reads no token value.
+    Raises one :class:`ConfigError` listing every key or variable to fix, each named as it was
+    given (``-o key=…``, ``[tool.hatch.publish.gitlab] key``). Reads no token value.
     """
-    values = _merge(options, project_config or {}, user_config or {})
+    errors: list[ConfigError] = []  # every problem, reported together at the end
+    values = _merge(options, project_config or {}, user_config or {}, errors)
     ci = CIContext.from_env(env)
 
-    def flag(key: str) -> bool:
-        return _as_bool(values[key]) if key in values else False
+    def read(parse: Callable[[], _T], default: _T) -> _T:
+        try:
+            return parse()
+        except ConfigError as exc:
+            errors.append(exc)
+            return default
 
-    if "url" in values:
-        api_url = _normalize_api_url(_as_str(values["url"]), values["url"].source)
-    elif ci.api_v4_url:
-        api_url = _normalize_api_url(ci.api_v4_url, "CI_API_V4_URL")
+    def flag(key: str) -> bool:
+        return read(lambda: _as_bool(values[key]), False) if key in values else False
+
+    def text(key: str) -> str | None:
+        return read(lambda: _as_str(values[key]), None) if key in values else None
+
+    def number(key: str, *, integer: bool, minimum: float) -> float | None:
+        if key not in values:
+            return None
+        return read(lambda: _as_number(values[key], integer=integer, minimum=minimum), None)
+
+    api_url = read(lambda: _api_url(values, ci), None)
+    project = read(lambda: _project(values, ci), None)
+    token = read(lambda: _token(values), TokenSettings(None, None, None, None))
+
+    if artifacts:
+        paths = tuple(Path(a) for a in artifacts)
+    elif "artifacts" in values:
+        raw = values["artifacts"].value
+        items = raw if isinstance(raw, list) else [raw]
+        where = values["artifacts"].source
+        paths = tuple(root / read(partial(_as_str, _Value(item, where)), "") for item in items)
     else:
-        raise ConfigError(
-            "The GitLab API URL is unknown: no url option and no CI_API_V4_URL variable.",
-            remediation=f'Set url = "https://gitlab.example.com/api/v4" in {TABLE}, or pass '
-            "-o url=…; in GitLab CI it defaults to CI_API_V4_URL.",
+        paths = (root / "dist",)
+
+    allow_unsigned = flag("allow-unsigned")
+    named = True  # did the options name an expected signer (rightly or wrongly)?
+    try:
+        policy, policy_text = _policy_from(values, ci, api_url)
+        named = policy is not None
+    except ConfigError as exc:
+        if not allow_unsigned:
+            errors.append(exc)
+        policy, policy_text = None, "none"
+    trust_value = text("trust-config")
+    trust = read(
+        lambda: TrustChoice.resolve(
+            staging=flag("staging"),
+            trust_config=None if trust_value is None else (root / trust_value),
+            env=env,
+            source=values["trust-config"].source if "trust-config" in values else "trust-config",
+        ),
+        TrustChoice(),
+    )
+    if not named and not allow_unsigned and api_url is not None:
+        errors.append(
+            ConfigError(
+                "No expected signing identity: outside GitLab CI hatch-sigstore cannot tell who "
+                "must have signed the dists, and it does not publish what it cannot check.",
+                remediation=f'Set gitlab-project = "group/project" (and ref or ref-glob) in '
+                f"{TABLE}, or identity + issuer; in GitLab CI it defaults to the pipeline's own "
+                "identity (CI_SERVER_URL, CI_PROJECT_PATH, CI_COMMIT_TAG/CI_COMMIT_BRANCH). To "
+                "publish without checking signatures, pass -o allow-unsigned=true.",
+            )
         )
+    generic = text("generic-package")
+    if generic is not None and not is_generic_name(generic):
+        errors.append(
+            ConfigError(
+                f"{values['generic-package'].source} is {generic!r}; GitLab's generic registry "
+                "only accepts letters, digits and . _ - + in package names.",
+                remediation="Choose a name from those characters.",
+            )
+        )
+    concurrency = number("concurrency", integer=True, minimum=1)
+    timeout = number("timeout", integer=False, minimum=0.1)
+    retries = number("retries", integer=True, minimum=0)
+    dry_run = flag("dry-run")
+    if errors:
+        raise ConfigError.collect(errors)
+    assert api_url is not None  # else an error was recorded
+    assert project is not None
+    return PublishSettings(
+        api_url=api_url,
+        project=project,
+        token=token,
+        artifacts=paths,
+        policy=policy,
+        policy_text=policy_text,
+        trust=trust,
+        allow_unsigned=allow_unsigned,
+        dry_run=dry_run,
+        generic_package=generic,
+        concurrency=DEFAULT_CONCURRENCY if concurrency is None else int(concurrency),
+        timeout=timeout,
+        retries=None if retries is None else int(retries),
+        env=dict(env),
+    )
+
+
+def _api_url(values: Mapping[str, _Value], ci: CIContext) -> str:
+    if "url" in values:
+        return _normalize_api_url(_as_str(values["url"]), values["url"].source)
+    if ci.api_v4_url:
+        return _normalize_api_url(ci.api_v4_url, "CI_API_V4_URL")
+    raise ConfigError(
+        "The GitLab API URL is unknown: no url option and no CI_API_V4_URL variable.",
+        remediation=f'Set url = "https://gitlab.example.com/api/v4" in {TABLE}, or pass '
+        "-o url=…; in GitLab CI it defaults to CI_API_V4_URL.",
+    )
+
+
+def _project(values: Mapping[str, _Value], ci: CIContext) -> str:
     if "project" in values:
         project = _as_str(values["project"]).strip("/")
     elif ci.project_id:
@@ -379,7 +488,10 @@ def resolve_settings(
             f"The project {project!r} is neither a numeric ID nor a full path like group/project.",
             remediation="Set project to the ID shown on the project's page or its full path.",
         )
+    return project
 
+
+def _token(values: Mapping[str, _Value]) -> TokenSettings:
     token = TokenSettings(
         kind=_as_str(values["token-kind"]).lower() if "token-kind" in values else None,
         env=_as_str(values["token-env"]) if "token-env" in values else None,
@@ -399,65 +511,4 @@ def resolve_settings(
             remediation="Give the NAME of the variable that holds the token, e.g. "
             'token-env = "GITLAB_TOKEN", never the token itself.',
         )
-
-    if artifacts:
-        paths = tuple(Path(a) for a in artifacts)
-    elif "artifacts" in values:
-        raw = values["artifacts"].value
-        items = raw if isinstance(raw, list) else [raw]
-        paths = tuple((root / _as_str(_Value(i, values["artifacts"].source))) for i in items)
-    else:
-        paths = (root / "dist",)
-
-    allow_unsigned = flag("allow-unsigned")
-    try:
-        policy, policy_text = _policy_from(values, ci, api_url)
-    except ConfigError:
-        if not allow_unsigned:
-            raise
-        policy, policy_text = None, "none"
-    trust_value = _as_str(values["trust-config"]) if "trust-config" in values else None
-    trust = TrustChoice.resolve(
-        staging=flag("staging"),
-        trust_config=None if trust_value is None else (root / trust_value),
-        env=env,
-        source=values["trust-config"].source if "trust-config" in values else "trust-config",
-    )
-    if policy is None and not allow_unsigned:
-        raise ConfigError(
-            "No expected signing identity: outside GitLab CI hatch-sigstore cannot tell who "
-            "must have signed the dists, and it does not publish what it cannot check.",
-            remediation=f'Set gitlab-project = "group/project" (and ref or ref-glob) in {TABLE}, '
-            "or identity + issuer; in GitLab CI it defaults to the pipeline's own identity "
-            "(CI_SERVER_URL, CI_PROJECT_PATH, CI_COMMIT_TAG/CI_COMMIT_BRANCH). To publish "
-            "without checking signatures, pass -o allow-unsigned=true.",
-        )
-    generic = _as_str(values["generic-package"]) if "generic-package" in values else None
-    if generic is not None and not is_generic_name(generic):
-        raise ConfigError(
-            f"{values['generic-package'].source} is {generic!r}; GitLab's generic registry only "
-            "accepts letters, digits and . _ - + in package names.",
-            remediation="Choose a name from those characters.",
-        )
-    return PublishSettings(
-        api_url=api_url,
-        project=project,
-        token=token,
-        artifacts=paths,
-        policy=policy,
-        policy_text=policy_text,
-        trust=trust,
-        allow_unsigned=allow_unsigned,
-        dry_run=flag("dry-run"),
-        generic_package=generic,
-        concurrency=int(_as_number(values["concurrency"], integer=True, minimum=1))
-        if "concurrency" in values
-        else DEFAULT_CONCURRENCY,
-        timeout=_as_number(values["timeout"], integer=False, minimum=0.1)
-        if "timeout" in values
-        else None,
-        retries=int(_as_number(values["retries"], integer=True, minimum=0))
-        if "retries" in values
-        else None,
-        env=dict(env),
-    )
+    return token
