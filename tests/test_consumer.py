@@ -363,7 +363,7 @@ class Hostile:
         return f"/api/v4/projects/{PROJECT}/packages/generic/{package}/{version}/{filename}"
 
     def index(self, name: str, hrefs: list[tuple[str, str]]) -> None:
-        """GitLab's page (reference §2.3): one anchor per (href, text)."""
+        """GitLab's page (``simple_package_versions_presenter.rb``): one anchor per (href, text)."""
         anchors = "".join(
             f'<a href="{href}" data-requires-python="">{text}</a>' for href, text in hrefs
         )

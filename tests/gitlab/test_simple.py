@@ -23,7 +23,8 @@ SHA2 = hashlib.sha256(b"sdist").hexdigest()
 
 
 def gitlab_page(links: list[tuple[str, str]], name: str = "my_pkg") -> str:
-    """The page GitLab renders (reference §2.3), links concatenated with no separator."""
+    """The page GitLab renders (gitlab-org/gitlab, ``app/presenters/packages/pypi/``
+    ``simple_package_versions_presenter.rb``), links concatenated with no separator."""
     anchors = "".join(
         f'<a href="{html.escape(href)}" data-requires-python="{html.escape(rp)}">'
         f"{html.escape(href.rsplit('/', 1)[-1].split('#')[0])}</a>"

@@ -323,7 +323,9 @@ class ClientCore:
         )
         status = response.status_code
         if 300 <= status < 400:
-            return None  # forwarded to pypi.org: not in this project (reference §2.4)
+            # forwarded to pypi.org: not in this project (package requests forwarding,
+            # gitlab-org/gitlab lib/api/pypi_packages.rb)
+            return None
         if status == 404:
             message = gitlab_message(body)
             if message is not None and "package not found" in message.lower():

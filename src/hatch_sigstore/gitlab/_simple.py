@@ -1,6 +1,7 @@
 """Parse GitLab's PEP 503 simple index pages, refusing anything a hostile server could abuse.
 
-GitLab's page (reference §2.3): one ``<a href=".../files/<sha256>/<file>#sha256=<sha256>"
+GitLab's page (gitlab-org/gitlab ``app/presenters/packages/pypi/``
+``simple_package_versions_presenter.rb``): one ``<a href=".../files/<sha256>/<file>#sha256=<sha256>"
 data-requires-python="...">file</a>`` per installable file. We resolve each href against the page
 URL and refuse the whole page (fail closed) when a link points to another scheme or host, when its
 path has traversal or encoded separators, when a file name has odd characters, or when a hash
