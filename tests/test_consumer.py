@@ -91,19 +91,6 @@ def test_parse_requirement_refuses_anything_but_one_version(text: str) -> None:
     assert "NAME==VERSION" in str(info.value) or "exact" in str(info.value)
 
 
-@pytest.mark.parametrize(
-    ("name", "version", "expected"),
-    [
-        ("my_pkg", "1.0.0", ("my-pkg", "1.0.0")),
-        ("My.Pkg", "1.0.0-RC.1", ("my-pkg", "1.0.0rc1")),
-        ("pkg", "1.0.0.post1+local.7", ("pkg", "1.0.0.post1+local.7")),
-        ("pkg", "1!2.0", ("pkg", "1-2.0")),
-    ],
-)
-def test_generic_coordinates(name: str, version: str, expected: tuple[str, str]) -> None:
-    assert generic_coordinates(name, version) == expected
-
-
 @pytest.mark.parametrize(("name", "version"), [("Some_Thing", "2.0.0a1"), ("x.y-z", "0.1.dev3")])
 def test_generic_coordinates_are_the_publishers(tmp_path: Path, name: str, version: str) -> None:
     """Where the download looks (from the request) is where the publisher's plan uploads."""

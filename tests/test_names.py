@@ -84,7 +84,10 @@ GITLAB_VERSION = re.compile(r"\A(?!.*\.\.)[\w+.-]+\Z", re.ASCII)
     ("name", "version", "expected"),
     [
         ("My_Pkg", "1.0.0", ("my-pkg", "1.0.0")),
+        ("my_pkg", "1.0.0", ("my-pkg", "1.0.0")),
         ("my.pkg", "1.0.0-RC.1", ("my-pkg", "1.0.0rc1")),
+        ("My.Pkg", "1.0.0-RC.1", ("my-pkg", "1.0.0rc1")),
+        ("pkg", "1.0.0.post1+local.7", ("pkg", "1.0.0.post1+local.7")),
         ("pkg", "1!2.0", ("pkg", "1-2.0")),
         ("pkg", "1.0+Local-7", ("pkg", "1.0+local.7")),
         ("pkg", "v1.0.post1.dev2", ("pkg", "1.0.post1.dev2")),

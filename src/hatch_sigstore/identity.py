@@ -235,28 +235,16 @@ def _check(fields: dict[str, Given | None]) -> tuple[dict[str, str], list[Config
     return values, errors
 
 
-def identity_problems(
-    *,
-    server: Given | None = None,
-    project_path: Given | None = None,
-    ref: Given | None = None,
-    ref_glob: Given | None = None,
-    config_path: Given | None = None,
-    project_id: Given | None = None,
-) -> list[ConfigError]:
-    """Every problem with the fields given (missing ones are not checked), one error each.
+def identity_problems(**fields: Given | None) -> list[ConfigError]:
+    """Every problem with the fields given (``server``, ``project_path``, ``ref``, ``ref_glob``,
+    ``config_path``, ``project_id``; missing ones are not checked), one error each.
 
     For callers that check a table's fields before the whole identity is known (the build
     hook reads its ``identity`` table long before it completes it from the CI job).
     """
-    fields = {
-        "server": server,
-        "project_path": project_path,
-        "ref": ref,
-        "ref_glob": ref_glob,
-        "config_path": config_path,
-        "project_id": project_id,
-    }
+    unknown = set(fields) - set(_RULES)
+    if unknown:
+        raise TypeError(f"not identity fields: {', '.join(sorted(unknown))}")
     return _check(fields)[1]
 
 
@@ -274,15 +262,16 @@ def expect(
     Every bad field is reported at once, each in the words of its source. ``server`` defaults
     to gitlab.com and ``config_path`` to ``.gitlab-ci.yml``.
     """
-    fields = {
-        "server": server,
-        "project_path": project_path,
-        "ref": ref,
-        "ref_glob": ref_glob,
-        "config_path": config_path,
-        "project_id": project_id,
-    }
-    values, errors = _check(fields)
+    values, errors = _check(
+        {
+            "server": server,
+            "project_path": project_path,
+            "ref": ref,
+            "ref_glob": ref_glob,
+            "config_path": config_path,
+            "project_id": project_id,
+        }
+    )
     if errors:
         raise ConfigError.collect(errors)
     return ExpectedIdentity(
