@@ -219,7 +219,8 @@ def heavy_imports(root: Path, env: dict[str, str], sign: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True, check=True
     )
-    return eval(done.stdout.strip().splitlines()[-1])  # a printed list of names
+    names: list[str] = eval(done.stdout.strip().splitlines()[-1])  # a printed list of names
+    return names
 
 
 # hatchling loads hatch_sigstore.hatch.hooks with importlib.import_module, which -X importtime
@@ -236,7 +237,8 @@ def import_time_ms(root: Path, env: dict[str, str], runs: int = 5) -> tuple[floa
     The sum of their own (self) times from ``-X importtime``, median of ``runs`` builds; with
     the environment's bytecode setting (compiling our source is part of importing it).
     """
-    totals, modules = [], []
+    totals: list[float] = []
+    modules: list[str] = []
     for _ in range(runs):
         shutil.rmtree(root / "dist", ignore_errors=True)
         done = subprocess.run(

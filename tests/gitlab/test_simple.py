@@ -228,9 +228,7 @@ FILENAME = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_+-]{0,20}(\.[A-Za-z0-9]{1,5})
     )
 )
 def test_roundtrip_of_gitlab_pages(entries: list[tuple[str, bytes, str]]) -> None:
-    links = [
-        (file_url(name, hashlib.sha256(data).hexdigest()), rp) for name, data, rp in entries
-    ]
+    links = [(file_url(name, hashlib.sha256(data).hexdigest()), rp) for name, data, rp in entries]
     files = parse_simple_index(gitlab_page(links), page_url=PAGE)
     assert [(f.filename, f.sha256, f.requires_python or "") for f in files] == [
         (name, hashlib.sha256(data).hexdigest(), rp) for name, data, rp in entries

@@ -64,7 +64,9 @@ def build_dists(dest: Path, name: str = NAME, version: str = VERSION) -> list[Pa
     return [wheel, sdist]
 
 
-def run(args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None):
+def run(
+    args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(a) for a in args],
         capture_output=True,
@@ -105,7 +107,7 @@ def sha(path: Path) -> str:
 def test_twine_upload_then_duplicate(gl: GitLabRegistry, project: Project, tmp_path: Path) -> None:
     dists = build_dists(tmp_path / "dist")
     job = gl.job_token(project)
-    cmd = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    cmd: list[str | Path] = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
     cmd += ["--repository-url", gl.pypi_url(project), "-u", "gitlab-ci-token", "-p", job]
     result = run([*cmd, *dists], env=clean_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -127,12 +129,14 @@ def test_twine_upload_then_duplicate(gl: GitLabRegistry, project: Project, tmp_p
 
 def _upload(gl: GitLabRegistry, project: Project, dists: list[Path], tmp: Path) -> None:
     job = gl.job_token(project)
-    cmd = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    cmd: list[str | Path] = [BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar"]
     cmd += ["--repository-url", gl.pypi_url(project), "-u", "gitlab-ci-token", "-p", job]
     assert run([*cmd, *dists], env=clean_env(tmp)).returncode == 0
 
 
-def _pip_download(gl: GitLabRegistry, project: Project, token: str, dest: Path):
+def _pip_download(
+    gl: GitLabRegistry, project: Project, token: str, dest: Path
+) -> subprocess.CompletedProcess[str]:
     return run(
         [
             sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--no-cache-dir",
@@ -217,7 +221,14 @@ def test_hatch_index_publisher(gl: GitLabRegistry, project: Project, tmp_path: P
         "HATCH_DATA_DIR": str(tmp_path / "hatch" / "data"),
     }
     job = gl.job_token(project)
-    cmd = [BIN / "hatch", "publish", "-r", gl.pypi_url(project), "-u", "gitlab-ci-token"]
+    cmd: list[str | Path] = [
+        BIN / "hatch",
+        "publish",
+        "-r",
+        gl.pypi_url(project),
+        "-u",
+        "gitlab-ci-token",
+    ]
     cmd += ["-a", job, "--no-prompt", *dists]
     gl.clear_requests()
     first = run(cmd, env=env, cwd=tmp_path)

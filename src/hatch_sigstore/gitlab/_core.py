@@ -56,6 +56,7 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "MAX_REDIRECTS", "ClientCore", "Route", "State"
 Route = Literal["pypi", "generic"]
 State = Literal["same", "absent"]  # what the registry holds of a file we are about to send
 _T = TypeVar("_T")
+_C = TypeVar("_C", bound="ClientCore")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
@@ -142,7 +143,7 @@ class ClientCore:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> ClientCore:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(

@@ -37,7 +37,7 @@ from hatch_sigstore.hatch.metadata_hook import MetadataOptions, plan_metadata
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,11 @@ def test_hooks_register_by_plugin_name() -> None:
 
     pm = PluginManager()
     pm.manager.register(hooks, name="sigstore")
-    assert pm.build_hook.get("sigstore").__name__ == "SigstoreBuildHook"
-    assert pm.metadata_hook.get("sigstore").__name__ == "SigstoreMetadataHook"
+    build_hook, metadata_hook = pm.build_hook.get("sigstore"), pm.metadata_hook.get("sigstore")
+    assert build_hook is not None
+    assert metadata_hook is not None
+    assert build_hook.__name__ == "SigstoreBuildHook"
+    assert metadata_hook.__name__ == "SigstoreMetadataHook"
 
 
 def test_entry_point_is_installed() -> None:

@@ -18,7 +18,7 @@ from sigstore.errors import VerificationError as SigstoreVerificationError
 
 from hatch_sigstore.errors import ConfigError
 from hatch_sigstore.identity import ExpectedIdentity
-from hatch_sigstore.verify import Policy
+from hatch_sigstore.verify import GitLabPolicy, Policy
 from hatch_sigstore.verify import _certificate as _policy
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
@@ -147,6 +147,7 @@ def test_bad_policy_is_a_config_error_naming_the_fix(build: object, flag: str) -
 
 def test_gitlab_policy_normalizes_server_and_describes_itself() -> None:
     policy = gitlab(server="https://gitlab.example.com/", project_path="/g/sub/p/")
+    assert isinstance(policy, GitLabPolicy)
     assert policy.identity is not None
     assert policy.identity.server == "https://gitlab.example.com"
     assert policy.identity.project_path == "g/sub/p"

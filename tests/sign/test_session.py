@@ -9,11 +9,16 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from http.client import HTTPConnection
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography import x509
@@ -241,14 +246,90 @@ def test_empty_input_makes_no_calls(sandbox: LocalSigstore) -> None:
     assert sandbox.stats["fulcio"] == 0
 
 
-def test_signatures_concurrent_under_latency(sandbox: LocalSigstore, tmp_path: Path) -> None:
-    files = make_files(tmp_path, [f"f{i}.bin" for i in range(8)])
-    sandbox.latency = 0.3
-    start = time.monotonic()
-    sign_files(files, opts(sandbox))
-    elapsed = time.monotonic() - start
-    # sequential would be 0.3 (CA) + 8 x 0.3 (log) = 2.7 s; concurrent is about 0.6 s
-    assert elapsed < 1.6, elapsed
+class HoldingProxy:
+    """A loopback proxy in front of the local Sigstore that holds every log submission at a
+    barrier of ``parties``: none reaches the log until ``parties`` of them are in flight.
+
+    A signer that submitted one entry at a time would leave the first one waiting alone until
+    the barrier's timeout broke it (the proxy then answers 503 and signing fails), so a signing
+    run that succeeds through it proves the submissions were concurrent, with no clock involved.
+    """
+
+    def __init__(self, upstream: str, parties: int) -> None:
+        self.upstream = urlsplit(upstream)
+        self.barrier = threading.Barrier(parties, timeout=60)
+        self.held = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._forward(b"")
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path.endswith("/log/entries"):
+                    try:
+                        outer.barrier.wait()
+                        outer.held += 1
+                    except threading.BrokenBarrierError:
+                        self.send_error(503, "log submissions did not arrive together")
+                        return
+                self._forward(body)
+
+            def _forward(self, body: bytes) -> None:
+                host = outer.upstream.hostname or "127.0.0.1"
+                up = HTTPConnection(host, outer.upstream.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                up.request(self.command, self.path, body=body or None, headers=headers)
+                answer = up.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                up.close()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HoldingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.barrier.abort()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def trust_config(self, original: Path, dest: Path) -> TrustChoice:
+        """``original`` with its signing config sending log entries through this proxy."""
+        config = json.loads(original.read_text())
+        for log in config["signingConfig"]["rekorTlogUrls"]:
+            log["url"] = self.url
+        dest.write_text(json.dumps(config))
+        return TrustChoice.resolve(trust_config=dest, env={})
+
+
+def test_log_entries_are_submitted_concurrently(sandbox: LocalSigstore, tmp_path: Path) -> None:
+    """All eight log submissions of one session are in flight at once (issue 12: this used to
+    be a wall-clock bound under injected latency)."""
+    files = make_files(tmp_path / "dist", [f"f{i}.bin" for i in range(8)])
+    with HoldingProxy(sandbox.url, parties=len(files)) as proxy:
+        trust = proxy.trust_config(sandbox.trust_config_path, tmp_path / "trust.json")
+        results = sign_files(files, replace(opts(sandbox), trust=trust, timeout=120.0))
+    assert proxy.held == len(files)
+    assert [r.artifact for r in results] == files
+    assert sandbox.stats["fulcio"] == 1
+    for path in files:
+        verify_bundle(sandbox, path)
 
 
 # ------------------------------------------------------------------ renewal

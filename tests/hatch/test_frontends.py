@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example-project"
 BIN = Path(sys.executable).parent
 NAME = "my_ci_project-1.2.3"
