@@ -4,19 +4,22 @@ Knows nothing of hatch, sigstore or HTTP: the build hook, the publisher and the 
 their defaults (metadata, the expected signing identity, registry coordinates) from here.
 
 Every build imports this module, so it is kept cheap to import: the records are NamedTuples
-(a frozen dataclass costs ~1 ms to define, a NamedTuple a fifth of that) and the checks are
-string tests rather than regular expressions compiled per process.
+(a frozen dataclass costs ~1 ms to define, a NamedTuple a fifth of that), the checks are
+string tests rather than regular expressions compiled per process, and the identity model
+(:mod:`hatch_sigstore.identity`) loads only when an expected signer is asked for.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from hatch_sigstore._urls import is_web_url
 from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.identity import DEFAULT_CONFIG_PATH, ExpectedIdentity, Given, Source, expect
+
+if TYPE_CHECKING:
+    from hatch_sigstore.identity import ExpectedIdentity, Given
 
 __all__ = [
     "CIContext",
@@ -116,6 +119,8 @@ class CIContext(NamedTuple):
 
     @property
     def config_path(self) -> str:
+        from hatch_sigstore.identity import DEFAULT_CONFIG_PATH
+
         return self.get("CI_CONFIG_PATH") or DEFAULT_CONFIG_PATH
 
     @property
@@ -127,6 +132,8 @@ class CIContext(NamedTuple):
     def ref_given(self) -> Given | None:
         """Tag pipelines have ``CI_COMMIT_TAG``; branch and merge-request pipelines have
         ``CI_COMMIT_BRANCH`` or, for MRs, ``CI_MERGE_REQUEST_SOURCE_BRANCH_NAME``."""
+        from hatch_sigstore.identity import Given, Source
+
         for variable, prefix in (
             ("CI_COMMIT_TAG", "refs/tags/"),
             ("CI_COMMIT_BRANCH", "refs/heads/"),
@@ -240,6 +247,8 @@ class CIContext(NamedTuple):
                 remediation="Run in a branch or tag pipeline, or pass the expected identity "
                 "explicitly.",
             )
+        from hatch_sigstore.identity import Given, Source, expect
+
         project_id = self.project_id
         return expect(
             server=Given(server, Source.variable("CI_SERVER_URL")),

@@ -1,5 +1,8 @@
-"""Fetching: every selected file and its signature files into a private staging folder, within
-one deadline for the whole command; nothing here raises for a single file."""
+"""Fetching: the selected files and their signature files, into staging, within one deadline.
+
+Everything lands in a private staging folder; one deadline bounds the whole command; nothing
+here raises for a single file (its problem becomes its reason).
+"""
 
 from __future__ import annotations
 

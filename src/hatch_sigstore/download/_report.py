@@ -1,5 +1,4 @@
-"""What a download did: one :class:`FileOutcome` per file, the :class:`DownloadReport`, and
-the table (and JSON) a person or a script reads."""
+"""What a download did: one outcome per file, the report, and the table or JSON it prints as."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hatch_sigstore._config import Options, describe_value
-from hatch_sigstore.identity import Given, Source, identity_problems
 
 if TYPE_CHECKING:
     from hatch_sigstore.trust import TrustChoice
@@ -137,21 +136,27 @@ class BuildOptions(NamedTuple):
             ref=ident.optional_string("ref"),
             config_path=ident.optional_string("config-path"),
         )
-        # the one identity model checks the table's values now, long before signing
-        ident.extend(
-            identity_problems(
-                **{
-                    field: Given(value, Source.toml(ident.key(key)))
-                    for field, key, value in (
-                        ("server", "server", identity.server),
-                        ("project_path", "project-path", identity.project_path),
-                        ("ref", "ref", identity.ref),
-                        ("config_path", "config-path", identity.config_path),
-                    )
-                    if value is not None
-                }
+        given = {
+            field: (key, value)
+            for field, key, value in (
+                ("server", "server", identity.server),
+                ("project_path", "project-path", identity.project_path),
+                ("ref", "ref", identity.ref),
+                ("config_path", "config-path", identity.config_path),
             )
-        )
+            if value is not None
+        }
+        if given:  # the one identity model checks the table's values now, long before signing
+            from hatch_sigstore.identity import Given, Source, identity_problems
+
+            ident.extend(
+                identity_problems(
+                    **{
+                        field: Given(value, Source.toml(ident.key(key)))
+                        for field, (key, value) in given.items()
+                    }
+                )
+            )
         staging = options.boolean("staging", False)
         verify = options.boolean("verify", True)
         sdist_pyproject = options.choice("sdist-pyproject", SDIST_PYPROJECT_MODES, "rewrite")

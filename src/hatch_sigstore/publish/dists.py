@@ -1,5 +1,8 @@
-"""The dists to publish: every wheel and sdist, its metadata read and checked against its file
-name, paired with the signature files found beside it."""
+"""The dists to publish: each wheel and sdist, its metadata checked, paired with its sidecars.
+
+Every dist's metadata is read and checked against its file name (the index would otherwise
+serve a package under a name or version its installer does not expect).
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""Run a plan: the signature files go to the generic registry first (per package version the
-first file alone, as GitLab requires, then the rest concurrently), and only when all of them are
-in place do the dists go to the PyPI registry, so no package is ever visible without its
-signatures. The registry client skips files already present with the same sha256 and refuses
-ones present with different bytes, so a re-run after any failure finishes the job without
-duplicates."""
+"""Run a plan: signature files to the generic registry first, then the dists to PyPI; re-runnable.
+
+Per package version the first signature file goes alone (as GitLab requires), then the rest
+concurrently; only when all of them are in place do the dists go to the PyPI registry, so no
+package is ever visible without its signatures. The registry client skips files already present
+with the same sha256 and refuses ones present with different bytes, so a re-run after any
+failure finishes the job without duplicates.
+"""
 
 from __future__ import annotations
 

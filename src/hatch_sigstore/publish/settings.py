@@ -1,5 +1,7 @@
-"""Publisher settings: ``-o key=value`` > ``[tool.hatch.publish.gitlab]`` > hatch's user config >
-GitLab CI variables, merged, validated and turned into :class:`PublishSettings`.
+"""Publisher settings: options, project table, user config and CI variables, merged and checked.
+
+Precedence: ``-o key=value`` > ``[tool.hatch.publish.gitlab]`` > hatch's user config > GitLab
+CI variables; the result is :class:`PublishSettings`, and every problem is reported at once.
 
 Tokens are only ever read from an environment variable the settings *name*; keys that would
 hold a literal token are refused wherever they come from. The expected signer is built through

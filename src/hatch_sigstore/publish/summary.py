@@ -1,5 +1,7 @@
-"""The summary of a publish run: what was uploaded, skipped, failed or not attempted, and what
-state that leaves the registry in (and what a re-run will do)."""
+"""The summary of a publish run: each file's outcome, and the state it leaves the registry in.
+
+Uploaded, skipped (already there), failed or not attempted; and what a re-run will do.
+"""
 
 from __future__ import annotations
 
