@@ -51,16 +51,16 @@ BUILD_BOTH = (
 HEAVY = ("sigstore", "httpx", "cryptography", "pydantic", "pypi_attestations", "rfc3161_client")
 # our own signing side: a build that does not sign must not load it either
 SIGNING_SIDE = (
-    "hatch_sigstore.signing",
-    "hatch_sigstore._build_signing",
-    "hatch_sigstore._tokens",
+    "hatch_sigstore.sign",
+    "hatch_sigstore.hatch._build_signing",
+    "hatch_sigstore.sign._tokens",
     "hatch_sigstore.trust",
-    "hatch_sigstore.verification",
+    "hatch_sigstore.verify",
     "hatch_sigstore.gitlab",
 )
 # A third-party plugin that does nothing, shadowing hatch_sigstore on PYTHONPATH (the installed
-# entry point still names hatch_sigstore.hooks): what hatchling charges for any plugin (it then
-# imports importlib.metadata and reads every installed distribution's entry points).
+# entry point still names hatch_sigstore.hatch.hooks): what hatchling charges for any plugin (it
+# then imports importlib.metadata and reads every installed distribution's entry points).
 STUB_HOOKS = """\
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
@@ -143,7 +143,9 @@ def stub_plugin(work: Path) -> Path:
     package = work / "stub" / "hatch_sigstore"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "hooks.py").write_text(STUB_HOOKS)
+    (package / "hatch").mkdir()
+    (package / "hatch" / "__init__.py").write_text("")
+    (package / "hatch" / "hooks.py").write_text(STUB_HOOKS)
     return package.parent
 
 
@@ -217,13 +219,14 @@ def heavy_imports(root: Path, env: dict[str, str], sign: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True, check=True
     )
-    return eval(done.stdout.strip().splitlines()[-1])  # a printed list of names
+    names: list[str] = eval(done.stdout.strip().splitlines()[-1])  # a printed list of names
+    return names
 
 
-# hatchling loads hatch_sigstore.hooks with importlib.import_module, which -X importtime does not
-# time: import it with a statement first, then run `python -m hatchling build` as usual.
+# hatchling loads hatch_sigstore.hatch.hooks with importlib.import_module, which -X importtime
+# does not time: import it with a statement first, then run `python -m hatchling build` as usual.
 _BUILD_TIMING_HOOKS = (
-    "import sys, runpy, hatch_sigstore.hooks; sys.argv = ['hatchling', 'build'];"
+    "import sys, runpy, hatch_sigstore.hatch.hooks; sys.argv = ['hatchling', 'build'];"
     "runpy.run_module('hatchling', run_name='__main__')"
 )
 
@@ -234,7 +237,8 @@ def import_time_ms(root: Path, env: dict[str, str], runs: int = 5) -> tuple[floa
     The sum of their own (self) times from ``-X importtime``, median of ``runs`` builds; with
     the environment's bytecode setting (compiling our source is part of importing it).
     """
-    totals, modules = [], []
+    totals: list[float] = []
+    modules: list[str] = []
     for _ in range(runs):
         shutil.rmtree(root / "dist", ignore_errors=True)
         done = subprocess.run(
@@ -337,7 +341,7 @@ def main() -> int:
         assert heavy_off == [], "signing off must not import sigstore/httpx or the signing side"
         assert heavy_auto == [], "sign=auto without a token must not import sigstore/httpx"
         print(
-            "**Asserted: no sigstore / httpx / cryptography, nor hatch_sigstore.signing, "
+            "**Asserted: no sigstore / httpx / cryptography, nor hatch_sigstore.sign, "
             "imported with signing off.**\n"
         )
 

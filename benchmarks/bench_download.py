@@ -100,10 +100,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of hatch-sigstore (median)")
     args = parser.parse_args()
 
-    from hatch_sigstore.consumer import generic_package_coordinates
+    from hatch_sigstore.download import generic_coordinates
     from hatch_sigstore.gitlab import Credentials, RegistryClient
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
-    from hatch_sigstore.signing import SignOptions, sign_files
+    from hatch_sigstore.sign import SignOptions, sign_files
     from hatch_sigstore.trust import TrustChoice
 
     with (
@@ -125,7 +125,7 @@ def main() -> None:
 
         project = registry.create_project("group/bench")
         pat = registry.personal_token(project=project)
-        package, generic_version = generic_package_coordinates(NAME, VERSION)
+        package, generic_version = generic_coordinates(NAME, VERSION)
         with RegistryClient(registry.api_url, str(project.id), Credentials("personal", pat)) as c:
             for path in sorted(release.iterdir()):
                 sha = hashlib.sha256(path.read_bytes()).hexdigest()

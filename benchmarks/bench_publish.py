@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore  # noqa: E402
 from hatch_sigstore.sandbox.gitlab import Project  # noqa: E402
-from hatch_sigstore.signing import SignOptions, sign_files  # noqa: E402
+from hatch_sigstore.sign import SignOptions, sign_files  # noqa: E402
 from hatch_sigstore.trust import TrustChoice  # noqa: E402
 from publish_helpers import make_sdist, make_wheel  # noqa: E402
 

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from hatch_sigstore.sandbox import LocalSigstore
-from hatch_sigstore.signing import SigningSession, SignOptions
+from hatch_sigstore.sign import SigningSession, SignOptions
 from hatch_sigstore.trust import TrustChoice
 
 GIB = 1024**3
@@ -37,7 +37,7 @@ _CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     from pathlib import Path
-    from hatch_sigstore.signing import SigningSession, SignOptions
+    from hatch_sigstore.sign import SigningSession, SignOptions
     from hatch_sigstore.trust import TrustChoice
 
     cfg, token, warm, big = sys.argv[1:5]

@@ -119,10 +119,10 @@ def build(
     from hatchling.builders.wheel import WheelBuilder
     from hatchling.plugin.manager import PluginManager
 
-    import hatch_sigstore.hooks
+    import hatch_sigstore.hatch.hooks
 
     pm = PluginManager()
-    pm.manager.register(hatch_sigstore.hooks, name="sigstore")
+    pm.manager.register(hatch_sigstore.hatch.hooks, name="sigstore")
     out = out or root / "dist"
     builders = {"sdist": SdistBuilder, "wheel": WheelBuilder}
     artifacts: list[Path] = []

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from registry_helpers import Env
+
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore, PyPIIndex
 
@@ -59,3 +61,19 @@ def pypi_index(pypi_sigstore: LocalSigstore) -> Iterator[PyPIIndex]:
 def real_world() -> Path:
     """Artifacts signed by the real public Sigstore (GitLab CI and GitHub Actions)."""
     return REAL_WORLD
+
+
+@pytest.fixture
+def registry(gitlab_registry: GitLabRegistry) -> Iterator[GitLabRegistry]:
+    """The shared GitLab stand-in with no faults planned, left idle for the next test."""
+    gitlab_registry.faults.clear()
+    yield gitlab_registry
+    gitlab_registry.faults.clear()
+    # a request the client gave up on (timeouts, late stores) must not land in the next test
+    assert gitlab_registry.wait_idle()
+
+
+@pytest.fixture
+def standin(registry: GitLabRegistry, tmp_path: Path) -> Env:
+    """A fresh project on the GitLab stand-in, and a registry client wired to it."""
+    return Env(registry, tmp_path)

@@ -1,11 +1,62 @@
-"""Small real dists for the publisher tests: wheels and sdists written with zipfile/tarfile."""
+"""Small real dists for the publisher tests (wheels and sdists written with zipfile/tarfile),
+settings as CI would give them, and a plan of such dists."""
 
 from __future__ import annotations
 
 import io
 import tarfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+
+from hatch_sigstore.publish import (
+    Plan,
+    PreflightResult,
+    PublishSettings,
+    build_plan,
+    collect_dists,
+    resolve_settings,
+)
+
+CI_ENV = {
+    "GITLAB_CI": "true",
+    "CI_SERVER_URL": "https://gitlab.example.com",
+    "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+    "CI_PROJECT_ID": "42",
+    "CI_PROJECT_PATH": "group/project",
+    "CI_COMMIT_TAG": "v1.0.0",
+    "CI_JOB_TOKEN": "glcbt-secretjobtoken123",
+}
+SECRET = "glpat-verysecretvalue1234"
+
+
+def resolve(
+    options: Mapping[str, object] | None = None,
+    project: Mapping[str, object] | None = None,
+    user: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+    root: Path = Path("/proj"),
+) -> PublishSettings:
+    return resolve_settings(
+        {"no_prompt": False, "initialize_auth": False, **(options or {})},
+        project or {},
+        user or {},
+        root=root,
+        env=CI_ENV if env is None else env,
+    )
+
+
+def make_plan(tmp_path: Path, releases: list[tuple[str, str]], *, concurrency: int = 4) -> Plan:
+    """A plan of signed-looking dists (each with bundle, .sig and .crt) of ``releases``."""
+    dist_dir = tmp_path / "dist"
+    for name, version in releases:
+        for path in (make_wheel(dist_dir, name, version), make_sdist(dist_dir, name, version)):
+            for suffix in (".sigstore.json", ".sig", ".crt"):
+                (dist_dir / (path.name + suffix)).write_text(f"{path.name}{suffix}")
+    s = resolve({"concurrency": concurrency}, env=CI_ENV)
+    dists = collect_dists([dist_dir])
+    results = [PreflightResult(d, True, "0" * 64, "signed") for d in dists]
+    return build_plan(dists, results, s)
 
 
 def metadata_text(name: str, version: str, *, summary: str = "A test package") -> str:

@@ -11,12 +11,12 @@ from packaging.version import Version
 
 from hatch_sigstore.ci import (
     CIContext,
-    ExpectedIdentity,
     MetadataVariables,
     is_valid_project_name,
     normalize_package_name,
 )
 from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.identity import ExpectedIdentity
 
 
 @pytest.mark.parametrize(

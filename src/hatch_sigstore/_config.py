@@ -1,8 +1,10 @@
-"""Typed readers for hook option tables: every error names the exact TOML key and what it takes.
+"""Typed readers for hook option tables that collect every error, each with its TOML path.
 
-Reading is lazy and per key, so a hook validates an option when it first needs it, and the
-message always says where the key lives (``tool.hatch.build.hooks.sigstore.outputs``) and which
-values are allowed. No hatch or sigstore imports here.
+Like hatch-fancy-pypi-readme's configuration loader, a table is read completely before anything
+is refused: each reader records what is wrong with its key (the exact path, such as
+``tool.hatch.build.hooks.sigstore.outputs``, and the values allowed) and returns the default,
+so reading goes on; :meth:`Options.check` then raises one :class:`ConfigError` listing every
+problem of the table and its sub-tables. No hatch or sigstore imports here.
 """
 
 from __future__ import annotations
@@ -50,22 +52,33 @@ def _quote_all(values: Iterable[Any]) -> str:
 
 
 class Options:
-    """One TOML table of options, read key by key with precise errors."""
+    """One TOML table of options, read key by key; errors are collected, not raised.
 
-    def __init__(self, table: Any, path: str, *, known: Collection[str] | None = None) -> None:
+    Sub-tables (:meth:`sub`) share the list of errors, so :meth:`check` on the outer table
+    reports the whole tree at once.
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        path: str,
+        *,
+        known: Collection[str] | None = None,
+        errors: list[ConfigError] | None = None,
+    ) -> None:
+        self.path = path
+        self.errors: list[ConfigError] = [] if errors is None else errors
         if table is None:
             table = {}
         if not isinstance(table, Mapping):
-            raise ConfigError(f"`{path}` must be a table; got {describe_value(table)}.")
+            self.report(f"`{path}` must be a table; got {describe_value(table)}.")
+            table = {}
         self.table: Mapping[str, Any] = table
-        self.path = path
         if known is not None:
-            unknown = sorted(set(table) - set(known))
-            if unknown:
-                raise ConfigError(
-                    f"Unknown option `{path}.{unknown[0]}`"
-                    + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-                    + f"; the options there are {_quote_all(sorted(known))}.",
+            for key in sorted(set(table) - set(known)):
+                self.report(
+                    f"Unknown option `{path}.{key}`; the options there are "
+                    f"{_quote_all(sorted(known))}.",
                     remediation="Check the spelling against the configuration reference in the "
                     "README.",
                 )
@@ -73,10 +86,22 @@ class Options:
     def key(self, name: str) -> str:
         return f"{self.path}.{name}"
 
-    def _error(self, name: str, expected: str, value: Any) -> ConfigError:
-        return ConfigError(
-            f"`{self.key(name)}` must be {expected}; got {describe_value(value)}.",
-        )
+    def report(self, message: str, *, remediation: str | None = None) -> None:
+        """Record a problem with this table (the message names the key)."""
+        self.errors.append(ConfigError(message, remediation=remediation))
+
+    def extend(self, errors: Iterable[ConfigError]) -> None:
+        """Record problems found elsewhere (say, by the identity model) with this table's."""
+        self.errors.extend(errors)
+
+    def check(self) -> None:
+        """Raise one :class:`ConfigError` listing every problem recorded so far, if any."""
+        if self.errors:
+            raise ConfigError.collect(self.errors)
+
+    def _bad(self, name: str, expected: str, value: Any, default: _T) -> _T:
+        self.report(f"`{self.key(name)}` must be {expected}; got {describe_value(value)}.")
+        return default
 
     def has(self, name: str) -> bool:
         return name in self.table
@@ -84,13 +109,13 @@ class Options:
     def boolean(self, name: str, default: bool) -> bool:
         value = self.table.get(name, default)
         if not isinstance(value, bool):
-            raise self._error(name, "true or false", value)
+            return self._bad(name, "true or false", value, default)
         return value
 
     def string(self, name: str, default: str) -> str:
         value = self.table.get(name, default)
         if not isinstance(value, str):
-            raise self._error(name, "a string", value)
+            return self._bad(name, "a string", value, default)
         return value
 
     def optional_string(self, name: str) -> str | None:
@@ -98,41 +123,59 @@ class Options:
             return None
         value = self.table[name]
         if not isinstance(value, str) or not value.strip():
-            raise self._error(name, "a non-empty string", value)
+            return self._bad(name, "a non-empty string", value, None)
         return value.strip()
 
     def choice(self, name: str, choices: Collection[_T], default: _T) -> _T:
         value = self.table.get(name, default)
         if isinstance(value, bool) or value not in choices:
-            raise self._error(name, f"one of {_quote_all(choices)}", value)
+            return self._bad(name, f"one of {_quote_all(choices)}", value, default)
         return value  # type: ignore[no-any-return]
+
+    def number(self, name: str, default: float, *, above: float = 0.0) -> float:
+        """A number (not a boolean) above ``above``."""
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= above:
+            expected = f"a number of seconds above {above:g}"
+            return self._bad(name, expected, value, default)
+        return float(value)
 
     def string_list(
         self, name: str, default: Iterable[str], *, choices: Collection[str] | None = None
     ) -> tuple[str, ...]:
-        value = self.table.get(name, list(default))
+        fallback = tuple(default)
+        value = self.table.get(name, list(fallback))
         allowed = f" of {_quote_all(choices)}" if choices is not None else ""
         expected = f"an array of strings{allowed}"
         if not isinstance(value, list):
-            raise self._error(name, expected, value)
-        for item in value:
-            if not isinstance(item, str) or (choices is not None and item not in choices):
-                raise ConfigError(
-                    f"`{self.key(name)}` must be {expected}; {describe_value(item)} is not one "
-                    "of them.",
-                )
+            return self._bad(name, expected, value, fallback)
+        bad = [
+            item
+            for item in value
+            if not isinstance(item, str) or (choices is not None and item not in choices)
+        ]
+        if bad:
+            self.report(
+                f"`{self.key(name)}` must be {expected}; {describe_value(bad[0])} is not one "
+                "of them.",
+            )
+            return fallback
         return tuple(dict.fromkeys(value))
 
     def string_table(self, name: str) -> dict[str, str]:
         value = self.table.get(name, {})
         if not isinstance(value, Mapping):
-            raise self._error(name, "a table of strings (label = URL)", value)
+            return self._bad(name, "a table of strings (label = URL)", value, {})
+        good: dict[str, str] = {}
         for label, item in value.items():
-            if not isinstance(item, str):
-                raise ConfigError(
+            if isinstance(item, str):
+                good[label] = item
+            else:
+                self.report(
                     f'`{self.key(name)}."{label}"` must be a string; got {describe_value(item)}.'
                 )
-        return dict(value)
+        return good
 
     def sub(self, name: str, *, known: Collection[str] | None = None) -> Options:
-        return Options(self.table.get(name, {}), self.key(name), known=known)
+        """The sub-table ``name``, recording its errors with this table's."""
+        return Options(self.table.get(name, {}), self.key(name), known=known, errors=self.errors)

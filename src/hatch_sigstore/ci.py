@@ -4,31 +4,30 @@ Knows nothing of hatch, sigstore or HTTP: the build hook, the publisher and the 
 their defaults (metadata, the expected signing identity, registry coordinates) from here.
 
 Every build imports this module, so it is kept cheap to import: the records are NamedTuples
-(a frozen dataclass costs ~1 ms to define, a NamedTuple a fifth of that) and the checks are
-string tests rather than regular expressions compiled per process.
+(a frozen dataclass costs ~1 ms to define, a NamedTuple a fifth of that), the checks are
+string tests rather than regular expressions compiled per process, and the identity model
+(:mod:`hatch_sigstore.identity`) loads only when an expected signer is asked for.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from hatch_sigstore._urls import is_web_url
 from hatch_sigstore.errors import ConfigError
 
+if TYPE_CHECKING:
+    from hatch_sigstore.identity import ExpectedIdentity, Given
+
 __all__ = [
-    "DEFAULT_CONFIG_PATH",
-    "DEFAULT_SERVER",
     "CIContext",
     "CIVersion",
-    "ExpectedIdentity",
     "MetadataVariables",
     "is_valid_project_name",
     "normalize_package_name",
 ]
-
-DEFAULT_SERVER = "https://gitlab.com"
-DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _NAME_CHARS = _ALNUM | frozenset("._-")
@@ -49,15 +48,6 @@ def is_valid_project_name(name: str) -> bool:
     return bool(name) and name[0] in _ALNUM and name[-1] in _ALNUM and _NAME_CHARS.issuperset(name)
 
 
-def _is_web_url(url: str) -> bool:
-    """``http(s)://`` then a host (no ``/`` first), and no whitespace anywhere."""
-    for scheme in ("https://", "http://"):
-        if url.startswith(scheme):
-            rest = url[len(scheme) :]
-            return bool(rest) and rest[0] != "/" and not any(c.isspace() for c in url)
-    return False
-
-
 class MetadataVariables(NamedTuple):
     """Which CI variables carry the package name, version, release tag and homepage.
 
@@ -76,45 +66,6 @@ class CIVersion(NamedTuple):
     version: str
     variable: str
     raw: str
-
-
-class ExpectedIdentity(NamedTuple):
-    """Who must have signed: a GitLab project's pipeline, as Fulcio writes it into the certificate.
-
-    ``ref`` is a full ref (``refs/heads/main``, ``refs/tags/v1.0``) or ``None`` for any ref.
-    The issuer of a GitLab ID token is the instance URL, so ``issuer`` is ``server``.
-    """
-
-    server: str
-    project_path: str
-    ref: str | None = None
-    config_path: str = DEFAULT_CONFIG_PATH
-    project_id: str | None = None
-
-    @property
-    def issuer(self) -> str:
-        return self.server
-
-    @property
-    def host(self) -> str:
-        """``build_server_fqdn``: host, port and relative root, without the scheme."""
-        return self.server.split("://", 1)[-1].rstrip("/")
-
-    @property
-    def repository_uri(self) -> str:
-        """What Fulcio writes as Source Repository URI (OID .12)."""
-        return f"{self.server.rstrip('/')}/{self.project_path}"
-
-    @property
-    def san(self) -> str | None:
-        """The certificate's SAN for ``ref``: ``https://HOST/GROUP/PROJECT//CONFIG@REF``.
-
-        The ``//`` is GitLab's: ``ci_config_ref_uri`` joins the project path and the config path
-        with it. ``None`` when any ref is allowed.
-        """
-        if self.ref is None:
-            return None
-        return f"https://{self.host}/{self.project_path}//{self.config_path}@{self.ref}"
 
 
 class CIContext(NamedTuple):
@@ -168,20 +119,30 @@ class CIContext(NamedTuple):
 
     @property
     def config_path(self) -> str:
+        from hatch_sigstore.identity import DEFAULT_CONFIG_PATH
+
         return self.get("CI_CONFIG_PATH") or DEFAULT_CONFIG_PATH
 
     @property
     def ref(self) -> str | None:
-        """The pipeline's full ref, as GitLab puts it into ``ci_config_ref_uri``.
+        """The pipeline's full ref, as GitLab puts it into ``ci_config_ref_uri``."""
+        found = self.ref_given()
+        return found.value if found else None
 
-        Tag pipelines have ``CI_COMMIT_TAG``; branch and merge-request pipelines have
-        ``CI_COMMIT_BRANCH`` or, for MRs, ``CI_MERGE_REQUEST_SOURCE_BRANCH_NAME``.
-        """
-        tag = self.get("CI_COMMIT_TAG")
-        if tag:
-            return f"refs/tags/{tag}"
-        branch = self.get("CI_COMMIT_BRANCH") or self.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
-        return f"refs/heads/{branch}" if branch else None
+    def ref_given(self) -> Given | None:
+        """Tag pipelines have ``CI_COMMIT_TAG``; branch and merge-request pipelines have
+        ``CI_COMMIT_BRANCH`` or, for MRs, ``CI_MERGE_REQUEST_SOURCE_BRANCH_NAME``."""
+        from hatch_sigstore.identity import Given, Source
+
+        for variable, prefix in (
+            ("CI_COMMIT_TAG", "refs/tags/"),
+            ("CI_COMMIT_BRANCH", "refs/heads/"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "refs/heads/"),
+        ):
+            name = self.get(variable)
+            if name:
+                return Given(prefix + name, Source.variable(variable))
+        return None
 
     # -- package metadata -------------------------------------------------------------------
 
@@ -253,7 +214,7 @@ class CIContext(NamedTuple):
         url = self.get(variable)
         if url is None:
             return None
-        if not _is_web_url(url):
+        if not is_web_url(url):
             raise ConfigError(
                 f"The CI variable {variable} is {url!r}, which is not an http(s) URL.",
                 remediation=f"Set {variable} to the project's web address, or point the metadata "
@@ -278,7 +239,7 @@ class CIContext(NamedTuple):
                 remediation="Keep .gitlab-ci.yml in the project itself, or pass the expected "
                 "identity explicitly (--cert-identity, or the 'identity' option).",
             )
-        ref = self.ref
+        ref = self.ref_given()
         if ref is None:
             raise ConfigError(
                 "Neither CI_COMMIT_TAG nor CI_COMMIT_BRANCH is set, so the pipeline's ref "
@@ -286,10 +247,13 @@ class CIContext(NamedTuple):
                 remediation="Run in a branch or tag pipeline, or pass the expected identity "
                 "explicitly.",
             )
-        return ExpectedIdentity(
-            server=server,
-            project_path=project,
+        from hatch_sigstore.identity import Given, Source, expect
+
+        project_id = self.project_id
+        return expect(
+            server=Given(server, Source.variable("CI_SERVER_URL")),
+            project_path=Given(project, Source.variable("CI_PROJECT_PATH")),
             ref=ref,
-            config_path=config,
-            project_id=self.project_id,
+            config_path=Given(config, Source.variable("CI_CONFIG_PATH")),
+            project_id=Given(project_id, Source.variable("CI_PROJECT_ID")) if project_id else None,
         )

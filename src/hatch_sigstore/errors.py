@@ -8,7 +8,7 @@ the text through :func:`hatch_sigstore.errors.redact` first.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "TokenError",
     "TrustConfigError",
     "VerificationError",
+    "first_line",
     "redact",
 ]
 
@@ -39,7 +40,32 @@ class HatchSigstoreError(Exception):
 
 
 class ConfigError(HatchSigstoreError):
-    """A configuration key, CLI flag or environment variable has a bad or missing value."""
+    """A configuration key, CLI flag or environment variable has a bad or missing value.
+
+    One error may carry several: :meth:`collect` reports every wrong key of a table at once,
+    each in its own line with its TOML path (``problems`` holds them one by one).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remediation: str | None = None,
+        problems: Sequence[ConfigError] = (),
+    ) -> None:
+        super().__init__(message, remediation=remediation)
+        self.problems = tuple(problems)
+
+    @classmethod
+    def collect(cls, errors: Sequence[ConfigError]) -> ConfigError:
+        """One error for ``errors``: the error itself when alone, else one line each."""
+        if not errors:
+            raise ValueError("no errors to collect")
+        if len(errors) == 1:
+            return errors[0]
+        flat = [p for e in errors for p in (e.problems or (e,))]
+        lines = "\n".join(f"- {problem}" for problem in flat)
+        return cls(f"{len(flat)} configuration errors:\n{lines}", problems=flat)
 
 
 class TrustConfigError(ConfigError):
@@ -96,3 +122,17 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for pattern in _secret_patterns():
         text = pattern.sub(_REDACTED, text)
     return text
+
+
+def first_line(source: BaseException | str, *, limit: int | None = None) -> str:
+    """The first non-blank line of an error (or text), redacted; ``""`` when there is none.
+
+    What a one-paragraph message quotes of a library's exception: its first line carries the
+    gist, the rest is detail (pydantic tables, tracebacks). ``limit`` cuts it, ending in "…".
+    Callers add their own fallback: ``first_line(exc) or type(exc).__name__``.
+    """
+    text = str(source).strip()
+    line = redact(text.splitlines()[0]) if text else ""
+    if limit is not None and len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from hatch_sigstore.errors import ConfigError, TrustConfigError
+from hatch_sigstore.errors import ConfigError, TrustConfigError, first_line
 
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig
@@ -90,7 +90,7 @@ class TrustChoice:
         except Exception as exc:  # sigstore raises pydantic and its own errors here
             raise TrustConfigError(
                 f"The trust config {str(self.path)!r} is JSON but not a usable ClientTrustConfig: "
-                f"{str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}.",
+                f"{first_line(exc) or exc.__class__.__name__}.",
                 remediation="It needs 'trustedRoot' and a v0.2 'signingConfig'; regenerate it "
                 "from your Sigstore instance.",
             ) from None

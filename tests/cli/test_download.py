@@ -3,7 +3,7 @@
 Releases are made the way the publisher makes them, without the publisher: real small dists are
 signed with ``sign_files`` against the local Sigstore (identity: a tag pipeline of group/demo on
 the sandbox's GitLab), the dists go to the stand-in's PyPI route and the sidecars to its generic
-route at ``generic_package_coordinates(name, version)``.
+route at ``generic_coordinates(name, version)``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from download_helpers import Run, clear_download_env, run_download
-from hatch_sigstore._sidecars import is_sidecar
-from hatch_sigstore.consumer import generic_package_coordinates
+from hatch_sigstore._files import is_sidecar
+from hatch_sigstore.download import generic_coordinates
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -86,7 +86,7 @@ def sign(
     project: str = SIGNER,
     project_id: str = "42",
 ) -> None:
-    from hatch_sigstore.signing import SignOptions, sign_files
+    from hatch_sigstore.sign import SignOptions, sign_files
     from hatch_sigstore.trust import TrustChoice
 
     token = local_sigstore.mint_token(
@@ -122,7 +122,7 @@ def publish(
     from hatch_sigstore.gitlab import Credentials, RegistryClient
 
     token = registry.personal_token(project=project)
-    package, generic_version = generic_package_coordinates(name, version)
+    package, generic_version = generic_coordinates(name, version)
     with RegistryClient(registry.api_url, str(project.id), Credentials("personal", token)) as c:
         for path in sorted(directory.iterdir()):
             if only is not None and not path.name.startswith(only):

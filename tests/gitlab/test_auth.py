@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -91,15 +92,25 @@ def test_token_never_in_repr_str_or_describe(creds: Credentials) -> None:
         ({"token_env": "MY_TOKEN"}, {"MY_TOKEN": PAT}, "personal", "MY_TOKEN", PAT),
         ({"token_env": "MY_TOKEN"}, {"MY_TOKEN": DEPLOY}, "deploy", "MY_TOKEN", DEPLOY),
         ({"token_env": "MY_TOKEN"}, {"MY_TOKEN": JOB}, "job", "MY_TOKEN", JOB),
-        ({"token_env": "MY_TOKEN"}, {"MY_TOKEN": "opaque-project-token"}, "personal", "MY_TOKEN",
-         "opaque-project-token"),
-        ({"token_env": "CI_JOB_TOKEN"}, {"CI_JOB_TOKEN": "legacy-token-1234"}, "job",
-         "CI_JOB_TOKEN", "legacy-token-1234"),
+        (
+            {"token_env": "MY_TOKEN"},
+            {"MY_TOKEN": "opaque-project-token"},
+            "personal",
+            "MY_TOKEN",
+            "opaque-project-token",
+        ),
+        (
+            {"token_env": "CI_JOB_TOKEN"},
+            {"CI_JOB_TOKEN": "legacy-token-1234"},
+            "job",
+            "CI_JOB_TOKEN",
+            "legacy-token-1234",
+        ),
         ({"kind": "deploy", "token_env": "T"}, {"T": PAT}, "deploy", "T", PAT),
     ],
 )
 def test_from_env(
-    kwargs: dict[str, str], env: dict[str, str], kind: str, source: str | None, token: str | None
+    kwargs: dict[str, Any], env: dict[str, str], kind: str, source: str | None, token: str | None
 ) -> None:
     creds = Credentials.from_env(env=env, **kwargs)
     assert (creds.kind, creds.source, creds.token) == (kind, source, token)
@@ -151,8 +162,12 @@ def test_unusable_token_values_are_refused_without_echo(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "token", "username"),
-    [("anonymous", "x-token-123", None), ("job", None, None), ("job", "", None),
-     ("deploy", DEPLOY, "a:b")],
+    [
+        ("anonymous", "x-token-123", None),
+        ("job", None, None),
+        ("job", "", None),
+        ("deploy", DEPLOY, "a:b"),
+    ],
 )
 def test_invalid_combinations(kind: str, token: str | None, username: str | None) -> None:
     with pytest.raises(ConfigError):
@@ -162,7 +177,7 @@ def test_invalid_combinations(kind: str, token: str | None, username: str | None
 def test_importing_the_package_does_not_import_httpx() -> None:
     code = (
         "import sys\n"
-        "from hatch_sigstore.gitlab import Credentials, IndexFile, normalize_name, RetryPolicy\n"
+        "from hatch_sigstore.gitlab import Credentials, IndexFile, RetryPolicy, UploadOutcome\n"
         "Credentials.from_env(env={})\n"
         "assert 'httpx' not in sys.modules, 'httpx imported'\n"
         "from hatch_sigstore.gitlab import RegistryClient\n"

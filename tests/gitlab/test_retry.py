@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import email.utils
 import random
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hatch_sigstore.gitlab._retry import RetryPolicy, is_retryable_status, parse_retry_after
+from hatch_sigstore.gitlab._retry import (
+    Retry,
+    RetryPolicy,
+    is_retryable_status,
+    parse_retry_after,
+    retrying,
+)
 
 
 @pytest.mark.parametrize(
@@ -139,3 +146,70 @@ def test_retry_after_beyond_remaining_budget_gives_up() -> None:
 def test_policy_validation(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+# -- the one retry loop ------------------------------------------------------------------------
+
+
+def _attempts(*results: object) -> tuple[list[int], Callable[[], str]]:
+    """An attempt that raises or returns ``results`` in turn; the list counts the calls."""
+    calls: list[int] = []
+
+    def attempt() -> str:
+        calls.append(len(calls))
+        result = results[len(calls) - 1]
+        if isinstance(result, BaseException):
+            raise result
+        return str(result)
+
+    return calls, attempt
+
+
+def _give_up(retry: Retry, tries: int) -> str:
+    raise RuntimeError(f"gave up after {tries}: {retry.reason}")
+
+
+def test_retrying_waits_between_transient_failures_then_returns() -> None:
+    sleeps: list[float] = []
+    calls, attempt = _attempts(Retry(reason="HTTP 502"), Retry(reason="reset"), "done")
+    policy = RetryPolicy(retries=5, base_delay=0.1, seed=1)
+    assert retrying(policy, attempt, _give_up, sleep=sleeps.append) == "done"
+    assert len(calls) == 3
+    assert len(sleeps) == 2
+    assert all(0.05 <= s <= 0.2 for s in sleeps)
+
+
+def test_retrying_gives_up_after_the_attempts_allowed() -> None:
+    calls, attempt = _attempts(*[Retry(reason=f"HTTP 50{i}") for i in range(4)])
+    with pytest.raises(RuntimeError, match="gave up after 3: HTTP 502"):
+        retrying(RetryPolicy(retries=2, base_delay=0), attempt, _give_up, sleep=lambda _: None)
+    assert len(calls) == 3
+
+
+def test_retrying_never_retries_a_permanent_failure_nor_other_errors() -> None:
+    calls, attempt = _attempts(Retry(reason="TLS", permanent=True))
+    with pytest.raises(RuntimeError, match="gave up after 0: TLS"):
+        retrying(RetryPolicy(), attempt, _give_up, sleep=lambda _: None)
+    assert len(calls) == 1
+    calls, attempt = _attempts(ValueError("a bug"))
+    with pytest.raises(ValueError, match="a bug"):
+        retrying(RetryPolicy(), attempt, _give_up, sleep=lambda _: None)
+    assert len(calls) == 1
+
+
+def test_retrying_stops_before_a_wait_would_pass_the_end() -> None:
+    now = [100.0]
+    calls, attempt = _attempts(Retry(reason="HTTP 503", retry_after=5.0), "late")
+    with pytest.raises(RuntimeError, match="gave up after 1"):
+        retrying(
+            RetryPolicy(), attempt, _give_up, sleep=lambda _: None, end=103.0, clock=lambda: now[0]
+        )
+    assert len(calls) == 1
+
+
+def test_give_up_may_return_a_result_after_all() -> None:
+    _, attempt = _attempts(Retry(reason="HTTP 502"))
+    result = retrying(
+        RetryPolicy(retries=0), attempt, lambda retry, tries: "stored", sleep=lambda _: None
+    )
+    assert result == "stored"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hatch_sigstore._names import is_safe_filename
+from hatch_sigstore._urls import same_origin
 from hatch_sigstore.errors import RegistryError
-from hatch_sigstore.gitlab import IndexFile, normalize_name, parse_simple_index
-from hatch_sigstore.gitlab._simple import same_origin, valid_filename
+from hatch_sigstore.gitlab import Credentials, IndexFile, RegistryClient, parse_simple_index
 
 BASE = "https://gitlab.example.com"
 PAGE = f"{BASE}/api/v4/projects/42/packages/pypi/simple/my-pkg"
@@ -21,7 +23,8 @@ SHA2 = hashlib.sha256(b"sdist").hexdigest()
 
 
 def gitlab_page(links: list[tuple[str, str]], name: str = "my_pkg") -> str:
-    """The page GitLab renders (reference §2.3), links concatenated with no separator."""
+    """The page GitLab renders (gitlab-org/gitlab, ``app/presenters/packages/pypi/``
+    ``simple_package_versions_presenter.rb``), links concatenated with no separator."""
     anchors = "".join(
         f'<a href="{html.escape(href)}" data-requires-python="{html.escape(rp)}">'
         f"{html.escape(href.rsplit('/', 1)[-1].split('#')[0])}</a>"
@@ -158,7 +161,7 @@ def test_garbage_gives_no_links_or_a_refusal(page: str) -> None:
         files = parse_simple_index(page, page_url=PAGE)
     except RegistryError:
         return
-    assert all(valid_filename(f.filename) for f in files)
+    assert all(is_safe_filename(f.filename) for f in files)
 
 
 def test_requires_python_unescaped() -> None:
@@ -184,17 +187,33 @@ def test_oversized_page_refused() -> None:
         ("a-b_c.d", "a-b-c-d"),
     ],
 )
-def test_normalize_name(name: str, normalized: str) -> None:
-    assert normalize_name(name) == normalized
+def test_index_url_names_the_pep503_project(
+    client: RegistryClient, name: str, normalized: str
+) -> None:
+    assert index_name(client, name) == normalized
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[RegistryClient]:
+    with RegistryClient(f"{BASE}/api/v4", "42", Credentials("anonymous")) as client:
+        yield client
+
+
+def index_name(client: RegistryClient, name: str) -> str:
+    """The project name in the index URL the client asks (packaging's PEP 503 normalization)."""
+    url = client.pypi_simple_url(name)
+    prefix = f"{BASE}/api/v4/projects/42/packages/pypi/simple/"
+    assert url.startswith(prefix)
+    return url[len(prefix) :]
 
 
 NAME = st.from_regex(r"\A[A-Za-z0-9]([A-Za-z0-9._-]{0,30}[A-Za-z0-9])?\Z")
 
 
 @given(NAME)
-def test_normalize_is_idempotent_and_pep503(name: str) -> None:
-    once = normalize_name(name)
-    assert normalize_name(once) == once
+def test_index_name_is_idempotent_and_pep503(client: RegistryClient, name: str) -> None:
+    once = index_name(client, name)
+    assert index_name(client, once) == once
     assert once == re.sub(r"[-_.]+", "-", name).lower()
     assert not re.search(r"[_.A-Z]|--", once)
 
@@ -209,9 +228,7 @@ FILENAME = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_+-]{0,20}(\.[A-Za-z0-9]{1,5})
     )
 )
 def test_roundtrip_of_gitlab_pages(entries: list[tuple[str, bytes, str]]) -> None:
-    links = [
-        (file_url(name, hashlib.sha256(data).hexdigest()), rp) for name, data, rp in entries
-    ]
+    links = [(file_url(name, hashlib.sha256(data).hexdigest()), rp) for name, data, rp in entries]
     files = parse_simple_index(gitlab_page(links), page_url=PAGE)
     assert [(f.filename, f.sha256, f.requires_python or "") for f in files] == [
         (name, hashlib.sha256(data).hexdigest(), rp) for name, data, rp in entries
@@ -228,7 +245,7 @@ def _parsed_safely(page: str) -> list[IndexFile]:
         return []
     for f in files:
         assert same_origin(f.url, PAGE)
-        assert valid_filename(f.filename)
+        assert is_safe_filename(f.filename)
     return files
 
 
@@ -243,24 +260,3 @@ def test_arbitrary_href_never_escapes(href: str) -> None:
     for f in _parsed_safely(f'<a href="{html.escape(href)}">x</a>'):
         assert "/../" not in f.url
         assert not f.url.endswith("/..")
-
-
-@pytest.mark.parametrize(
-    ("name", "ok"),
-    [
-        ("pkg-1.0-py3-none-any.whl", True),
-        ("pkg-1.0.tar.gz.sigstore.json", True),
-        ("my+file.tar.gz", True),
-        ("a~b", True),
-        ("..", False),
-        ("a..b", False),
-        (".env", False),
-        ("a/b", False),
-        ("a\\b", False),
-        ("", False),
-        ("x" * 300, False),
-        ("naïve.whl", False),
-    ],
-)
-def test_valid_filename(name: str, ok: bool) -> None:
-    assert valid_filename(name) is ok

@@ -90,7 +90,9 @@ def _finished_job(gl: GitLabRegistry, project: Project) -> str:
 
 
 # expected status per credential: (private, internal, public)
-ALL = lambda s: (s, s, s)  # noqa: E731
+def ALL(s: int) -> tuple[int, int, int]:
+    return (s, s, s)
+
 
 PYPI_UPLOAD: dict[str, tuple[int, int, int]] = {
     "anonymous": ALL(401),

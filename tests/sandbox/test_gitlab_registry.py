@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -70,7 +71,7 @@ def pypi_upload(
     if files is None:
         # httpx only sends multipart with a file; add a harmless file part GitLab ignores
         files = {"gpg_signature": ("x.asc", b"sig", "application/octet-stream")}
-    return client.post(url, data=data, files=files, auth=auth)
+    return client.post(url, data=data, files=files, auth=auth or httpx.USE_CLIENT_DEFAULT)
 
 
 # PyPI upload -------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def test_upload_param_errors(
     project: Project,
     job: str,
     client: httpx.Client,
-    change: dict[str, str | None],
+    change: dict[str, Any],
     error: str,
 ) -> None:
     r = pypi_upload(client, gl.pypi_url(project), auth=(JOB_USER, job), **change)
@@ -177,7 +178,7 @@ def test_upload_validation_errors(
     project: Project,
     job: str,
     client: httpx.Client,
-    fields: dict[str, str],
+    fields: dict[str, Any],
     reason: str,
 ) -> None:
     r = pypi_upload(client, gl.pypi_url(project), auth=(JOB_USER, job), **fields)
@@ -532,7 +533,7 @@ def test_generic_query_param_errors(
     project: Project,
     job: str,
     client: httpx.Client,
-    params: dict[str, str],
+    params: dict[str, Any],
     error: str,
 ) -> None:
     r = put(client, gl.generic_url(project, "pkg", "1.0", "f"), job, **params)

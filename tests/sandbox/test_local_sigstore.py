@@ -39,7 +39,8 @@ from sigstore.sign import SigningContext
 from sigstore.verify import Verifier, policy
 from sigstore_models.common.v1 import HashAlgorithm
 
-from hatch_sigstore.ci import CIContext, ExpectedIdentity
+from hatch_sigstore.ci import CIContext
+from hatch_sigstore.identity import ExpectedIdentity
 from hatch_sigstore.sandbox import LocalSigstore
 from hatch_sigstore.sandbox._fulcio import FulcioRequestError, _load_csr
 from hatch_sigstore.sandbox._merkle import hash_leaf, root_from_inclusion_proof

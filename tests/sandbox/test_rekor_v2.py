@@ -28,9 +28,9 @@ from sigstore_models.common.v1 import HashAlgorithm as SigstoreHash
 
 from hatch_sigstore.sandbox import LocalSigstore
 from hatch_sigstore.sandbox._merkle import hash_leaf, root_from_inclusion_proof
-from hatch_sigstore.signing import SigningSession, SignOptions
+from hatch_sigstore.sign import SigningSession, SignOptions
 from hatch_sigstore.trust import TrustChoice
-from hatch_sigstore.verification import Policy, verify_files
+from hatch_sigstore.verify import Policy, verify_files
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +316,7 @@ def test_v1_stays_the_default_in_a_v2_sandbox(v2_sandbox: LocalSigstore, tmp_pat
 def test_tsa_fault_signs_nothing(v2_sandbox: LocalSigstore, tmp_path: Path) -> None:
     """A v2 entry has no signed time of its own: without a timestamp no bundle can be built."""
     from hatch_sigstore.errors import SigningError
-    from hatch_sigstore.signing import sign_files
+    from hatch_sigstore.sign import sign_files
 
     artifact = tmp_path / "a.bin"
     artifact.write_bytes(b"never signed")

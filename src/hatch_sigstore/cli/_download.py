@@ -117,7 +117,7 @@ def register(subparsers: Any) -> None:
 @json_errors
 def run(args: argparse.Namespace, secrets: list[str]) -> int:
     from hatch_sigstore.ci import CIContext
-    from hatch_sigstore.consumer import download, format_table, parse_size
+    from hatch_sigstore.download import download, format_table, parse_size
     from hatch_sigstore.errors import ConfigError, redact
     from hatch_sigstore.gitlab import Credentials
 

@@ -1,7 +1,7 @@
 """The signer-policy and trust flags of ``hatch-sigstore verify`` and ``download``, defined once.
 
 ``add_policy_arguments(parser)`` adds the flags, ``policy_from_args(args, env)`` builds the
-:class:`~hatch_sigstore.verification.Policy` they ask for (refusing to guess when none names a
+:class:`~hatch_sigstore.verify.Policy` they ask for (refusing to guess when none names a
 signer) and ``trust_from_args(args, env)`` picks the Sigstore instance. Both commands call these
 three and nothing else, so they accept and refuse exactly the same things with the same words.
 Registering imports argparse only; sigstore is imported when a policy is used.
@@ -13,11 +13,11 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from hatch_sigstore.ci import DEFAULT_CONFIG_PATH, DEFAULT_SERVER
+from hatch_sigstore.identity import DEFAULT_CONFIG_PATH, DEFAULT_SERVER
 
 if TYPE_CHECKING:
     from hatch_sigstore.trust import TrustChoice
-    from hatch_sigstore.verification import Policy
+    from hatch_sigstore.verify import Policy
 
 __all__ = ["add_policy_arguments", "policy_from_args", "trust_from_args"]
 
@@ -118,9 +118,10 @@ def trust_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = No
 
 def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Policy:
     """The policy the flags ask for; raises ConfigError when none names a signer."""
-    from hatch_sigstore.ci import CIContext, ExpectedIdentity
+    from hatch_sigstore.ci import CIContext
     from hatch_sigstore.errors import ConfigError
-    from hatch_sigstore.verification import Policy
+    from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
+    from hatch_sigstore.verify import Policy
 
     cosign_flags = any(getattr(args, name) is not None for name in _COSIGN_FLAGS)
     refinements = [flag for flag, name in _GITLAB_REFINEMENTS if getattr(args, name) is not None]
@@ -152,16 +153,28 @@ def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
                 "is not a GitLab CI job.",
                 remediation="Run it in a GitLab pipeline, or pass --gitlab GROUP/PROJECT.",
             )
-    ref = args.ref
-    if ref is None and args.ref_glob is None and base is not None:
-        ref = base.ref  # the pipeline's own ref unless a pattern was asked for
-    identity = ExpectedIdentity(
-        server=args.server or (base.server if base else DEFAULT_SERVER),
-        project_path=args.gitlab or (base.project_path if base else ""),
+
+    def given(flag: str, value: str | None, from_ci: str | None, variable: str) -> Given | None:
+        if value is not None:
+            return Given(value, Source(flag))
+        return None if from_ci is None else Given(from_ci, Source.variable(variable))
+
+    ref = given("--ref", args.ref, base.ref if base else None, "CI_COMMIT_TAG/CI_COMMIT_BRANCH")
+    if args.ref_glob is not None and args.ref is None:
+        ref = None  # a pattern replaces the pipeline's own ref
+    identity = expect(
+        server=given("--server", args.server, base.server if base else None, "CI_SERVER_URL"),
+        project_path=given(
+            "--gitlab", args.gitlab, base.project_path if base else None, "CI_PROJECT_PATH"
+        )
+        or Given("", Source("--gitlab")),
         ref=ref,
-        config_path=args.config_path or (base.config_path if base else DEFAULT_CONFIG_PATH),
-        project_id=args.project_id or (base.project_id if base else None),
+        ref_glob=given("--ref-glob", args.ref_glob, None, ""),
+        config_path=given(
+            "--config-path", args.config_path, base.config_path if base else None, "CI_CONFIG_PATH"
+        ),
+        project_id=given(
+            "--project-id", args.project_id, base.project_id if base else None, "CI_PROJECT_ID"
+        ),
     )
-    return Policy.gitlab(
-        identity, ref_glob=args.ref_glob, runner_environment=args.runner_environment, sha=args.sha
-    )
+    return Policy.gitlab(identity, runner_environment=args.runner_environment, sha=args.sha)

@@ -74,7 +74,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hatch_sigstore.signing import SigningSession, SignOptions
+    from hatch_sigstore.sign import SigningSession, SignOptions
     from hatch_sigstore.trust import TrustChoice
 
     trust = TrustChoice.resolve(staging=args.staging, trust_config=args.trust_config)

@@ -13,7 +13,7 @@ from hatch_sigstore.cli._json_errors import json_errors
 from hatch_sigstore.cli._policy_args import add_policy_arguments, policy_from_args, trust_from_args
 
 if TYPE_CHECKING:
-    from hatch_sigstore.verification import FileResult
+    from hatch_sigstore.verify import FileResult
 
 __all__ = ["register", "run"]
 
@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 def expand(files: Sequence[str]) -> list[Path]:
     """Artifacts to verify: files as given, directories' non-sidecar files; sidecars skipped."""
-    from hatch_sigstore._sidecars import is_sidecar
+    from hatch_sigstore._files import is_sidecar
 
     out: list[Path] = []
     for name in files:
@@ -78,7 +78,7 @@ def expand(files: Sequence[str]) -> list[Path]:
 @json_errors
 def run(args: argparse.Namespace, _secrets: list[str]) -> int:
     from hatch_sigstore.errors import ConfigError
-    from hatch_sigstore.verification import verify_files
+    from hatch_sigstore.verify import verify_files
 
     policy = policy_from_args(args)
     trust = trust_from_args(args)

@@ -1,7 +1,10 @@
 """GitLab package registry client (PyPI + generic). The only package that imports httpx.
 
-Importing this package is cheap: ``Credentials``, ``IndexFile``, ``normalize_name`` and the retry
-policy need no httpx; ``RegistryClient`` (and its result types) load httpx on first access.
+The public face of the registry layer: :class:`Credentials` (who we are, read from named
+environment variables), :class:`RegistryClient` (uploads, downloads, index reads; idempotent,
+retried, streamed), its typed results (:class:`UploadOutcome`, :class:`Downloaded`,
+:class:`IndexFile`) and the :class:`RetryPolicy`. Importing this package is cheap: everything
+but ``RegistryClient`` needs no httpx, which loads on first access to it.
 """
 
 from __future__ import annotations
@@ -9,16 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hatch_sigstore.gitlab._auth import CredentialKind, Credentials
+from hatch_sigstore.gitlab._outcomes import Downloaded, UploadOutcome
 from hatch_sigstore.gitlab._retry import RetryPolicy
-from hatch_sigstore.gitlab._simple import IndexFile, normalize_name, parse_simple_index
+from hatch_sigstore.gitlab._simple import IndexFile, parse_simple_index
 
 if TYPE_CHECKING:
-    from hatch_sigstore.gitlab._client import (
-        Downloaded,
-        ProgressCallback,
-        RegistryClient,
-        UploadOutcome,
-    )
+    from hatch_sigstore.gitlab._client import RegistryClient
+    from hatch_sigstore.gitlab._uploads import ProgressCallback
 
 __all__ = [
     "CredentialKind",
@@ -29,16 +29,17 @@ __all__ = [
     "RegistryClient",
     "RetryPolicy",
     "UploadOutcome",
-    "normalize_name",
     "parse_simple_index",
 ]
 
-_LAZY = frozenset({"Downloaded", "ProgressCallback", "RegistryClient", "UploadOutcome"})
-
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from hatch_sigstore.gitlab import _client
+    if name == "RegistryClient":
+        from hatch_sigstore.gitlab._client import RegistryClient
 
-        return getattr(_client, name)
+        return RegistryClient
+    if name == "ProgressCallback":
+        from hatch_sigstore.gitlab._uploads import ProgressCallback
+
+        return ProgressCallback
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Credentials for GitLab's package registries, and the exact headers each route accepts.
 
-GitLab's rules (reference §1.4, §3.4):
+GitLab's rules (gitlab-org/gitlab ``lib/api/pypi_packages.rb`` and
+``lib/api/generic_packages.rb``, their ``authenticate_with`` and the finders they name):
 
 * PyPI routes take every credential as HTTP Basic. A CI job token works *only* as Basic with the
   user name ``gitlab-ci-token``; the ``JOB-TOKEN`` header is ignored there (the request is then

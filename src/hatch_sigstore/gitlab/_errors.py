@@ -1,6 +1,7 @@
 """Turn GitLab's answers into :class:`RegistryError`: GitLab's own words, then what to do.
 
-GitLab's error shapes (reference §4): ``{"message": "..."}`` from its helpers,
+GitLab's error shapes (gitlab-org/gitlab ``lib/api/helpers.rb`` ``render_api_error!``,
+``lib/api/api_guard.rb``, Grape's validation errors): ``{"message": "..."}`` from its helpers,
 ``{"error": "..."}`` from parameter validation and the catch-all route,
 ``{"error": "invalid_token", "error_description": "..."}`` from the token guard, and
 ``{"message": {"error": "..."}}`` for rate limits. Workhorse and proxies answer plain text or HTML.

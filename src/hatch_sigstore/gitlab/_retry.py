@@ -1,8 +1,10 @@
-"""Backoff policy: which failures are worth another try, and how long to wait.
+"""Retrying: which failures are worth another try, how long to wait, and the one retry loop.
 
 Transient: connection errors, 429 (honouring ``Retry-After``, capped), 5xx except 501/505.
 Bounded by a number of attempts *and* a total time budget; exponential backoff with full jitter
-from a seedable RNG so tests are deterministic. No httpx here: the client classifies exceptions.
+from a seedable RNG so tests are deterministic. Every request the client retries goes through
+:func:`retrying`: an attempt raises :class:`Retry` for a transient failure and the loop decides
+whether to wait and try again. No httpx here: the client classifies exceptions.
 """
 
 from __future__ import annotations
@@ -13,8 +15,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["Backoff", "RetryPolicy", "is_retryable_status", "parse_retry_after"]
+__all__ = [
+    "Backoff",
+    "Retry",
+    "RetryPolicy",
+    "is_retryable_status",
+    "parse_retry_after",
+    "retrying",
+]
+
+_T = TypeVar("_T")
 
 _NOT_TRANSIENT_5XX = frozenset({501, 505})
 
@@ -116,3 +128,58 @@ class Backoff:
         if delay > remaining:
             return None
         return delay
+
+
+class Retry(Exception):  # noqa: N818 - a signal to the retry loop, not an error to report
+    """One attempt failed transiently. ``error`` is the registry's answer (for a status),
+    ``exc`` the transport failure; ``permanent`` says no retry can fix it (TLS, a bad URL)."""
+
+    def __init__(
+        self,
+        *,
+        reason: str,
+        retry_after: float | None = None,
+        error: Exception | None = None,
+        exc: BaseException | None = None,
+        permanent: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.error = error
+        self.exc = exc
+        self.permanent = permanent
+
+
+def retrying(
+    policy: RetryPolicy,
+    attempt: Callable[[], _T],
+    give_up: Callable[[Retry, int], _T],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    end: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> _T:
+    """Call ``attempt`` until it returns, waiting between tries as ``policy`` allows.
+
+    ``attempt`` raises :class:`Retry` for a transient failure (anything else propagates). When
+    no further try is allowed (attempts or time budget used up, a ``Retry-After`` too long, a
+    permanent failure, or the wait would pass ``end`` on ``clock``), ``give_up(retry, tries)``
+    decides: it raises the error to report, or returns a result after all (say, after asking
+    the registry whether an ambiguous upload did land).
+    """
+    backoff = policy.backoff(clock=clock)
+    while True:
+        try:
+            return attempt()
+        except Retry as retry:
+            delay = (
+                None
+                if retry.permanent
+                else backoff.next_delay(retry_after=retry.retry_after, reason=retry.reason)
+            )
+            if delay is not None and end is not None and clock() + delay >= end:
+                delay = None
+            if delay is None:
+                return give_up(retry, backoff.failures)
+            sleep(delay)

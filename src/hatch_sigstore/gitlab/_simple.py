@@ -1,6 +1,7 @@
 """Parse GitLab's PEP 503 simple index pages, refusing anything a hostile server could abuse.
 
-GitLab's page (reference §2.3): one ``<a href=".../files/<sha256>/<file>#sha256=<sha256>"
+GitLab's page (gitlab-org/gitlab ``app/presenters/packages/pypi/``
+``simple_package_versions_presenter.rb``): one ``<a href=".../files/<sha256>/<file>#sha256=<sha256>"
 data-requires-python="...">file</a>`` per installable file. We resolve each href against the page
 URL and refuse the whole page (fail closed) when a link points to another scheme or host, when its
 path has traversal or encoded separators, when a file name has odd characters, or when a hash
@@ -12,56 +13,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from hatch_sigstore._names import is_safe_filename
+from hatch_sigstore._urls import same_origin
 from hatch_sigstore.errors import RegistryError
 
-__all__ = [
-    "MAX_INDEX_BYTES",
-    "IndexFile",
-    "normalize_name",
-    "parse_simple_index",
-    "same_origin",
-    "valid_filename",
-]
+__all__ = ["MAX_INDEX_BYTES", "IndexFile", "parse_simple_index"]
 
 MAX_INDEX_BYTES = 16 * 1024 * 1024
 MAX_LINKS = 100_000
-_NORMALIZE_RE = re.compile(r"[-_.]+")
-# Conservative: what wheel/sdist/sidecar names actually use. No separators, no leading dot, no `..`.
-_FILENAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._+~@-]{0,254}\Z")
 _SHA256_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
-_PROJECT_NAME_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503: runs of ``-``, ``_`` and ``.`` become one ``-``, lower case."""
-    return _NORMALIZE_RE.sub("-", name).lower()
-
-
-def valid_project_name(name: str) -> bool:
-    return bool(_PROJECT_NAME_RE.match(name))
-
-
-def valid_filename(name: str) -> bool:
-    """A plain file name: no path separators, no traversal, no control or non-ASCII characters."""
-    return bool(_FILENAME_RE.match(name)) and ".." not in name
-
-
-def same_origin(a: str, b: str) -> bool:
-    """Same scheme, host and port (default ports made explicit)."""
-    return _origin(urlsplit(a)) == _origin(urlsplit(b))
-
-
-def _origin(p: SplitResult) -> tuple[str, str, int | None]:
-    scheme = p.scheme.lower()
-    try:
-        port = p.port
-    except ValueError:
-        port = -1
-    if port is None:
-        port = {"http": 80, "https": 443}.get(scheme)
-    return scheme, (p.hostname or "").lower(), port
 
 
 @dataclass(frozen=True)
@@ -150,7 +112,7 @@ def _parse_link(href: str, requires_python: str | None, page_url: str) -> IndexF
         if decoded in (".", "..") or "/" in decoded or "\\" in decoded or "\x00" in decoded:
             raise _refuse(page_url, "a link's path contains traversal or encoded separators")
     filename = unquote(raw_segments[-1])
-    if not valid_filename(filename):
+    if not is_safe_filename(filename):
         raise _refuse(
             page_url, f"the file name {filename[:80]!r} has characters a package file cannot have"
         )

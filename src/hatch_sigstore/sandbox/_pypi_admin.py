@@ -7,17 +7,35 @@ web UI. Loopback only, like the rest of the sandbox.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from hatch_sigstore.sandbox._pypi_http import Response, json_response
-
-if TYPE_CHECKING:
-    from hatch_sigstore.sandbox.pypi import PyPIIndex
+from hatch_sigstore.sandbox._pypi_store import GitLabPublisher, Project
 
 __all__ = ["admin"]
 
 
-def admin(index: PyPIIndex, path: str, body: bytes) -> Response:
+class Admin(Protocol):
+    """The part of ``PyPIIndex`` these routes drive (named here, not imported: no cycle)."""
+
+    def create_project(self, name: str, *, owner: str = ...) -> Project: ...
+
+    def project(self, name: str) -> Project | None: ...
+
+    def add_gitlab_publisher(
+        self,
+        project: str,
+        repository: str,
+        *,
+        workflow_filepath: str = ...,
+        environment: str = ...,
+        issuer_url: str = ...,
+    ) -> GitLabPublisher: ...
+
+    def api_token(self, *, user: str = ..., project: str | None = ...) -> str: ...
+
+
+def admin(index: Admin, path: str, body: bytes) -> Response:
     """Sandbox-only administration for ``sandbox serve --pypi`` (not warehouse's API):
     ``POST /_sandbox/projects`` ``{"name"}``, ``/_sandbox/publishers`` ``{"project",
     "repository", "workflow_filepath"?, "environment"?, "issuer_url"?}``,

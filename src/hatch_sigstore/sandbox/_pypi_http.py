@@ -19,14 +19,12 @@ import threading
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader
-from hatch_sigstore.sandbox._gitlab_faults import DEFAULT_STORE_DELAY, Fault
-
-if TYPE_CHECKING:
-    from hatch_sigstore.sandbox.pypi import PyPIIndex
+from hatch_sigstore.sandbox._gitlab_faults import DEFAULT_STORE_DELAY, Fault, FaultInjector
+from hatch_sigstore.sandbox._pypi_store import Store
 
 __all__ = [
     "HTTPError",
@@ -36,6 +34,21 @@ __all__ = [
     "json_response",
     "pyramid_response",
 ]
+
+
+class Owner(Protocol):
+    """What the handler needs of the index that owns its server (``Owner``), named here so
+    this module does not import the index back."""
+
+    faults: FaultInjector
+    store: Store
+    _stopping: threading.Event
+
+    def _busy(self, delta: int) -> None: ...
+
+    def _record(self, record: RequestRecord, auth: str, fault: Fault | None) -> None: ...
+
+    def _route(self, req: Request) -> Response: ...
 
 # (title, explanation) of the Pyramid HTTPException classes warehouse raises
 _PYRAMID = {
@@ -222,14 +235,14 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        index: PyPIIndex = self.server.owner  # type: ignore[attr-defined]
+        index: Owner = self.server.owner  # type: ignore[attr-defined]
         index._busy(+1)
         try:
             self._handle(index)
         finally:
             index._busy(-1)
 
-    def _handle(self, index: PyPIIndex) -> None:
+    def _handle(self, index: Owner) -> None:
         split = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -282,7 +295,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             record(0)
 
-    def _late(self, index: PyPIIndex, req: Request, fault: Fault, record: object) -> None:
+    def _late(self, index: Owner, req: Request, fault: Fault, record: object) -> None:
         """``store_after_502``: take the whole body, answer 502 and close (a proxy that gave
         up), then handle the request for real ``fault.seconds`` later, the answer going
         nowhere: warehouse finishing an upload the client saw fail."""

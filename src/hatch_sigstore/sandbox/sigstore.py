@@ -48,7 +48,7 @@ from hatch_sigstore.sandbox._tsa import TimestampAuthority, TimestampRequestErro
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig, TrustedRoot
 
-    from hatch_sigstore.ci import ExpectedIdentity
+    from hatch_sigstore.identity import ExpectedIdentity
 
 __all__ = ["SERVICES", "LocalSigstore"]
 
@@ -292,7 +292,7 @@ class LocalSigstore:
         **token_claims: Any,
     ) -> ExpectedIdentity:
         """Who a token minted with the same arguments signs as."""
-        from hatch_sigstore.ci import ExpectedIdentity
+        from hatch_sigstore.identity import ExpectedIdentity
 
         return ExpectedIdentity(
             server=self._gitlab_url,

@@ -1,0 +1,53 @@
+"""Download a release from GitLab, check its hashes, verify it, and keep only what verified.
+
+The consumer's side of the data flow::
+
+    GitLab ──► registry client ──► download (this package) ──► verify ──► verified files
+
+:func:`download` resolves ``NAME==VERSION`` in a project's PyPI simple index, downloads every
+wheel and sdist of exactly that version, fetches their signature files from the generic package
+registry, checks each file against the index's ``#sha256=``, verifies it against a
+:class:`~hatch_sigstore.verify.Policy`, and moves only the files that verified (with their
+signature files) into the target directory. Plumbing: ``_select`` (the release and its index
+links), ``_fetch`` (files and sidecars within one deadline), ``_run`` (verify and place),
+``_report``.
+
+Knows nothing of hatch. HTTP lives in :mod:`hatch_sigstore.gitlab` and cryptography in
+:mod:`hatch_sigstore.verify`; both are imported only when ``download`` runs.
+"""
+
+from __future__ import annotations
+
+from hatch_sigstore._names import generic_coordinates
+from hatch_sigstore.download._fetch import SIDECAR_MAX_BYTES
+from hatch_sigstore.download._report import DownloadReport, FileOutcome, format_table
+from hatch_sigstore.download._run import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_WORKERS,
+    download,
+)
+from hatch_sigstore.download._select import (
+    SelectedFile,
+    check_filename,
+    parse_requirement,
+    parse_size,
+    select_files,
+)
+
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_WORKERS",
+    "SIDECAR_MAX_BYTES",
+    "DownloadReport",
+    "FileOutcome",
+    "SelectedFile",
+    "check_filename",
+    "download",
+    "format_table",
+    "generic_coordinates",
+    "parse_requirement",
+    "parse_size",
+    "select_files",
+]

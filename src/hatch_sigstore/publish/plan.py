@@ -1,0 +1,169 @@
+"""Preflight and plan: verify every dist before anything is sent, then list the uploads in order.
+
+Preflight fails closed: one unsigned or mis-signed dist stops everything before a single
+request (unless the explicit ``allow-unsigned`` opt-out is given). The sha256 each dist was
+verified with travels on: :class:`PreflightResult` → :class:`UploadItem` → the upload, which
+declares it to the registry and checks it again while streaming. The plan puts the signature
+files (generic registry) before the dists (PyPI registry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from hatch_sigstore._files import sha256_file
+from hatch_sigstore._names import generic_coordinates
+from hatch_sigstore.errors import PublishError
+from hatch_sigstore.publish.dists import Dist
+from hatch_sigstore.publish.settings import PublishSettings
+
+if TYPE_CHECKING:
+    from hatch_sigstore.verify import FileResult
+
+__all__ = [
+    "Plan",
+    "PreflightResult",
+    "Registry",
+    "UploadItem",
+    "build_plan",
+    "format_size",
+    "preflight",
+    "require_preflight",
+]
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    dist: Dist
+    ok: bool
+    sha256: str
+    detail: str  # who signed, or why not
+
+
+def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[PreflightResult]:
+    """Verify every dist against the policy. Returns all results; the caller decides.
+
+    Without a policy (only possible with ``allow-unsigned``) nothing is verified.
+    """
+    if settings.policy is None:
+        return [
+            PreflightResult(d, False, sha256_file(d.path), "not verified: no expected identity")
+            for d in dists
+        ]
+    from hatch_sigstore.verify import verify_files
+
+    results: list[FileResult] = verify_files(
+        [d.path for d in dists], settings.policy, settings.trust
+    )
+    out = []
+    for d, r in zip(dists, results, strict=True):
+        sha = r.sha256 or sha256_file(d.path)
+        detail = f"signed by {r.identity} ({r.sidecar})" if r.ok else (r.reason or "failed")
+        out.append(PreflightResult(d, r.ok, sha, detail))
+    return out
+
+
+def require_preflight(results: Sequence[PreflightResult], settings: PublishSettings) -> None:
+    """Fail closed: raise PublishError naming every dist that did not verify."""
+    bad = [r for r in results if not r.ok]
+    if not bad or settings.allow_unsigned:
+        return
+    lines = "; ".join(f"{r.dist.filename}: {r.detail}" for r in bad)
+    raise PublishError(
+        f"Preflight failed: {len(bad)} of {len(results)} dist(s) are not signed by the expected "
+        f"identity ({settings.policy_text}) — {lines}. Nothing was uploaded; the registry is "
+        "unchanged.",
+        remediation="Sign the dists in the pipeline that builds them (the sigstore build hook, "
+        "or hatch-sigstore sign), or fix the expected identity (gitlab-project, ref, ref-glob, "
+        "identity, trust-config). To publish anyway, pass -o allow-unsigned=true.",
+    )
+
+
+Registry = Literal["generic", "pypi"]
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    registry: Registry
+    path: Path
+    sha256: str
+    size: int
+    package: str  # generic: package name; pypi: the metadata Name
+    version: str  # generic: generic version; pypi: the metadata Version
+    dist: Dist = field(repr=False, compare=False, hash=False)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        return (self.registry, self.package, self.version)
+
+
+@dataclass(frozen=True)
+class Plan:
+    settings: PublishSettings
+    preflight: tuple[PreflightResult, ...]
+    generic: tuple[UploadItem, ...]
+    pypi: tuple[UploadItem, ...]
+
+    @property
+    def items(self) -> tuple[UploadItem, ...]:
+        return self.generic + self.pypi
+
+    def render(self) -> list[str]:
+        s = self.settings
+        lines = [
+            f"Registry: {s.project_api_url}/packages",
+            f"Expected signer: {s.policy_text} (trust: {s.trust.describe()})",
+            "Preflight:",
+        ]
+        for r in self.preflight:
+            mark = "ok" if r.ok else ("UNSIGNED (allowed)" if s.allow_unsigned else "FAILED")
+            lines.append(f"  {mark:<10} {r.dist.filename}: {r.detail}")
+        lines.append("1. Signature files → generic registry (first file of a version alone):")
+        for it in self.generic or ():
+            lines.append(
+                f"   PUT packages/generic/{it.package}/{it.version}/{it.filename}"
+                f"  ({format_size(it.size)}, sha256 {it.sha256[:12]}…)"
+            )
+        if not self.generic:
+            lines.append("   (none)")
+        lines.append("2. Dists → PyPI registry:")
+        for it in self.pypi:
+            lines.append(
+                f"   POST packages/pypi  {it.filename}  ({it.package} {it.version}, "
+                f"{format_size(it.size)}, sha256 {it.sha256[:12]}…)"
+            )
+        return lines
+
+
+def build_plan(
+    dists: Sequence[Dist], results: Sequence[PreflightResult], settings: PublishSettings
+) -> Plan:
+    generic: list[UploadItem] = []
+    pypi: list[UploadItem] = []
+    for r in results:
+        d = r.dist
+        package, version = generic_coordinates(d.name, d.version)
+        if settings.generic_package:
+            package = settings.generic_package
+        for sc in d.sidecars:
+            generic.append(
+                UploadItem("generic", sc, sha256_file(sc), sc.stat().st_size, package, version, d)
+            )
+        pypi.append(UploadItem("pypi", d.path, r.sha256, d.size, d.name, d.version, d))
+    return Plan(settings, tuple(results), tuple(generic), tuple(pypi))
+
+
+def format_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover

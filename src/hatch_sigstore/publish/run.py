@@ -1,0 +1,176 @@
+"""Run a plan: signature files to the generic registry first, then the dists to PyPI; re-runnable.
+
+Per package version the first signature file goes alone (as GitLab requires), then the rest
+concurrently; only when all of them are in place do the dists go to the PyPI registry, so no
+package is ever visible without its signatures. The registry client skips files already present
+with the same sha256 and refuses ones present with different bytes, so a re-run after any
+failure finishes the job without duplicates.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Protocol
+
+from hatch_sigstore.errors import HatchSigstoreError, PublishError, redact
+from hatch_sigstore.gitlab import IndexFile, UploadOutcome
+from hatch_sigstore.publish.plan import Plan, UploadItem
+from hatch_sigstore.publish.summary import ItemResult, Status, Summary
+
+__all__ = ["RegistryAPI", "Reporter", "execute"]
+
+
+class RegistryAPI(Protocol):
+    """The part of :class:`hatch_sigstore.gitlab.RegistryClient` the publisher uses."""
+
+    def generic_upload(
+        self,
+        package: str,
+        version: str,
+        path: Path,
+        *,
+        sha256: str,
+        progress: Callable[[int], None] | None = ...,
+    ) -> UploadOutcome: ...
+
+    def pypi_upload(
+        self,
+        path: Path,
+        *,
+        name: str,
+        version: str,
+        sha256: str,
+        metadata: Mapping[str, str] = ...,
+        progress: Callable[[int], None] | None = ...,
+    ) -> UploadOutcome: ...
+
+    def pypi_simple_files(self, name: str) -> Sequence[IndexFile]: ...
+
+
+class Reporter(Protocol):
+    """Where progress goes: hatch's terminal, a CLI, or a list in a test."""
+
+    def upload_started(self, item: UploadItem) -> Callable[[int], None] | None:
+        """Called before each upload; may return a progress callback (bytes sent so far)."""
+
+    def upload_finished(self, result: ItemResult) -> None: ...
+
+
+_STATUS: Mapping[UploadOutcome, Status] = {
+    UploadOutcome.UPLOADED: "uploaded",
+    UploadOutcome.EXISTS_SAME: "present",
+}
+
+
+def _status(outcome: UploadOutcome) -> Status:
+    status = _STATUS.get(outcome)
+    if status is None:  # a client that breaks its own contract: never guess
+        raise PublishError(f"The registry client returned an unexpected outcome {outcome!r}.")
+    return status
+
+
+def execute(
+    plan: Plan,
+    client: RegistryAPI,
+    reporter: Reporter,
+    *,
+    secrets: Sequence[str] = (),
+) -> Summary:
+    """Upload the plan: generic first, then PyPI; stop starting new uploads at the first failure."""
+    results: dict[UploadItem, ItemResult] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def run_one(item: UploadItem) -> None:
+        if stop.is_set():
+            return
+        progress = reporter.upload_started(item)
+        try:
+            if item.registry == "generic":
+                outcome = client.generic_upload(
+                    item.package, item.version, item.path, sha256=item.sha256, progress=progress
+                )
+            else:
+                outcome = client.pypi_upload(
+                    item.path,
+                    name=item.package,
+                    version=item.version,
+                    sha256=item.sha256,
+                    metadata=item.dist.pypi_metadata,
+                    progress=progress,
+                )
+            result = ItemResult(item, _status(outcome))
+        except HatchSigstoreError as exc:
+            result = ItemResult(item, "failed", redact(str(exc), secrets))
+            stop.set()
+        except Exception as exc:  # a bug or an unexpected library error: never lose the summary
+            text = f"{exc.__class__.__name__}: {exc}"
+            result = ItemResult(item, "failed", redact(text, secrets))
+            stop.set()
+        settle(result)
+
+    def settle(result: ItemResult) -> None:
+        with lock:
+            results[result.item] = result
+        reporter.upload_finished(result)
+
+    def precheck_pypi(items: Sequence[UploadItem]) -> list[UploadItem]:
+        """One index read per name: skip files already there without sending them again."""
+        by_name: dict[str, list[UploadItem]] = {}
+        for it in items:
+            by_name.setdefault(it.package, []).append(it)
+        todo: list[UploadItem] = []
+        for name, members in by_name.items():
+            try:
+                listed = {f.filename: f.sha256 for f in client.pypi_simple_files(name)}
+            except HatchSigstoreError as exc:
+                settle(ItemResult(members[0], "failed", redact(str(exc), secrets)))
+                stop.set()
+                return []
+            for it in members:
+                if it.filename not in listed:
+                    todo.append(it)
+                elif listed[it.filename] == it.sha256:
+                    settle(ItemResult(it, "present"))
+                else:
+                    stop.set()
+                    settle(
+                        ItemResult(
+                            it,
+                            "failed",
+                            f"{it.filename} already exists in the GitLab PyPI registry with "
+                            f"different contents (sha256 {listed[it.filename]}; local "
+                            f"{it.sha256}). Refusing to overwrite: GitLab never replaces a PyPI "
+                            "file. Publish a new version, or delete the file in GitLab first.",
+                        )
+                    )
+        return [] if stop.is_set() else todo
+
+    def run_phase(items: Sequence[UploadItem]) -> None:
+        groups: dict[tuple[str, str, str], list[UploadItem]] = {}
+        for it in items:
+            groups.setdefault(it.group, []).append(it)
+        workers = max(1, plan.settings.concurrency)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
+            pending: dict[Future[None], tuple[tuple[str, str, str], bool]] = {}
+            for key, members in groups.items():
+                # The first file of each package version alone: GitLab creates the package
+                # record on it, and concurrent creations race (HTTP 500).
+                pending[pool.submit(run_one, members[0])] = (key, True)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    key, first = pending.pop(fut)
+                    fut.result()
+                    if first and not stop.is_set():
+                        for member in groups[key][1:]:
+                            pending[pool.submit(run_one, member)] = (key, False)
+
+    run_phase(plan.generic)
+    if not stop.is_set():
+        run_phase(precheck_pypi(plan.pypi))
+    ordered = [results.get(it, ItemResult(it, "not attempted")) for it in plan.items]
+    return Summary(plan, tuple(ordered))

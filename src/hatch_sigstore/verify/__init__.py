@@ -1,0 +1,34 @@
+"""Verification: files checked from their sidecars against a policy naming who must have signed.
+
+The public face of the verification layer::
+
+    from hatch_sigstore.verify import Policy, verify_files
+    results = verify_files(paths, Policy.gitlab(identity), trust)
+
+:mod:`~hatch_sigstore.verify.policy` holds the policies (data; each owns its checks);
+:func:`verify_files` returns one :class:`FileResult` per file and never raises for a file that
+does not verify (:func:`require_verified` does). Plumbing lives in private modules:
+``_certificate`` (reading Fulcio's claims, the checks), ``_sidecars`` (finding and decoding
+sidecars, in-toto statements), ``_verifier``, ``_results``. Importing this package imports
+neither sigstore nor cryptography; verifying does.
+"""
+
+from __future__ import annotations
+
+from hatch_sigstore.verify._results import FileResult, require_verified
+from hatch_sigstore.verify._sidecars import PYPI_PUBLISH_PREDICATE, SIDECAR_KINDS
+from hatch_sigstore.verify._verifier import DEFAULT_LOG_TIMEOUT, verify_file, verify_files
+from hatch_sigstore.verify.policy import CosignPolicy, GitLabPolicy, Policy
+
+__all__ = [
+    "DEFAULT_LOG_TIMEOUT",
+    "PYPI_PUBLISH_PREDICATE",
+    "SIDECAR_KINDS",
+    "CosignPolicy",
+    "FileResult",
+    "GitLabPolicy",
+    "Policy",
+    "require_verified",
+    "verify_file",
+    "verify_files",
+]

@@ -1,0 +1,248 @@
+"""Who must have signed: policy objects that own their checks on the signing certificate.
+
+As in sigstore-python's ``sigstore/verify/policy.py``, a policy is what a certificate must say;
+here each policy also describes itself for messages and knows which checks make it up:
+
+* :class:`GitLabPolicy`: a GitLab CI pipeline of one project on one instance (an
+  :class:`~hatch_sigstore.identity.ExpectedIdentity`), optionally pinned to a runner
+  environment and a commit;
+* :class:`CosignPolicy`: cosign's ``--certificate-identity[-regexp]`` and
+  ``--certificate-oidc-issuer[-regexp]``, for any signer.
+
+Build them with :meth:`Policy.gitlab` and :meth:`Policy.cosign`, which check their arguments
+(errors name the ``hatch-sigstore verify`` flags; the build hook, the publisher and the CLI have
+already checked the identity in their own words through :func:`hatch_sigstore.identity.expect`).
+Building a policy imports neither sigstore nor cryptography: the checks load when a certificate
+is checked (:meth:`Policy.sigstore_policy`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
+
+if TYPE_CHECKING:
+    from sigstore.verify.policy import VerificationPolicy
+
+    from hatch_sigstore.verify._certificate import Check
+
+__all__ = ["CosignPolicy", "GitLabPolicy", "Policy"]
+
+_HEX_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+class Policy:
+    """What the signing certificate must say. Abstract: see :class:`GitLabPolicy` and
+    :class:`CosignPolicy`, built by :meth:`gitlab` and :meth:`cosign`."""
+
+    kind: ClassVar[Literal["gitlab", "cosign"]]
+
+    def checks(self) -> Sequence[Check]:
+        """The checks a certificate must pass, every one of them (imports cryptography)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def sigstore_policy(self) -> VerificationPolicy:
+        """This policy as a sigstore ``VerificationPolicy`` (imports sigstore)."""
+        from hatch_sigstore.verify._certificate import all_of
+
+        return all_of(self.checks())
+
+    @staticmethod
+    def gitlab(
+        identity: ExpectedIdentity,
+        *,
+        ref_glob: str | None = None,
+        runner_environment: str | None = None,
+        sha: str | None = None,
+    ) -> GitLabPolicy:
+        """A GitLab CI pipeline of ``identity.project_path`` on ``identity.server``.
+
+        Checked from the certificate: issuer (.8, else .1) is the server, source repository
+        (.12) is ``SERVER/PROJECT``, the SAN is ``https://HOST/PROJECT//CONFIG@REF`` for the
+        certificate's own ref (.14). ``identity.ref`` pins the ref exactly, ``ref_glob`` (or
+        ``identity.ref_glob``) by pattern, neither allows any ref; ``identity.project_id`` pins
+        .15, ``runner_environment`` .11 and ``sha`` .13.
+        """
+        checked = expect(
+            server=Given(identity.server, Source("--server")),
+            project_path=Given(identity.project_path, Source("--gitlab")),
+            ref=None if identity.ref is None else Given(identity.ref, Source("--ref")),
+            ref_glob=_given(ref_glob or identity.ref_glob, "--ref-glob"),
+            config_path=Given(identity.config_path, Source("--config-path")),
+            project_id=_given(identity.project_id, "--project-id"),
+        )
+        if sha is not None and not _HEX_SHA.fullmatch(sha):
+            raise ConfigError(
+                f"--sha {sha!r} is not a full commit SHA (40 or 64 lower-case hex digits).",
+                remediation="Pass the value of CI_COMMIT_SHA.",
+            )
+        return GitLabPolicy(checked, runner_environment=runner_environment, sha=sha)
+
+    @staticmethod
+    def cosign(
+        *,
+        cert_identity: str | None = None,
+        cert_identity_regexp: str | None = None,
+        cert_oidc_issuer: str | None = None,
+        cert_oidc_issuer_regexp: str | None = None,
+    ) -> CosignPolicy:
+        """cosign's ``--certificate-identity[-regexp]`` and ``--certificate-oidc-issuer[-regexp]``.
+
+        As in cosign, exact values must equal one SAN / the issuer, and regexps are *searched*
+        (Go's ``regexp.MatchString``, unanchored): anchor them with ``^...$``. One identity and
+        one issuer constraint are required, as cosign requires them for keyless verification.
+        """
+        if cert_identity is None and cert_identity_regexp is None:
+            raise ConfigError(
+                "No signer identity was given, and hatch-sigstore will not guess one.",
+                remediation="Pass --gitlab GROUP/PROJECT (GitLab CI), --cert-identity or "
+                "--cert-identity-regexp (any signer), or --from-ci inside a GitLab pipeline.",
+            )
+        if cert_identity is not None and cert_identity_regexp is not None:
+            raise ConfigError(
+                "Both --cert-identity and --cert-identity-regexp were given.",
+                remediation="Pass one of them.",
+            )
+        if cert_oidc_issuer is None and cert_oidc_issuer_regexp is None:
+            raise ConfigError(
+                "No OIDC issuer was given for --cert-identity(-regexp).",
+                remediation="Pass --cert-oidc-issuer (e.g. https://gitlab.com, the GitLab "
+                "instance URL) or --cert-oidc-issuer-regexp, as cosign requires.",
+            )
+        if cert_oidc_issuer is not None and cert_oidc_issuer_regexp is not None:
+            raise ConfigError(
+                "Both --cert-oidc-issuer and --cert-oidc-issuer-regexp were given.",
+                remediation="Pass one of them.",
+            )
+        if cert_identity_regexp is not None:
+            check_regexp(cert_identity_regexp, "--cert-identity-regexp")
+        if cert_oidc_issuer_regexp is not None:
+            check_regexp(cert_oidc_issuer_regexp, "--cert-oidc-issuer-regexp")
+        return CosignPolicy(
+            cert_identity=cert_identity,
+            cert_identity_regexp=cert_identity_regexp,
+            cert_oidc_issuer=cert_oidc_issuer,
+            cert_oidc_issuer_regexp=cert_oidc_issuer_regexp,
+        )
+
+
+def _given(value: str | None, flag: str) -> Given | None:
+    return None if value is None else Given(value, Source(flag))
+
+
+def check_regexp(pattern: str, where: str) -> None:
+    """A :class:`ConfigError` naming ``where`` (a flag, an option) when ``pattern`` is invalid."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{where} {pattern!r} is not a valid regular expression ({exc}).",
+            remediation="Fix the pattern; like cosign, it is searched anywhere in the value, "
+            "so anchor it with ^ and $ to match the whole value.",
+        ) from None
+
+
+@dataclass(frozen=True)
+class GitLabPolicy(Policy):
+    """A pipeline of ``identity``; build it with :meth:`Policy.gitlab`."""
+
+    kind: ClassVar[Literal["gitlab"]] = "gitlab"
+
+    identity: ExpectedIdentity
+    runner_environment: str | None = None
+    sha: str | None = None
+
+    @property
+    def ref_glob(self) -> str | None:
+        return self.identity.ref_glob
+
+    def checks(self) -> Sequence[Check]:
+        from hatch_sigstore.verify import _certificate as c
+
+        ident = self.identity
+        checks: list[Check] = [
+            c.IssuerIs(ident.issuer),
+            c.ExtensionIs(c.OID_SOURCE_REPOSITORY_URI, "source repository", ident.repository_uri),
+        ]
+        if ident.ref is not None:
+            checks.append(c.ExtensionIs(c.OID_SOURCE_REPOSITORY_REF, "ref", ident.ref))
+        if ident.ref_glob is not None:
+            checks.append(c.RefGlob(ident.ref_glob))
+        checks.append(c.GitLabSAN(ident.host, ident.project_path, ident.config_path))
+        if ident.project_id is not None:
+            checks.append(
+                c.ExtensionIs(c.OID_SOURCE_REPOSITORY_IDENTIFIER, "project id", ident.project_id)
+            )
+        if self.runner_environment is not None:
+            checks.append(
+                c.ExtensionIs(
+                    c.OID_RUNNER_ENVIRONMENT, "runner environment", self.runner_environment
+                )
+            )
+        if self.sha is not None:
+            checks.append(c.ExtensionIs(c.OID_SOURCE_REPOSITORY_DIGEST, "commit sha", self.sha))
+        return checks
+
+    def describe(self) -> str:
+        ident = self.identity
+        if ident.ref is not None:
+            ref = f"ref {ident.ref}"
+        elif ident.ref_glob is not None:
+            ref = f"refs matching {ident.ref_glob}"
+        else:
+            ref = "any ref"
+        parts = [f"GitLab CI of {ident.repository_uri} ({ident.config_path}, {ref})"]
+        if ident.project_id is not None:
+            parts.append(f"project id {ident.project_id}")
+        if self.runner_environment is not None:
+            parts.append(f"runner {self.runner_environment}")
+        if self.sha is not None:
+            parts.append(f"commit {self.sha}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class CosignPolicy(Policy):
+    """cosign's identity and issuer constraints; build it with :meth:`Policy.cosign`."""
+
+    kind: ClassVar[Literal["cosign"]] = "cosign"
+
+    cert_identity: str | None = None
+    cert_identity_regexp: str | None = None
+    cert_oidc_issuer: str | None = None
+    cert_oidc_issuer_regexp: str | None = None
+
+    def checks(self) -> Sequence[Check]:
+        from hatch_sigstore.verify import _certificate as c
+
+        checks: list[Check] = []
+        if self.cert_identity is not None:
+            checks.append(c.IdentityIs(self.cert_identity))
+        if self.cert_identity_regexp is not None:
+            checks.append(c.IdentityMatches(self.cert_identity_regexp))
+        if self.cert_oidc_issuer is not None:
+            checks.append(c.IssuerIs(self.cert_oidc_issuer))
+        if self.cert_oidc_issuer_regexp is not None:
+            checks.append(c.IssuerMatches(self.cert_oidc_issuer_regexp))
+        return checks
+
+    def describe(self) -> str:
+        who = (
+            f"identity {self.cert_identity}"
+            if self.cert_identity is not None
+            else f"identity matching {self.cert_identity_regexp}"
+        )
+        issuer = (
+            f"issuer {self.cert_oidc_issuer}"
+            if self.cert_oidc_issuer is not None
+            else f"issuer matching {self.cert_oidc_issuer_regexp}"
+        )
+        return f"{who}, {issuer}"

@@ -1,0 +1,546 @@
+"""Whole downloads over real HTTP against a small hostile server defined here, for what a
+faithful GitLab never does: links to other hosts, odd names, wrong hashes, oversized or endless
+answers, redirects, tokens in the wrong place.
+
+It serves the real-world release (an sdist built and attested in GitLab CI on gitlab.com; the
+PEP 740 attestation verifies offline against the production root) exactly as GitLab lays it out,
+and each test bends one route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from download_helpers import Run, clear_download_env, run_download
+from hatch_sigstore.download import (
+    download,
+)
+from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.gitlab import Credentials
+from hatch_sigstore.sandbox._http import LoopbackServer
+from hatch_sigstore.trust import TrustChoice
+from hatch_sigstore.verify import Policy
+
+REAL_SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
+REAL_NAME, REAL_VERSION = "gitlab-oidc-project", "0.0.3"
+REAL_POLICY = ["--gitlab", "facutuesca/gitlab-oidc-project"]
+PROJECT = "7"
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        owner: Hostile = self.server.owner  # type: ignore[attr-defined]
+        path = self.path.split("?", 1)[0]
+        owner.requests.append((path, dict(self.headers)))
+        route = owner.routes.get(path)
+        if route is None:
+            send(self, 404, b'{"error":"404 Not Found"}')
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            route(self)
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    *,
+    length: bool = True,
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    if length:
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    else:  # no length, no chunking: the body ends when the connection closes
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.close_connection = True
+
+
+@dataclass
+class Hostile:
+    url: str = ""
+    routes: dict[str, Route] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v4"
+
+    def files_path(self, sha: str, filename: str) -> str:
+        return f"/api/v4/projects/{PROJECT}/packages/pypi/files/{sha}/{filename}"
+
+    def simple_path(self, name: str) -> str:
+        return f"/api/v4/projects/{PROJECT}/packages/pypi/simple/{name}"
+
+    def generic_path(self, package: str, version: str, filename: str) -> str:
+        return f"/api/v4/projects/{PROJECT}/packages/generic/{package}/{version}/{filename}"
+
+    def index(self, name: str, hrefs: list[tuple[str, str]]) -> None:
+        """GitLab's page (``simple_package_versions_presenter.rb``): one anchor per (href, text)."""
+        anchors = "".join(
+            f'<a href="{href}" data-requires-python="">{text}</a>' for href, text in hrefs
+        )
+        page = (
+            f"<!DOCTYPE html>\n<html>\n  <head>\n    <title>Links for {name}</title>\n  </head>\n"
+            f"  <body>\n    <h1>Links for {name}</h1>\n    {anchors}\n  </body>\n</html>\n"
+        ).encode()
+        self.routes[self.simple_path(name)] = lambda h: send(
+            h, 200, page, "text/html; charset=utf-8"
+        )
+
+    def blob(self, path: str, data: bytes) -> None:
+        self.routes[path] = lambda h: send(
+            h, 200, data, "application/octet-stream", {"X-Checksum-SHA256": sha256(data)}
+        )
+
+    def publish_real(self, real_world: Path) -> str:
+        """The real-world release, laid out as GitLab does; returns the sdist's file route."""
+        data = (real_world / REAL_SDIST).read_bytes()
+        sha = sha256(data)
+        path = self.files_path(sha, REAL_SDIST)
+        self.index(REAL_NAME, [(f"{self.url}{path}#sha256={sha}", REAL_SDIST)])
+        self.blob(path, data)
+        attestation = (real_world / f"{REAL_SDIST}.publish.attestation").read_bytes()
+        self.blob(
+            self.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation"),
+            attestation,
+        )
+        return path
+
+
+def sha256(data: bytes) -> str:
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _serve() -> Iterator[Hostile]:
+    hostile = Hostile()
+    server = LoopbackServer(_Handler, owner=hostile)
+    hostile.url = server.url
+    with server:
+        yield hostile
+        hostile.stop.set()
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    yield from _serve()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Hostile]:
+    """Another server (another port is another origin) that must never be contacted."""
+    yield from _serve()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_download_env(monkeypatch)
+
+
+def download_cli(
+    capsys: pytest.CaptureFixture[str],
+    api: str,
+    dest: Path,
+    *extra: str,
+    requirement: str = f"{REAL_NAME}=={REAL_VERSION}",
+    project: str = PROJECT,
+) -> Run:
+    return run_download(
+        capsys, requirement, "--url", api, "--project", project, "-d", str(dest), *extra
+    )
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+pytestmark_e2e = pytest.mark.usefixtures("clean_env")
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_honest_server_real_world_release_verifies(
+    hostile: Hostile, real_world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The baseline every hostile variant bends: the real attested sdist, production root."""
+    hostile.publish_real(real_world)
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--json")
+    assert run.code == 0, run.out + run.err
+    assert run.json["ok"] is True
+    (entry,) = run.json["files"]
+    assert entry["sidecar"] == "attestation"
+    assert entry["identity"] == (
+        "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main"
+    )
+    assert listing(tmp_path / "out") == [REAL_SDIST, f"{REAL_SDIST}.publish.attestation"]
+    assert (tmp_path / "out" / REAL_SDIST).read_bytes() == (real_world / REAL_SDIST).read_bytes()
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("policy", "why"),
+    [
+        (["--gitlab", "facutuesca/another-project"], "facutuesca/another-project"),
+        (["--gitlab", "facutuesca/gitlab-oidc-project", "--ref", "refs/tags/v0.0.3"], "ref"),
+        (
+            [
+                "--gitlab",
+                "facutuesca/gitlab-oidc-project",
+                "--server",
+                "https://gitlab.example.com",
+            ],
+            "issuer",
+        ),
+    ],
+)
+def test_real_world_release_with_another_policy_is_deleted(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    policy: list[str],
+    why: str,
+) -> None:
+    hostile.publish_real(real_world)
+    out = tmp_path / "out"
+    run = download_cli(capsys, hostile.api, out, *policy)
+    assert run.code == 1
+    assert listing(out) == []
+    assert "FAILED" in run.out
+    assert "did not verify and were deleted" in run.out
+    assert why.lower() in run.out.lower()
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_link_to_another_host_is_refused_and_never_followed(
+    hostile: Hostile,
+    elsewhere: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = (real_world / REAL_SDIST).read_bytes()
+    path = elsewhere.files_path(sha256(data), REAL_SDIST)
+    elsewhere.blob(path, data)
+    hostile.index(REAL_NAME, [(f"{elsewhere.url}{path}#sha256={sha256(data)}", REAL_SDIST)])
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY)
+    assert run.code == 1
+    assert "another host" in run.err
+    assert "Traceback" not in run.err
+    assert elsewhere.requests == []
+    assert listing(tmp_path / "out") == []
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    "href_name",
+    [
+        "..%2F..%2F" + REAL_SDIST,
+        "%2E%2E/" + REAL_SDIST,
+        "..%5C" + REAL_SDIST,
+        REAL_SDIST + "%00.whl",
+        "gitlab_oidc_project-0.0.3 .tar.gz",
+        "gitlab_oidc_project-0.0.3.tar.gz%0A",
+        "gitlab_oidc_proj%C3%A9ct-0.0.3.tar.gz",
+        ".hidden-0.0.3.tar.gz",
+    ],
+)
+def test_odd_or_traversing_file_names_are_refused(
+    hostile: Hostile, tmp_path: Path, capsys: pytest.CaptureFixture[str], href_name: str
+) -> None:
+    sha = "0" * 64
+    href = f"{hostile.url}/api/v4/projects/{PROJECT}/packages/pypi/files/{sha}/{href_name}"
+    hostile.index(REAL_NAME, [(f"{href}#sha256={sha}", href_name)])
+    out = tmp_path / "deep" / "out"
+    run = download_cli(capsys, hostile.api, out, *REAL_POLICY)
+    assert run.code == 1
+    assert "Refusing" in run.err or "refusing" in run.err
+    assert not any("files/" in path for path, _ in hostile.requests)  # nothing fetched
+    assert listing(out) == []
+    assert listing(tmp_path) == ["deep"]  # nothing written beside or above DIR
+    assert listing(tmp_path / "deep") == ["out"]
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("where", ["index", "bytes"])
+def test_hash_mismatch_is_refused_and_deleted(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    data = (real_world / REAL_SDIST).read_bytes()
+    path = hostile.publish_real(real_world)
+    if where == "index":  # the index lists another hash
+        wrong = sha256(b"something else")
+        hostile.index(REAL_NAME, [(f"{hostile.url}{path}#sha256={wrong}", REAL_SDIST)])
+    else:  # the registry serves other bytes than its index lists
+        hostile.blob(path, data[:-1] + bytes([data[-1] ^ 1]))
+    out = tmp_path / "out"
+    run = download_cli(capsys, hostile.api, out, *REAL_POLICY, "--json")
+    assert run.code == 1
+    (entry,) = run.json["files"]
+    assert entry["hash_ok"] is False
+    assert "sha256 mismatch" in entry["reason"]
+    assert entry["path"] is None
+    assert listing(out) == []
+    # the signature files were never fetched for a file whose bytes are wrong
+    assert not any("generic" in p for p, _ in hostile.requests)
+
+
+def _big(handler: BaseHTTPRequestHandler, *, length: bool, size: int = 3 << 20) -> None:
+    send(handler, 200, b"\0" * size, "application/octet-stream", length=length)
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("length", [True, False], ids=["content-length", "until-close"])
+@pytest.mark.parametrize("what", ["dist", "sidecar"])
+def test_oversized_responses_are_cut_off(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    length: bool,
+    what: str,
+) -> None:
+    path = hostile.publish_real(real_world)
+    if what == "dist":
+        # a 3 MiB "sdist", listed with its true hash: only the size cap stops it
+        hostile.index(
+            REAL_NAME, [(f"{hostile.url}{path}#sha256={sha256(bytes(3 << 20))}", REAL_SDIST)]
+        )
+        hostile.routes[path] = lambda h: _big(h, length=length)
+    else:  # sidecars are capped far lower (4 MiB): a 5 MiB attestation is refused
+        att = hostile.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation")
+        hostile.routes[att] = lambda h: _big(h, length=length, size=5 << 20)
+    out = tmp_path / "out"
+    run = download_cli(capsys, hostile.api, out, *REAL_POLICY, "--max-size", "1M", "--json")
+    assert run.code == 1
+    (entry,) = run.json["files"]
+    assert "bytes" in entry["reason"]
+    assert "limit" in entry["reason"] or "more than" in entry["reason"]
+    assert listing(out) == []  # no partial file either
+
+
+def _drip(handler: BaseHTTPRequestHandler, owner: Hostile, content_type: str) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Connection", "close")  # no length: the body ends when the server says
+    handler.end_headers()
+    handler.close_connection = True
+    if content_type.startswith("text/html"):
+        handler.wfile.write(b"<!DOCTYPE html><html><body>")
+    deadline = time.monotonic() + 30
+    while not owner.stop.is_set() and time.monotonic() < deadline:
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+        time.sleep(0.05)
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("what", ["index", "dist", "sidecar"])
+def test_a_response_that_never_ends_hits_the_deadline(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    what: str,
+) -> None:
+    path = hostile.publish_real(real_world)
+    target = {
+        "index": hostile.simple_path(REAL_NAME),
+        "dist": path,
+        "sidecar": hostile.generic_path(
+            REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation"
+        ),
+    }[what]
+    kind = "text/html; charset=utf-8" if what == "index" else "application/octet-stream"
+    hostile.routes[target] = lambda h: _drip(h, hostile, kind)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    run = download_cli(capsys, hostile.api, out, *REAL_POLICY, "--timeout", "2")
+    elapsed = time.monotonic() - started
+    assert run.code == 1
+    assert elapsed < 10, elapsed
+    text = (run.out + run.err).lower()
+    assert "time" in text or "deadline" in text, run.out + run.err
+    assert listing(out) == []
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "expect"),
+    [
+        (200, b'{"message":"hello"}', "application/json", "instead of an HTML index"),
+        (
+            403,
+            b"<!DOCTYPE html><html><body>Sign in to continue</body></html>",
+            "text/html",
+            "403",
+        ),
+        (401, b'{"message":"401 Unauthorized"}', "application/json", "401 Unauthorized"),
+        (403, b'{"message":"403 Forbidden"}', "application/json", "403 Forbidden"),
+        (404, b'{"message":"404 Project Not Found"}', "application/json", "404 Project Not Found"),
+    ],
+)
+def test_index_refusals_are_clear(
+    hostile: Hostile,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    body: bytes,
+    content_type: str,
+    expect: str,
+) -> None:
+    headers = (
+        {"WWW-Authenticate": 'Basic realm="GitLab Packages Registry"'} if status == 401 else {}
+    )
+    hostile.routes[hostile.simple_path(REAL_NAME)] = lambda h: send(
+        h, status, body, content_type, headers
+    )
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY)
+    assert run.code == 1
+    assert run.err.startswith("error: ")
+    assert expect in run.err
+    assert "Traceback" not in run.err
+    assert listing(tmp_path / "out") == []
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_html_instead_of_a_json_sidecar_fails_verification(
+    hostile: Hostile, real_world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile.publish_real(real_world)
+    att = hostile.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation")
+    hostile.routes[att] = lambda h: send(
+        h, 200, b"<!DOCTYPE html><html>Sign in</html>", "text/html"
+    )
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--json")
+    assert run.code == 1
+    (entry,) = run.json["files"]
+    assert entry["verified"] is False
+    assert entry["reason"]
+    assert listing(tmp_path / "out") == []
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("what", ["dist", "sidecar"])
+def test_redirect_to_another_host_is_not_followed(
+    hostile: Hostile,
+    elsewhere: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    what: str,
+) -> None:
+    path = hostile.publish_real(real_world)
+    att = hostile.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation")
+    source = path if what == "dist" else att
+    elsewhere.routes[source] = hostile.routes[source]
+    hostile.routes[source] = lambda h: send(
+        h, 302, b"", headers={"Location": elsewhere.url + source}
+    )
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--json")
+    assert run.code == 1
+    (entry,) = run.json["files"]
+    assert "another host" in entry["reason"]
+    assert elsewhere.requests == []
+    assert listing(tmp_path / "out") == []
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_same_host_redirect_is_followed(
+    hostile: Hostile, real_world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = hostile.publish_real(real_world)
+    hostile.routes["/storage/blob"] = hostile.routes[path]
+    hostile.routes[path] = lambda h: send(h, 302, b"", headers={"Location": "/storage/blob"})
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY)
+    assert run.code == 0, run.out + run.err
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_token_goes_in_headers_never_in_urls_or_output(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = "glpat-SECRETsecret0123456789"
+    monkeypatch.setenv("MY_TOKEN", token)
+    path = hostile.publish_real(real_world)
+    hostile.routes[path] = lambda h: send(
+        h, 403, json.dumps({"message": f"403 Forbidden - token {token} lacks scope"}).encode()
+    )
+    run = download_cli(
+        capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--token-env", "MY_TOKEN"
+    )
+    assert run.code == 1
+    assert token not in run.out + run.err
+    assert "403 Forbidden" in run.out
+    assert all(token not in p for p, _ in hostile.requests)
+    index_headers = next(h for p, h in hostile.requests if "simple" in p)
+    assert index_headers["Authorization"].startswith("Basic ")  # PyPI routes: Basic
+    generic = [h for p, h in hostile.requests if "generic" in p]
+    assert generic == []  # the file failed before its signatures were fetched
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_missing_signature_files_fail_the_file(
+    hostile: Hostile, real_world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile.publish_real(real_world)
+    att = hostile.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation")
+    del hostile.routes[att]
+    hostile.routes[att.replace("/generic/", "/generic-x/")] = lambda h: None
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--json")
+    assert run.code == 1
+    assert "no signature files" in run.json["files"][0]["reason"]
+    asked = {p.rsplit(".tar.gz", 1)[1] for p, _ in hostile.requests if "generic" in p}
+    assert asked == {".sigstore.json", ".publish.attestation", ".sig"}
+    assert listing(tmp_path / "out") == []
+
+
+def test_a_download_folder_that_is_a_file_is_refused_cleanly(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="download folder") as info:
+        download(
+            "pkg==1.0",
+            api_url="http://127.0.0.1:9/api/v4",
+            project="1",
+            credentials=Credentials.anonymous(),
+            directory=blocker / "sub",
+            policy=Policy.cosign(cert_identity="x", cert_oidc_issuer="y"),
+            trust=TrustChoice(),
+        )
+    assert "-d" in str(info.value)
