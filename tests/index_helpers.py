@@ -148,8 +148,7 @@ def release(
 
 def gitlab_policy_toml(local_sigstore: LocalSigstore, signer: str = SIGNER) -> str:
     return (
-        f'gitlab = "{signer}"\nserver = "{local_sigstore.gitlab_url}"\n'
-        'ref-glob = "refs/tags/v*"\n'
+        f'gitlab = "{signer}"\nserver = "{local_sigstore.gitlab_url}"\nref-glob = "refs/tags/v*"\n'
     )
 
 
@@ -186,7 +185,12 @@ def pip_install(
         "--target", str(target), "--timeout", "120", *extra, *requirements,
     ]  # fmt: skip
     return subprocess.run(
-        command, capture_output=True, text=True, env=dict(env or installer_env()), timeout=600
+        command,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=dict(env or installer_env()),
+        timeout=600,
     )
 
 
@@ -203,4 +207,6 @@ def uv_install(
     ]  # fmt: skip
     env = installer_env()
     env["UV_HTTP_TIMEOUT"] = "120"
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        command, check=False, capture_output=True, text=True, env=env, timeout=600
+    )

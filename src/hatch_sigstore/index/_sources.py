@@ -17,6 +17,7 @@ import email.parser
 import hashlib
 import io
 import tarfile
+import threading
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,6 @@ from hatch_sigstore.errors import (
     TrustConfigError,
     redact,
 )
-
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verification import Policy
 
@@ -351,6 +351,7 @@ class GitLabClient:
                 f"{self._listing.api_url}/groups/{quote(group, safe='')}/-"
             )
         self._generic: dict[str, RegistryClient] = {}
+        self._lock = threading.Lock()
 
     def _client(self, project: str) -> RegistryClient:
         from hatch_sigstore.gitlab import RegistryClient
@@ -385,9 +386,10 @@ class GitLabClient:
     ) -> list[Path]:
         """The first complete group of signature files of ``filename`` in ``project``'s generic
         registry, written beside it in ``staging``; empty when there are none."""
-        client = self._generic.get(project)
-        if client is None:
-            client = self._generic[project] = self._client(project)
+        with self._lock:  # one client per project, however many workers ask at once
+            client = self._generic.get(project)
+            if client is None:
+                client = self._generic[project] = self._client(project)
         for group in _SIDECAR_GROUPS:
             got: list[Path] = []
             for suffix in group:
