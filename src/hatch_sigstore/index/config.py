@@ -153,8 +153,20 @@ class IndexConfig:
 
 
 def toml_path(*parts: str) -> str:
-    """``package."my*".ref-glob``: TOML's own dotted-key syntax."""
-    return ".".join(p if _BARE_KEY.match(p) else '"' + p.replace('"', '\\"') + '"' for p in parts)
+    """``package."my*".ref-glob``: TOML's own dotted-key syntax, escapes for odd characters."""
+    return ".".join(p if _BARE_KEY.match(p) else _quoted(p) for p in parts)
+
+
+def _quoted(key: str) -> str:
+    out = []
+    for char in key[:80]:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif not char.isprintable() or not char.isascii():
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + ('…"' if len(key) > 80 else '"')
 
 
 class _Problems:
@@ -218,12 +230,13 @@ def parse_config(
             problems.add(
                 ("unlisted-upstream",),
                 'missing: unlisted = "pass-through" needs the upstream to pass unlisted '
-                f"projects through from (one of: {', '.join(upstreams) or 'none defined'})",
+                f"projects through from (one of: {', '.join(map(_show, upstreams)) or 'none defined'})",
             )
     if unlisted_upstream is not None and upstreams and unlisted_upstream not in upstreams:
         problems.add(
             ("unlisted-upstream",),
-            f"names no [upstream.{unlisted_upstream}] table (defined: {', '.join(upstreams)})",
+            f"names no [upstream] table: {_show(unlisted_upstream)} (defined: "
+            f"{', '.join(map(_show, upstreams))})",
         )
 
     trust = _trust(data, base_dir, problems, environ)
@@ -524,7 +537,9 @@ def _rules(
             continue
         pattern = _pattern(key, problems)
         if pattern is not None and pattern in seen:
-            problems.add(path, f"names the same projects as [package.{seen[pattern]}]")
+            problems.add(
+                path, f"names the same projects as [{toml_path('package', seen[pattern])}]"
+            )
             pattern = None
         if pattern is not None:
             seen[pattern] = key
@@ -588,13 +603,15 @@ def _rule_upstream(
     if value is None:
         if len(upstreams) == 1:
             return next(iter(upstreams))
-        problems.add((*path, "upstream"), f"missing (one of: {', '.join(upstreams) or 'none'})")
+        problems.add(
+            (*path, "upstream"), f"missing (one of: {', '.join(map(_show, upstreams)) or 'none'})"
+        )
         return None
     if not isinstance(value, str) or value not in upstreams:
         problems.add(
             (*path, "upstream"),
             f"names no [upstream.NAME] table: {_show(value)} (defined: "
-            f"{', '.join(upstreams) or 'none'})",
+            f"{', '.join(map(_show, upstreams)) or 'none'})",
         )
         return None
     return value
@@ -628,10 +645,7 @@ def _policy(
         # The builder speaks in flags (--ref-glob); the user wrote keys (ref-glob).
         for key in sorted(keys, key=len, reverse=True):
             text = text.replace(f"--{key}", key)
-        first = (
-            min((exc.message.find(f"--{key}"), key) for key in keys if f"--{key}" in exc.message)
-            if any(f"--{key}" in exc.message for key in keys)
-            else None
-        )
-        problems.add((*path, first[1]) if first else path, text)
+        flags = [m.group(1) for m in re.finditer(r"--([a-z][a-z-]*)", exc.message)]
+        first = next((flag for flag in flags if flag in keys), None)
+        problems.add((*path, first) if first else path, text)
         return None
