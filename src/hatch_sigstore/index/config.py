@@ -230,7 +230,8 @@ def parse_config(
             problems.add(
                 ("unlisted-upstream",),
                 'missing: unlisted = "pass-through" needs the upstream to pass unlisted '
-                f"projects through from (one of: {', '.join(map(_show, upstreams)) or 'none defined'})",
+                "projects through from (one of: "
+                f"{', '.join(map(_show, upstreams)) or 'none defined'})",
             )
     if unlisted_upstream is not None and upstreams and unlisted_upstream not in upstreams:
         problems.add(

@@ -36,7 +36,14 @@ from hatch_sigstore.sandbox._gitlab_wire import (
     param_errors,
 )
 
-__all__ = ["PYPI_AUTH", "file_response", "handle_pypi", "principal_kind"]
+__all__ = [
+    "PYPI_AUTH",
+    "file_response",
+    "handle_pypi",
+    "principal_kind",
+    "render_simple_index",
+    "render_simple_package",
+]
 
 PYPI_AUTH = RouteAuth(deploy_token=True, basic_pat=True, job_token_basic=True)
 
@@ -253,27 +260,39 @@ def _base(req: Request, project: Project) -> str:
 
 
 def simple_index(req: Request, project: Project) -> Response:
+    return render_simple_index(req, [project], _base(req, project), project.name)
+
+
+def simple_package(req: Request, project: Project, name: str) -> Response:
+    return render_simple_package(req, [project], _base(req, project), name)
+
+
+def render_simple_index(
+    req: Request, projects: list[Project], base: str, display_name: str
+) -> Response:
+    """The index page of a project, or of a group (the packages of ``projects``)."""
     with req.ctx.store.lock:
-        packages = [p for p in req.ctx.store.pypi[project.id] if p.files]
+        packages = [p for project in projects for p in req.ctx.store.pypi[project.id] if p.files]
         rows = [(p.name, p.metadata.get("requires_python", "")) for p in packages]
     if _wants_json(req):
         names = sorted({normalize_pypi_name(n) for n, _ in rows})
-        projects = [{"name": n} for n in names]
-        return _json(req, {"meta": {"api-version": "1.0"}, "projects": projects})
-    base = _base(req, project)
+        listed = [{"name": n} for n in names]
+        return _json(req, {"meta": {"api-version": "1.0"}, "projects": listed})
     links = "".join(
         f'<a href="{base}/simple/{normalize_pypi_name(n)}" data-requires-python="{_esc(rp)}">'
         f"{n}</a>"
         for n, rp in rows
     )
-    return _html(req, project.name, links)
+    return _html(req, display_name, links)
 
 
-def simple_package(req: Request, project: Project, name: str) -> Response:
+def render_simple_package(req: Request, projects: list[Project], base: str, name: str) -> Response:
+    """A package's page in a project's or a group's index; links under ``base``."""
     wanted = name.lower()
     with req.ctx.store.lock:
         packages = [
             p
+            for project in projects
             for p in req.ctx.store.pypi[project.id]
             if p.files and normalize_pypi_name(p.name) == wanted
         ]
@@ -285,7 +304,6 @@ def simple_package(req: Request, project: Project, name: str) -> Response:
             headers = {"Location": target, "Content-Type": "text/plain", **_vary(req)}
             return Response(302, headers, text.encode())
         raise ApiError(404, {"message": "404 Package Not Found"}, _vary(req))
-    base = _base(req, project)
 
     def url(f: PypiFile) -> str:
         sha = f.sha256_digest or ""
