@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -43,9 +44,11 @@ def wheel(
     requires: Sequence[str] = (),
     meta_version: str | None = None,
     filename_version: str | None = None,
+    payload: bytes = b"",
 ) -> Path:
-    """An installable pure-Python wheel. ``meta_version`` makes its METADATA disagree with
-    its file name (``filename_version``), as a renamed old release would."""
+    """An installable pure-Python wheel (``payload`` as a data file). ``meta_version`` makes
+    its METADATA disagree with its file name (``filename_version``), as a renamed old release
+    would."""
     directory.mkdir(parents=True, exist_ok=True)
     module = name.replace("-", "_")
     info = f"{module}-{version}.dist-info"
@@ -55,6 +58,7 @@ def wheel(
     files = {
         f"{module}/__init__.py": f"VERSION = {version!r}\n".encode(),
         f"{info}/METADATA": metadata.encode(),
+        **({f"{module}/data.bin": payload} if payload else {}),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
     }
@@ -210,3 +214,23 @@ def uv_install(
     return subprocess.run(
         command, check=False, capture_output=True, text=True, env=env, timeout=600
     )
+
+
+class IndexLog(logging.Handler):
+    """The index's log lines (``hatch_sigstore.index``), from attach to detach."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.logger = logging.getLogger("hatch_sigstore.index")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def attach(self) -> IndexLog:
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def detach(self) -> None:
+        self.logger.removeHandler(self)

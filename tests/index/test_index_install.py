@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ import pytest
 
 from hatch_sigstore.index import IndexServer, load_config
 from index_helpers import (
+    IndexLog,
     gitlab_policy_toml,
     pip_install,
     publish,
@@ -46,22 +46,13 @@ BAD = {
 }
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @dataclass
 class World:
     server: IndexServer
     registry: GitLabRegistry
     token: str
     good: Path
-    log: _Lines
+    log: IndexLog
     config: Path
     cache: Path
 
@@ -146,16 +137,13 @@ upstream = "company"
 """
     )
     env = {"INDEX_TEST_TOKEN": token}
-    log = _Lines()
-    logger = logging.getLogger("hatch_sigstore.index")
-    logger.addHandler(log)
-    logger.setLevel(logging.INFO)
+    log = IndexLog().attach()
     cache = tmp / "cache"
     try:
         with IndexServer(load_config(config, env), cache_dir=cache, env=env) as server:
             yield World(server, gitlab_registry, token, good, log, config, cache)
     finally:
-        logger.removeHandler(log)
+        log.detach()
 
 
 def _installed(target: Path) -> set[str]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from hatch_sigstore.index._cache import Cache, verdict_key
 from hatch_sigstore.index._names import Dist, parse_dist
@@ -31,6 +32,8 @@ from hatch_sigstore.index._upstreams import Link, Source, open_sources
 from hatch_sigstore.index.config import IndexConfig, PackageRule
 
 __all__ = ["Catalog", "ProjectPage", "ServedFile", "UpstreamError"]
+
+T = TypeVar("T")
 
 
 class UpstreamError(Exception):
@@ -70,6 +73,34 @@ class _Outcome:
     provenance: bool = False
 
 
+class _SingleFlight(Generic[T]):
+    """One computation per key at a time; who asks meanwhile waits for the same result."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, Future[T]] = {}
+
+    def run(self, key: str, compute: Callable[[], T]) -> T:
+        with self._lock:
+            running = self._running.get(key)
+            owner = running is None
+            if running is None:
+                running = self._running[key] = Future()
+        if not owner:
+            return running.result()
+        try:
+            result = compute()
+        except BaseException as exc:
+            running.set_exception(exc)
+            raise
+        else:
+            running.set_result(result)
+            return result
+        finally:
+            with self._lock:
+                del self._running[key]
+
+
 class Catalog:
     def __init__(
         self, config: IndexConfig, cache: Cache, status: Status, env: Mapping[str, str]
@@ -84,10 +115,10 @@ class Catalog:
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="index-verify")
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[float, ProjectPage | None]] = {}
-        self._loading: dict[str, Future[ProjectPage | None]] = {}
+        self._page_flight: _SingleFlight[ProjectPage | None] = _SingleFlight()
+        self._fetch_flight: _SingleFlight[Path | None] = _SingleFlight()
         self._jobs: dict[str, Future[_Outcome]] = {}
         self._passed: dict[tuple[str, str], ServedFile] = {}
-        self._fetching: dict[str, Future[Path | None]] = {}
         self.seen: set[str] = set()
         self._deadline = max(300.0, 5 * config.timeout)
 
@@ -104,21 +135,10 @@ class Catalog:
             cached = self._pages.get(name)
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1]
-            loading = self._loading.get(name)
-            owner = loading is None
-            if loading is None:
-                loading = self._loading[name] = Future()
-        if not owner:
-            return loading.result()
-        try:
-            page, remember = self._build(name)
-        except BaseException as exc:
-            loading.set_exception(exc)
-            raise
-        finally:
-            with self._lock:
-                del self._loading[name]
-        loading.set_result(page)
+        return self._page_flight.run(name, lambda: self._load(name))
+
+    def _load(self, name: str) -> ProjectPage | None:
+        page, remember = self._build(name)
         if remember:
             with self._lock:
                 self._pages[name] = (time.monotonic() + self.config.listing_ttl, page)
@@ -348,23 +368,7 @@ class Catalog:
         if path is not None:
             self._log_passed(served)
             return path
-        with self._lock:
-            fetching = self._fetching.get(sha256)
-            owner = fetching is None
-            if fetching is None:
-                fetching = self._fetching[sha256] = Future()
-        if not owner:
-            return fetching.result()
-        try:
-            path = self._fetch_passed(served)
-            fetching.set_result(path)
-            return path
-        except BaseException as exc:
-            fetching.set_exception(exc)
-            raise
-        finally:
-            with self._lock:
-                del self._fetching[sha256]
+        return self._fetch_flight.run(sha256, lambda: self._fetch_passed(served))
 
     def _fetch_passed(self, served: ServedFile) -> Path | None:
         project = parse_dist(served.filename)

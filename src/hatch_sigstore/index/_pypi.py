@@ -21,7 +21,6 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,10 @@ import httpx
 from hatch_sigstore.__about__ import __version__
 from hatch_sigstore.index._names import printable, valid_filename
 from hatch_sigstore.index._sources import RegistryError, redact
+from hatch_sigstore.index._upstreams import Link
 from hatch_sigstore.index.config import PyPIUpstream
 
-__all__ = ["MAX_PAGE_BYTES", "PyPIClient", "PyPILink"]
+__all__ = ["MAX_PAGE_BYTES", "PyPIClient"]
 
 MAX_PAGE_BYTES = 32 * 1024 * 1024  # large PyPI projects' JSON pages run to a few MB
 MAX_PROVENANCE_BYTES = 4 * 1024 * 1024
@@ -44,19 +44,6 @@ ACCEPT = (
     "text/html;q=0.01"
 )
 _SHA256 = re.compile(r"\A[0-9a-fA-F]{64}\Z")
-
-
-@dataclass(frozen=True)
-class PyPILink:
-    """One file on an upstream page. ``problem`` says why the link itself is unusable."""
-
-    filename: str
-    url: str
-    sha256: str | None
-    requires_python: str | None = None
-    yanked: bool | str = False
-    provenance_url: str | None = None
-    problem: str | None = None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -169,7 +156,7 @@ class PyPIClient:
 
     # -- the simple API ----------------------------------------------------------------------
 
-    def list_files(self, name: str) -> list[PyPILink]:
+    def list_files(self, name: str) -> list[Link]:
         """The links of ``name``'s project page (empty when the index has no such project)."""
         url = f"{self.index_url}{name}/"
         status, final, ctype, body = self._read(url, MAX_PAGE_BYTES, ACCEPT)
@@ -203,10 +190,10 @@ class PyPIClient:
         requires_python: object,
         yanked: object,
         provenance: object,
-    ) -> PyPILink:
+    ) -> Link:
         name = filename if isinstance(filename, str) else ""
         if not isinstance(href, str) or not href:
-            return PyPILink(name, "", None, problem="the link has no URL")
+            return Link(name, "", None, problem="the link has no URL")
         absolute = urljoin(page, href)
         parts = urlsplit(absolute)
         url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
@@ -225,7 +212,7 @@ class PyPIClient:
         prov = None
         if isinstance(provenance, str) and provenance:
             prov = urljoin(page, provenance)
-        return PyPILink(
+        return Link(
             name,
             url,
             sha,
@@ -235,7 +222,7 @@ class PyPIClient:
             problem,
         )
 
-    def _from_json(self, text: str, page: str) -> list[PyPILink]:
+    def _from_json(self, text: str, page: str) -> list[Link]:
         try:
             document = json.loads(text)
         except ValueError:
@@ -262,7 +249,7 @@ class PyPIClient:
             )
         return links
 
-    def _from_html(self, text: str, page: str) -> list[PyPILink]:
+    def _from_html(self, text: str, page: str) -> list[Link]:
         collector = _Anchors()
         try:
             collector.feed(text)

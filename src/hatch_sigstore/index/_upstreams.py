@@ -60,10 +60,26 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-class GitLabSource:
+class _Client(Protocol):
+    def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class _Source:
+    client: _Client
+
+    def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> str:
+        return self.client.download(url, dest, max_bytes=max_bytes, deadline=deadline)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class GitLabSource(_Source):
     def __init__(self, upstream: GitLabUpstream, env: Mapping[str, str], timeout: float) -> None:
         self.name = upstream.name
-        self.client = GitLabClient(
+        self.client: GitLabClient = GitLabClient(
             upstream.url,
             project=upstream.project,
             group=upstream.group,
@@ -78,9 +94,6 @@ class GitLabSource:
             Link(f.filename, f.url, f.sha256, f.requires_python)
             for f in self.client.list_files(project)
         ]
-
-    def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> str:
-        return self.client.download(url, dest, max_bytes=max_bytes, deadline=deadline)
 
     def verify(
         self, rule: PackageRule, dist: Dist, link: Link, path: Path, trust: TrustChoice
@@ -100,34 +113,17 @@ class GitLabSource:
             ), None
         return verify_with_sidecars(path, rule.policy, trust), None
 
-    def close(self) -> None:
-        self.client.close()
 
-
-class PyPISource:
+class PyPISource(_Source):
     def __init__(self, upstream: PyPIUpstream, env: Mapping[str, str], timeout: float) -> None:
         from hatch_sigstore.index._pypi import PyPIClient
 
         self.name = upstream.name
-        self.client = PyPIClient(upstream, env=env, timeout=timeout)
+        self.client: PyPIClient = PyPIClient(upstream, env=env, timeout=timeout)
         self.secrets = self.client.secrets
 
     def links(self, project: str) -> list[Link]:
-        return [
-            Link(
-                f.filename,
-                f.url,
-                f.sha256,
-                f.requires_python,
-                f.yanked,
-                f.provenance_url,
-                f.problem,
-            )
-            for f in self.client.list_files(project)
-        ]
-
-    def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> str:
-        return self.client.download(url, dest, max_bytes=max_bytes, deadline=deadline)
+        return self.client.list_files(project)
 
     def verify(
         self, rule: PackageRule, dist: Dist, link: Link, path: Path, trust: TrustChoice
@@ -139,9 +135,6 @@ class PyPISource:
             return Verdict(False, "unsigned: its PEP 740 provenance holds no attestation"), None
         verdict = verify_attestations(path, attestations, rule.policy, trust)
         return verdict, document if verdict.ok else None
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def open_sources(config: IndexConfig, env: Mapping[str, str]) -> dict[str, Source]:

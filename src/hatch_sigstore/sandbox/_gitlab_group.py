@@ -19,6 +19,7 @@ from hatch_sigstore.sandbox._gitlab_auth import AuthFailure, authenticate, can_r
 from hatch_sigstore.sandbox._gitlab_pypi import (
     PYPI_AUTH,
     file_response,
+    find_file,
     principal_kind,
     render_simple_index,
     render_simple_package,
@@ -60,17 +61,9 @@ def handle_group_pypi(req: Request, raw_id: str, rest: list[str]) -> Response | 
         _path, _gid, projects = _group(req, raw_id)
         _readable(req, projects)
         sha256, filename = unquote(rest[1]), "/".join(unquote(s) for s in rest[2:])
-        with req.ctx.store.lock:
-            matches = [
-                f
-                for project in projects
-                for package in req.ctx.store.pypi[project.id]
-                for f in package.files
-                if f.file_name == filename and f.sha256_digest == sha256
-            ]
-        if not matches:
+        found = find_file(req, projects, sha256, filename)
+        if found is None:
             raise message(404, "404 Not found")
-        found = max(matches, key=lambda f: f.id)
         return file_response(found.blob, found.size, found.file_name)
     if rest[0] != "simple":
         return None

@@ -39,6 +39,7 @@ from hatch_sigstore.sandbox._gitlab_wire import (
 __all__ = [
     "PYPI_AUTH",
     "file_response",
+    "find_file",
     "handle_pypi",
     "principal_kind",
     "render_simple_index",
@@ -335,17 +336,23 @@ def render_simple_package(req: Request, projects: list[Project], base: str, name
 
 
 def download(req: Request, project: Project, sha256: str, filename: str) -> Response:
+    found = find_file(req, [project], sha256, filename)
+    if found is None:
+        raise message(404, "404 Package Not Found")
+    return file_response(found.blob, found.size, found.file_name)
+
+
+def find_file(req: Request, projects: list[Project], sha256: str, filename: str) -> PypiFile | None:
+    """The newest file of ``projects`` with this name and index sha256 (``PackageFinder``)."""
     with req.ctx.store.lock:
         matches = [
             f
+            for project in projects
             for p in req.ctx.store.pypi[project.id]
             for f in p.files
             if f.file_name == filename and f.sha256_digest == sha256
         ]
-    if not matches:
-        raise message(404, "404 Package Not Found")
-    found = max(matches, key=lambda f: f.id)
-    return file_response(found.blob, found.size, found.file_name)
+    return max(matches, key=lambda f: f.id) if matches else None
 
 
 def file_response(blob: Path, size: int, filename: str, **extra: str) -> Response:
