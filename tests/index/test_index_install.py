@@ -352,3 +352,35 @@ def _get(url: str, path: str) -> bytes:
     with urllib.request.urlopen(url.removesuffix("/simple/") + path, timeout=60) as response:
         data: bytes = response.read()
         return data
+
+
+def test_signatures_uploaded_after_their_dist_are_picked_up(
+    tmp_path: Path, local_sigstore: LocalSigstore, gitlab_registry: GitLabRegistry
+) -> None:
+    """A refusal is not forever: a listing during a publish (dist up, signature not yet)
+    refuses the file; once the signature is there, the next listing after listing-ttl has it."""
+    project = gitlab_registry.create_project("group/index-late")
+    path = wheel(tmp_path / "late", "late-app", "1.0.0")
+    sign(local_sigstore, [path], tag="v1.0.0")
+    publish(gitlab_registry, project, [path], name="late-app", version="1.0.0", signatures=False)
+    config = tmp_path / "index.toml"
+    config.write_text(
+        f'listing-ttl = 0\ntrust-config = "{local_sigstore.trust_config_path}"\n'
+        f'[upstream.company]\nurl = "{gitlab_registry.api_url}"\nproject = "{project.id}"\n'
+        'token-env = "LATE_TOKEN"\n'
+        f"[package.late-app]\n{gitlab_policy_toml(local_sigstore)}"
+    )
+    env = {"LATE_TOKEN": gitlab_registry.personal_token(project=project)}
+    with IndexServer(load_config(config, env), cache_dir=tmp_path / "cache", env=env) as index:
+        first = pip_install(index.url, tmp_path / "first", "late-app")
+        assert "No matching distribution found for late-app" in first.stderr
+        sidecar = path.with_name(path.name + ".sigstore.json")
+        from hatch_sigstore.gitlab import Credentials, RegistryClient
+
+        with RegistryClient(
+            gitlab_registry.api_url, str(project.id), Credentials("personal", env["LATE_TOKEN"])
+        ) as client:
+            digest = hashlib.sha256(sidecar.read_bytes()).hexdigest()
+            client.generic_upload("late-app", "1.0.0", sidecar, sha256=digest)
+        second = pip_install(index.url, tmp_path / "second", "late-app")
+        assert second.returncode == 0, second.stderr

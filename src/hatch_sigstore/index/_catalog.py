@@ -69,7 +69,7 @@ class _Outcome:
     ok: bool
     detail: str
     cached: bool = False
-    transient: bool = False  # may change on a retry: not remembered beyond this page
+    transient: bool = False  # a network or local error: the page is not remembered
     provenance: bool = False
 
 
@@ -119,6 +119,7 @@ class Catalog:
         self._fetch_flight: _SingleFlight[Path | None] = _SingleFlight()
         self._jobs: dict[str, Future[_Outcome]] = {}
         self._passed: dict[tuple[str, str], ServedFile] = {}
+        self._refused: dict[str, tuple[float, _Outcome]] = {}
         self.seen: set[str] = set()
         self._deadline = max(300.0, 5 * config.timeout)
 
@@ -295,8 +296,24 @@ class Catalog:
             self._jobs.pop(key, None)
 
     def _evaluate(self, rule: PackageRule, source: Source, link: Link, dist: Dist) -> _Outcome:
+        """A verdict from the disk (successes), from memory (refusals, for ``listing-ttl``:
+        signatures uploaded after their dist show up then), or by fetching and verifying."""
         assert link.sha256 is not None
         key = self._key(rule, link.sha256, link.filename)
+        with self._lock:
+            refused = self._refused.get(key)
+        if refused is not None and refused[0] > time.monotonic():
+            return refused[1]
+        outcome = self._fetch_and_verify(key, rule, source, link, dist)
+        if not outcome.ok and not outcome.transient:
+            with self._lock:
+                self._refused[key] = (time.monotonic() + self.config.listing_ttl, outcome)
+        return outcome
+
+    def _fetch_and_verify(
+        self, key: str, rule: PackageRule, source: Source, link: Link, dist: Dist
+    ) -> _Outcome:
+        assert link.sha256 is not None
         record = self.cache.verdict(key)
         if record is not None and self.cache.intact_file(link.sha256) is not None:
             return _Outcome(True, str(record.get("identity") or "verified"), cached=True)
@@ -311,12 +328,11 @@ class Catalog:
                     False,
                     f"sha256 mismatch: the upstream index lists {link.sha256}, the upstream "
                     f"served {got}",
-                    transient=True,
                 )
             verdict, provenance = source.verify(rule, dist, link, path, self.config.trust)
             if not verdict.ok:
                 reason = verdict.reason or "did not verify"
-                return _Outcome(False, reason, transient=reason.startswith("unsigned"))
+                return _Outcome(False, reason)
             bound = bind_to_release(path, link.filename)
             if bound is not None:
                 return _Outcome(False, f"signature verified, but {bound}")
