@@ -33,6 +33,7 @@ from index_helpers import (
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+    from hatch_sigstore.sandbox._gitlab_store import Project
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +56,7 @@ class World:
     log: IndexLog
     config: Path
     cache: Path
+    project: Project
 
     @property
     def url(self) -> str:
@@ -141,7 +143,7 @@ upstream = "company"
     cache = tmp / "cache"
     try:
         with IndexServer(load_config(config, env), cache_dir=cache, env=env) as server:
-            yield World(server, gitlab_registry, token, good, log, config, cache)
+            yield World(server, gitlab_registry, token, good, log, config, cache, project)
     finally:
         log.detach()
 
@@ -283,7 +285,7 @@ def test_path_tricks_get_404(world: World, path: str) -> None:
 def test_a_refused_file_is_not_served_even_by_its_hash(world: World) -> None:
     """The hash of the unsigned 1.4.0 is on GitLab's page; asking the index for it by hash
     must not fetch or serve it."""
-    files = world.registry.pypi_packages(world.registry.project("group/index-demo"))
+    files = world.registry.pypi_packages(world.project)
     unsigned = next(
         f for p in files for f in p.files if f.file_name == "demo_app-1.4.0-py3-none-any.whl"
     )
@@ -335,6 +337,7 @@ def test_warm_cache_verifies_nothing_again(world: World, tmp_path: Path) -> None
 
 
 def test_a_changed_cache_file_is_never_served(world: World, tmp_path: Path) -> None:
+    assert world.get("/simple/demo-app/")[0] == 200  # the good file is in the cache now
     env = {"INDEX_TEST_TOKEN": world.token}
     cache = tmp_path / "cache"
     shutil.copytree(world.cache, cache)

@@ -263,6 +263,7 @@ def test_an_escape_sequence_in_a_name_is_refused_and_never_printed_raw(
 
 
 def test_the_token_goes_only_to_the_index_origin(world: World) -> None:
+    _read(world.index.url + "attested-app/")  # lists (and verifies) the project's files
     sent = [auth for _path, auth in world.upstream.static.requests]
     assert sent
     assert all(auth.startswith("Basic ") for auth in sent)
