@@ -15,7 +15,7 @@ from hatch_sigstore.errors import HatchSigstoreError, redact
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("sign", "verify", "download", "sandbox")
+_SUBCOMMANDS = ("sign", "verify", "download", "index", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

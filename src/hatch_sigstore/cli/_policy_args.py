@@ -4,6 +4,8 @@
 :class:`~hatch_sigstore.verify.Policy` they ask for (refusing to guess when none names a
 signer) and ``trust_from_args(args, env)`` picks the Sigstore instance. Both commands call these
 three and nothing else, so they accept and refuse exactly the same things with the same words.
+``add_signer_arguments`` alone is the signer half: ``index serve`` reads its
+``[package.NAME]`` keys off it, so a TOML policy has exactly the flags' names and meaning.
 Registering imports argparse only; sigstore is imported when a policy is used.
 """
 
@@ -19,7 +21,13 @@ if TYPE_CHECKING:
     from hatch_sigstore.trust import TrustChoice
     from hatch_sigstore.verify import Policy
 
-__all__ = ["add_policy_arguments", "policy_from_args", "trust_from_args"]
+__all__ = [
+    "add_policy_arguments",
+    "add_signer_arguments",
+    "add_trust_arguments",
+    "policy_from_args",
+    "trust_from_args",
+]
 
 # Flags that refine a GitLab policy: (flag, attribute).
 _GITLAB_REFINEMENTS = (
@@ -41,6 +49,12 @@ _COSIGN_FLAGS = (
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the signer policy flags (one policy is required) and the trust flags to ``parser``."""
+    add_signer_arguments(parser)
+    add_trust_arguments(parser)
+
+
+def add_signer_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that say who must have signed (``policy_from_args`` reads them)."""
     gitlab = parser.add_argument_group(
         "who must have signed (one policy is required): a GitLab CI pipeline",
         "The certificate must come from a pipeline of this project on this GitLab instance: "
@@ -97,6 +111,10 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     issuer.add_argument(
         "--cert-oidc-issuer-regexp", metavar="REGEXP", help="regexp searched in the issuer"
     )
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """--staging / --trust-config (``trust_from_args`` reads them)."""
     trust = parser.add_argument_group("which Sigstore to trust")
     where = trust.add_mutually_exclusive_group()
     where.add_argument("--staging", action="store_true", help="trust the public staging Sigstore")
