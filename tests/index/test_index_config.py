@@ -93,7 +93,7 @@ def test_cosign_style_policy_for_a_pypi_package() -> None:
         (
             doc(package={"x": {"upstream": "company", **POLICY, "ref-glob": "tags/*"}}),
             "package.x.ref-glob",
-            "ref-glob 'tags/*' does not start with refs/",
+            "ref-glob is 'tags/*', which does not start with refs/",
         ),
         (
             doc(package={"x": {"upstream": "company", **POLICY, "ref": "refs/heads/main"}}),
