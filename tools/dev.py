@@ -11,8 +11,9 @@ changes), and for the tests downloads, once, into the git-ignored ``.cache/``:
 
 - ``.cache/real-projects/``: the sdists of the real projects the tests build, pinned by hash
   in ``tests/fixtures/real-projects/requirements.txt``;
-- ``.cache/wheelhouse/``: wheels of every dependency of ``hatch-sigstore[all]``, so a test
-  can install our freshly built wheel into a new virtual environment with ``--no-index``.
+- ``.cache/wheelhouse/``: wheels of every dependency of ``hatch-sigstore[all]`` (and of the
+  real projects' build plugins), so a test can install our freshly built wheel into a new
+  virtual environment, or build in one, with ``--no-index``.
 
 The tests themselves fetch nothing.
 """
@@ -34,6 +35,8 @@ SDISTS = CACHE / "real-projects"
 WHEELHOUSE = CACHE / "wheelhouse"
 LOCK = ROOT / "tests" / "fixtures" / "real-projects" / "requirements.txt"
 STAMP = VENV / ".hatch-sigstore-dev"
+# Build plugins of the real projects, for pipelines that build them in fresh environments.
+BUILD_PLUGINS = ("hatch-vcs", "hatch-fancy-pypi-readme")
 MIN_PYTHON = (3, 10)
 USAGE = "usage: python3 tools/dev.py {demo,test,setup} [ARGS...]"
 
@@ -117,16 +120,16 @@ def ensure_sdists(python: Path) -> None:
 
 def ensure_wheelhouse(python: Path) -> None:
     stamp = WHEELHOUSE / ".stamp"
-    wanted = fingerprint(ROOT / "pyproject.toml")
+    wanted = fingerprint(ROOT / "pyproject.toml", Path(__file__))
     if stamp.is_file() and stamp.read_text().strip() == wanted:
         return
-    say(f'downloading wheels of the dependencies of ".[all]" into {WHEELHOUSE.relative_to(ROOT)}')
+    say(f"downloading wheels of our dependencies into {WHEELHOUSE.relative_to(ROOT)}")
     shutil.rmtree(WHEELHOUSE, ignore_errors=True)
     WHEELHOUSE.mkdir(parents=True)
     run(
         [
             python, "-m", "pip", "download", "--quiet", "--only-binary", ":all:",
-            "-d", WHEELHOUSE, ".[all]",
+            "-d", WHEELHOUSE, ".[all]", *BUILD_PLUGINS,
         ]
     )  # fmt: skip
     stamp.write_text(wanted + "\n")
