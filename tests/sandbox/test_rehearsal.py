@@ -203,6 +203,8 @@ def test_up_keeps_its_state_outside_the_project_and_down_finds_it_from_a_subfold
     monkeypatch.chdir(project / "src" / "pkg")
     assert main(["sandbox", "status"]) == 0
     assert str(env_file) in capsys.readouterr().out
+    assert main(["sandbox", "status", "--env-file"]) == 0
+    assert capsys.readouterr().out == f"{env_file}\n"
     assert main(["sandbox", "down"]) == 0
     assert "stopped" in capsys.readouterr().out
     assert not env_file.exists()

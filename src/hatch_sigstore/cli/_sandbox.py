@@ -124,6 +124,12 @@ def _register_up_down(actions: Any) -> None:
         "status", help="say whether a sandbox runs for this project, and where its files are"
     )
     _add_state_dir(status)
+    status.add_argument(
+        "--env-file",
+        action="store_true",
+        help="print only the env file's path, for: "
+        'source "$(hatch-sigstore sandbox status --env-file)"',
+    )
     status.set_defaults(func=run_status)
     token = actions.add_parser(
         "token",
@@ -185,13 +191,19 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    import sys
+
     from hatch_sigstore.sandbox.rehearsal import ENV_FILE, read_info
 
     state, root = _state_of(args)
     info = read_info(state)
     if info is None:
-        print(f"No sandbox is running for {root} (state folder {state}).")
+        message = f"No sandbox is running for {root} (state folder {state})."
+        print(message, file=sys.stderr if args.env_file else sys.stdout)
         return 3  # like `systemctl status`: not running
+    if args.env_file:
+        print(state / ENV_FILE)
+        return 0
     pipeline = info["pipeline"]
     print(
         f"A sandbox is running for {info.get('project_root') or root}.\n"
