@@ -13,7 +13,9 @@ changes), and for the tests downloads, once, into the git-ignored ``.cache/``:
   in ``tests/fixtures/real-projects/requirements.txt``;
 - ``.cache/wheelhouse/``: wheels of every dependency of ``hatch-sigstore[all]`` (and of the
   real projects' build plugins), so a test can install our freshly built wheel into a new
-  virtual environment, or build in one, with ``--no-index``.
+  virtual environment, or build in one, with ``--no-index``;
+- ``.cache/node/``: gitlab-ci-local from npm (when npm is there), which runs the example
+  pipeline's jobs locally in a test.
 
 The tests themselves fetch nothing.
 """
@@ -35,6 +37,10 @@ SDISTS = CACHE / "real-projects"
 WHEELHOUSE = CACHE / "wheelhouse"
 LOCK = ROOT / "tests" / "fixtures" / "real-projects" / "requirements.txt"
 STAMP = VENV / ".hatch-sigstore-dev"
+NODE = CACHE / "node"
+# gitlab-ci-local runs the example pipeline's jobs locally (tests/test_gitlab_ci_local.py).
+# 4.70 and later need Node.js 22 (Set.prototype.union); 4.69.0 runs on Node.js 18+.
+GITLAB_CI_LOCAL = "gitlab-ci-local@4.69.0"
 # Build plugins of the real projects, for pipelines that build them in fresh environments.
 BUILD_PLUGINS = ("hatch-vcs", "hatch-fancy-pypi-readme")
 MIN_PYTHON = (3, 10)
@@ -135,6 +141,19 @@ def ensure_wheelhouse(python: Path) -> None:
     stamp.write_text(wanted + "\n")
 
 
+def ensure_gitlab_ci_local() -> None:
+    if (NODE / "node_modules" / ".bin" / "gitlab-ci-local").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        say("no npm: the gitlab-ci-local test will be skipped (CI requires it; install Node.js)")
+        return
+    say(f"installing {GITLAB_CI_LOCAL} from npm into {NODE.relative_to(ROOT)}")
+    NODE.mkdir(parents=True, exist_ok=True)
+    run([npm, "install", "--prefix", NODE, "--no-audit", "--no-fund", "--loglevel=error",
+         GITLAB_CI_LOCAL])  # fmt: skip
+
+
 def setup(*, for_tests: bool) -> Path:
     if sys.version_info < MIN_PYTHON:
         say(f"Python {'.'.join(map(str, MIN_PYTHON))} or newer is needed; this is {sys.version}")
@@ -143,6 +162,7 @@ def setup(*, for_tests: bool) -> Path:
     if for_tests:
         ensure_sdists(python)
         ensure_wheelhouse(python)
+        ensure_gitlab_ci_local()
     return python
 
 
