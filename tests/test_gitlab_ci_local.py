@@ -22,6 +22,7 @@ from dev_cache import ROOT, SETUP_COMMAND, build_our_wheel, cache_dir, make_venv
 from hatch_sigstore.cli import main
 from hatch_sigstore.sandbox._state import STATE_HOME_VARIABLE
 from hatch_sigstore.sandbox.rehearsal import Pipeline, up
+from real_projects import git
 
 pytestmark = pytest.mark.slow
 
@@ -43,26 +44,14 @@ def _gitlab_ci_local() -> Path:
     return tool
 
 
-def _git(root: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "a",
-        "GIT_AUTHOR_EMAIL": "a@example.invalid",
-        "GIT_COMMITTER_NAME": "a",
-        "GIT_COMMITTER_EMAIL": "a@example.invalid",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-
-
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "consumer-app"
     shutil.copytree(ROOT / "example-project", root, ignore=shutil.ignore_patterns("dist"))
-    _git(root, "init", "--quiet", "--initial-branch=main")
-    _git(root, "add", "--all")
-    _git(root, "commit", "--quiet", "-m", "init")
-    _git(root, "remote", "add", "origin", f"https://gitlab.example.com/{PROJECT}.git")
+    git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "init")
+    git(root, "remote", "add", "origin", f"https://gitlab.example.com/{PROJECT}.git")
     monkeypatch.setenv(STATE_HOME_VARIABLE, str(tmp_path / "state"))
     return root
 

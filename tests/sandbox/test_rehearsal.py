@@ -399,3 +399,13 @@ def test_cli_tag_and_branch_exclude_each_other(
         main(["sandbox", "up", "--state-dir", str(state), "--tag", "v1", "--branch", "main"])
     assert exited.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_up_warns_about_an_old_state_folder_inside_the_project(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / ".sandbox" / "registry").mkdir(parents=True)
+    assert main(["sandbox", "up"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {project / '.sandbox'} is the state folder of an older" in err
+    assert "rm -r .sandbox" in err

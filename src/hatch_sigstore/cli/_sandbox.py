@@ -163,9 +163,19 @@ def _register_up_down(actions: Any) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    import sys
+
     from hatch_sigstore.sandbox.rehearsal import Pipeline, up
 
     state, root = _state_of(args)
+    legacy = root / ".sandbox"
+    if (legacy / "sandbox.env").exists() or (legacy / "registry").is_dir():
+        print(
+            f"warning: {legacy} is the state folder of an older hatch-sigstore sandbox, inside "
+            "your project: delete it (rm -r .sandbox). It holds tokens, and an sdist without an "
+            "include list would ship it.",
+            file=sys.stderr,
+        )
     pipeline = _pipeline_of(args) or Pipeline()
     env_file = up(state, project_path=args.project, pipeline=pipeline, project_root=root)
     print(
