@@ -202,8 +202,8 @@ def _one(candidates: list[str], what: str, expected: str) -> str:
     return candidates[0]
 
 
-def _wheel_metadata(zf: zipfile.ZipFile, fn_name: NormalizedName) -> bytes:
-    """pip's rule: exactly one top-level ``*.dist-info`` directory, named for the project."""
+def _wheel_metadata(zf: zipfile.ZipFile) -> tuple[bytes, str]:
+    """pip's rule: exactly one top-level ``*.dist-info`` directory; its METADATA, and its name."""
     names = [info.filename for info in zf.infolist()]
     parts = [_member_parts(n) for n in names]
     tops = sorted({p[0] for p in parts if p and p[0].lower().endswith(".dist-info")})
@@ -213,10 +213,6 @@ def _wheel_metadata(zf: zipfile.ZipFile, fn_name: NormalizedName) -> bytes:
             f"it has {len(tops)} top-level .dist-info directories ({shown}), not one"
         )
     info_dir = tops[0]
-    stem = info_dir[: -len(".dist-info")]
-    dir_name, _, dir_version = stem.partition("-")
-    if canonicalize_name(dir_name) != fn_name:
-        raise _RefusedError(f"its {info_dir} directory is not named for {fn_name}")
     candidates = [
         n
         for n, p in zip(names, parts, strict=True)
@@ -227,13 +223,21 @@ def _wheel_metadata(zf: zipfile.ZipFile, fn_name: NormalizedName) -> bytes:
     if info.file_size > MAX_METADATA_BYTES:
         raise _RefusedError(f"its METADATA is {info.file_size} bytes, over {MAX_METADATA_BYTES}")
     with zf.open(info) as handle:
-        raw = handle.read(MAX_METADATA_BYTES + 1)
-    if dir_version:
-        try:
-            _ = Version(dir_version)
-        except InvalidVersion:
-            raise _RefusedError(f"its {info_dir} directory names no PEP 440 version") from None
-    return raw
+        return handle.read(MAX_METADATA_BYTES + 1), info_dir
+
+
+def _check_info_dir(info_dir: str, release: Release) -> None:
+    """The ``NAME-VERSION.dist-info`` directory is the METADATA's project and version (pip
+    checks the name; an installer records the directory as it is)."""
+    dir_name, _, dir_version = info_dir[: -len(".dist-info")].partition("-")
+    try:
+        same_version = not dir_version or Version(dir_version) == release.parsed_version
+    except InvalidVersion:
+        same_version = False
+    if canonicalize_name(dir_name) != release.project or not same_version:
+        raise _RefusedError(
+            f"its {info_dir} directory is not {release.name} {release.version} as its METADATA says"
+        )
 
 
 def _zip_sdist_metadata(zf: zipfile.ZipFile) -> bytes:
@@ -367,14 +371,17 @@ def read_release(
     parsed = _parsed or dist_filename(path.name)
     if parsed is None:
         raise ReleaseError(f"{path.name} is not a wheel or sdist file name")
-    kind, fn_name, _fn_version = parsed
+    kind = parsed[0]
     try:
         if path.name.endswith(".tar.gz"):
             with path.open("rb") as handle:
                 return _release_from(_tar_sdist_metadata(handle), kind)
         with zipfile.ZipFile(path) as zf:
             if kind == "wheel":
-                return _release_from(_wheel_metadata(zf, fn_name), kind)
+                raw, info_dir = _wheel_metadata(zf)
+                release = _release_from(raw, kind)
+                _check_info_dir(info_dir, release)
+                return release
             return _release_from(_zip_sdist_metadata(zf), kind)
     except _READ_ERRORS as exc:
         raise ReleaseError(_problem(path.name, kind, exc)) from None
