@@ -30,7 +30,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -83,6 +83,7 @@ class Release:
     version: str  # as the metadata writes it
     source: Literal["METADATA", "PKG-INFO"]
     metadata: Message = field(repr=False, compare=False)
+    info_dir: str | None = field(default=None, compare=False)  # a wheel's .dist-info
 
     @property
     def project(self) -> NormalizedName:
@@ -226,18 +227,22 @@ def _wheel_metadata(zf: zipfile.ZipFile) -> tuple[bytes, str]:
         return handle.read(MAX_METADATA_BYTES + 1), info_dir
 
 
-def _check_info_dir(info_dir: str, release: Release) -> None:
-    """The ``NAME-VERSION.dist-info`` directory is the METADATA's project and version (pip
+def _info_dir_problem(filename: str, release: Release) -> str | None:
+    """The ``NAME-VERSION.dist-info`` directory must be the METADATA's project and version (pip
     checks the name; an installer records the directory as it is)."""
-    dir_name, _, dir_version = info_dir[: -len(".dist-info")].partition("-")
+    if release.info_dir is None:
+        return None
+    dir_name, _, dir_version = release.info_dir[: -len(".dist-info")].partition("-")
     try:
         same_version = not dir_version or Version(dir_version) == release.parsed_version
     except InvalidVersion:
         same_version = False
-    if canonicalize_name(dir_name) != release.project or not same_version:
-        raise _RefusedError(
-            f"its {info_dir} directory is not {release.name} {release.version} as its METADATA says"
-        )
+    if canonicalize_name(dir_name) == release.project and same_version:
+        return None
+    return (
+        f"{filename} is not a consistent wheel: its {release.info_dir} directory is not "
+        f"{release.name} {release.version} as its METADATA says"
+    )
 
 
 def _zip_sdist_metadata(zf: zipfile.ZipFile) -> bytes:
@@ -379,9 +384,7 @@ def read_release(
         with zipfile.ZipFile(path) as zf:
             if kind == "wheel":
                 raw, info_dir = _wheel_metadata(zf)
-                release = _release_from(raw, kind)
-                _check_info_dir(info_dir, release)
-                return release
+                return replace(_release_from(raw, kind), info_dir=info_dir)
             return _release_from(_zip_sdist_metadata(zf), kind)
     except _READ_ERRORS as exc:
         raise ReleaseError(_problem(path.name, kind, exc)) from None
@@ -424,6 +427,9 @@ def bind_to_release(
             f"{fn_version}, but {says}{asked}; a dist renamed to pass for another release "
             "(a rollback or mix-and-match) is never kept"
         )
+    inconsistent = _info_dir_problem(path.name, release)
+    if inconsistent is not None:
+        raise ReleaseError(inconsistent)
     wrong_name = expected_name is not None and release.project != canonicalize_name(expected_name)
     wrong_version = expected_version is not None and release.parsed_version != Version(
         str(expected_version)
