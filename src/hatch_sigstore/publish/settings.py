@@ -351,15 +351,9 @@ def _policy_from(
             config_path=config_path,
         )
         if ci.project_id and _is_own_project(expected.server, expected.project_path, ci):
-            # the pipeline's own project: keep its id pin (it survives renames and transfers)
-            expected = expect(
-                server=server,
-                project_path=project,
-                ref=ref,
-                ref_glob=ref_glob,
-                config_path=config_path,
-                project_id=Given(ci.project_id, Source.variable("CI_PROJECT_ID")),
-            )
+            # the pipeline's own project: keep its id pin (it survives renames and transfers);
+            # Policy.gitlab checks the value
+            expected = expected._replace(project_id=ci.project_id)
         policy = Policy.gitlab(expected, version_from_tag=from_tag)
         return policy, policy.describe()
     expected_ci = ci.expected_identity()
