@@ -143,7 +143,12 @@ def verify_files(
     # hashlib and zlib release the GIL, so the two overlap on a second core.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(items)))) as pool:
         reads = [pool.submit(_examine, item) for item in items]
-        verifier = _make_verifier(trust)
+        try:
+            verifier = _make_verifier(trust)
+        except BaseException:
+            for read in reads:  # an unusable trust config: read no more files
+                read.cancel()
+            raise
         sigstore_policy = policy.sigstore_policy()
         session = _Session(
             verifier,
