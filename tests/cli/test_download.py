@@ -387,6 +387,7 @@ def test_credentials(
     if kind == "job":
         secret = gitlab_registry.job_token(project, role="reporter")
         env.setenv("CI_JOB_TOKEN", secret)
+        env.setenv("CI_API_V4_URL", gitlab_registry.api_url)  # the job's own GitLab
     elif kind == "deploy":
         user, secret = gitlab_registry.deploy_token(project, scopes=("read_package_registry",))
         env.setenv("DEPLOY", secret)

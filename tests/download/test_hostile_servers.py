@@ -453,26 +453,55 @@ def test_html_instead_of_a_json_sidecar_fails_verification(
 
 @pytest.mark.usefixtures("clean_env")
 @pytest.mark.parametrize("what", ["dist", "sidecar"])
-def test_redirect_to_another_host_is_not_followed(
+def test_redirect_to_another_host_is_followed_without_the_token(
     hostile: Hostile,
     elsewhere: Hostile,
     real_world: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     what: str,
 ) -> None:
+    """GitLab with object storage redirects every file download to another host: followed
+    (the API URL is plain http on loopback, so plain http to loopback is too), the token
+    never goes there, and the bytes are still checked and verified."""
+    token = "glpat-SECRETsecret0123456789"
+    monkeypatch.setenv("MY_TOKEN", token)
     path = hostile.publish_real(real_world)
     att = hostile.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation")
     source = path if what == "dist" else att
     elsewhere.routes[source] = hostile.routes[source]
     hostile.routes[source] = lambda h: send(
-        h, 302, b"", headers={"Location": elsewhere.url + source}
+        h, 302, b"", headers={"Location": elsewhere.url + source + "?X-Amz-Signature=abc"}
     )
+    run = download_cli(
+        capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--token-env", "MY_TOKEN", "--json"
+    )
+    assert run.code == 0, run.out + run.err
+    assert [p for p, _ in elsewhere.requests] == [source]
+    sent = {k.lower(): v for k, v in elsewhere.requests[0][1].items()}
+    assert not {"authorization", "private-token", "job-token", "deploy-token", "cookie"} & set(sent)
+    assert token not in str(elsewhere.requests)
+    assert listing(tmp_path / "out") == [REAL_SDIST, f"{REAL_SDIST}.publish.attestation"]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_redirect_to_bytes_that_do_not_match_the_index_is_refused(
+    hostile: Hostile,
+    elsewhere: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Following a redirect gives up nothing: the index's sha256 still decides."""
+    path = hostile.publish_real(real_world)
+    elsewhere.blob(path, b"not the release")
+    hostile.routes[path] = lambda h: send(h, 302, b"", headers={"Location": elsewhere.url + path})
     run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--json")
     assert run.code == 1
     (entry,) = run.json["files"]
-    assert "another host" in entry["reason"]
-    assert elsewhere.requests == []
+    assert entry["hash_ok"] is False
+    assert "sha256 mismatch" in entry["reason"]
     assert listing(tmp_path / "out") == []
 
 

@@ -30,7 +30,11 @@ def test_rerun_reports_present(tmp_path: Path) -> None:
 
 def test_nothing_uploaded_state(tmp_path: Path) -> None:
     plan = make_plan(tmp_path, [("alpha", "1.0")])
-    summary = Summary(plan, tuple(ItemResult(i, "not attempted") for i in plan.items))
-    assert (
-        summary.registry_state() == "The registry is unchanged: nothing of this release is in it."
+    absent = tuple(ItemResult(i, "not attempted", held="absent") for i in plan.items)
+    summary = Summary(plan, absent)
+    assert summary.registry_state().startswith(
+        "The registry is unchanged: nothing of this release is in it (every file was checked)."
     )
+    # not observed: the summary says it does not know, never "unchanged"
+    unseen = Summary(plan, tuple(ItemResult(i, "not attempted") for i in plan.items))
+    assert unseen.registry_state().startswith("Unknown: the registry could not be asked")

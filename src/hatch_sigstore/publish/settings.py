@@ -234,9 +234,9 @@ def _merge(
             if key in _SECRET_KEYS:
                 errors.append(
                     ConfigError(
-                    f"{where} would put a GitLab token in plain text "
-                    f"({'on the command line' if kind == 'option' else 'in a file'}); "
-                    "hatch-sigstore refuses literal tokens.",
+                        f"{where} would put a GitLab token in plain text "
+                        f"({'on the command line' if kind == 'option' else 'in a file'}); "
+                        "hatch-sigstore refuses literal tokens.",
                         remediation="Put the token in an environment variable and name it: "
                         'token-env = "GITLAB_TOKEN" (token-kind = "personal" or "deploy"); in '
                         "GitLab CI the job token CI_JOB_TOKEN is used by default.",
