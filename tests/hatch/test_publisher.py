@@ -9,6 +9,7 @@ stand-in's HTTP handling, never into our code.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
-from conftest import STORAGE
+from conftest import STORAGE, store_requests
 from hatch_sigstore.sign import SignOptions, sign_files
 from hatch_sigstore.trust import TrustChoice
 from publish_helpers import make_sdist, make_wheel
@@ -255,6 +256,8 @@ def test_publish_signatures_first_then_dists_and_rerun_skips(
     assert "Summary: 0 uploaded, 8 skipped (already there)" in again.output
     assert writes(gitlab_registry, release.project) == sent  # nothing new was written
     assert_complete(gitlab_registry, release)
+    # the dists already there were checked byte by byte: through the store when GitLab has one
+    assert bool(store_requests(gitlab_registry, release.project.id)) is (storage != "local")
 
 
 def test_dry_run_sends_nothing(release: Release, gitlab_registry: GitLabRegistry) -> None:
@@ -414,8 +417,9 @@ def test_interrupted_between_the_dists(
     assert_complete(gitlab_registry, rel)
 
 
+@pytest.mark.parametrize("storage", ["local", "object-storage"], indirect=True)
 def test_existing_file_with_other_bytes_is_refused(
-    release: Release, gitlab_registry: GitLabRegistry
+    storage: str, release: Release, gitlab_registry: GitLabRegistry
 ) -> None:
     import httpx
 
@@ -430,6 +434,92 @@ def test_existing_file_with_other_bytes_is_refused(
     stored = [r for r in gitlab_registry.generic_files(release.project) if r.filename == name]
     assert len(stored) == 1  # not overwritten, no duplicate
     assert "no dist in the PyPI registry" in run.output
+    # the state line names the file with other bytes and says what to do
+    state = _state_line(run.output)
+    assert f"OTHER bytes under the name(s) {name}" in state
+    assert "Bump the version and rebuild, or delete the package version (alpha 1.0.0)" in state
+
+
+def _state_line(output: str) -> str:
+    (line,) = [x for x in output.splitlines() if x.startswith("Registry state:")]
+    return line
+
+
+@pytest.mark.parametrize("storage", ["local", "object-storage"], indirect=True)
+def test_a_failed_rerun_says_what_the_registry_holds(
+    storage: str, release: Release, gitlab_registry: GitLabRegistry
+) -> None:
+    """The issue's case: a re-run that fails at its first existence check must not claim the
+    registry is unchanged while it holds the whole release: the summary asks, then says."""
+    assert publish(release).exit_code == 0
+    gitlab_registry.faults.plan(
+        "status", times=1, status=500, method="GET", path_contains="/packages/generic/"
+    )
+    run = publish(release, "-o", "retries=0")
+    assert run.exit_code == 1, run.output
+    state = _state_line(run.output)
+    assert "unchanged" not in state
+    assert (
+        "All 6 signature file(s) are in the generic registry; 2 of 2 dist(s) are in the PyPI "
+        "registry (the same bytes as here)"
+    ) in state
+    assert publish(release).exit_code == 0
+
+
+@pytest.mark.parametrize(("where", "cut"), [("json", 300), ("text", 200)])
+def test_an_echoed_token_is_redacted_before_it_is_cut(
+    release: Release, gitlab_registry: GitLabRegistry, where: str, cut: int
+) -> None:
+    """A server echoes the job token right across the 300-character cut of a quoted GitLab
+    message (or the 200-character cut of a body that is not JSON): nothing of it may show."""
+    token = release.token
+    text = "x" * (cut - len(token) // 2) + token + " y"
+    body = json.dumps({"message": text}).encode() if where == "json" else text.encode()
+    ctype = "application/json" if where == "json" else "text/plain"
+    gitlab_registry.faults.plan(
+        "status", times=None, status=403, method="PUT", body=body, content_type=ctype
+    )
+    run = publish(release, "-o", "retries=0")
+    assert run.exit_code == 1, run.output
+    assert "HTTP 403" in run.output
+    assert token[:8] not in run.output
+    assert "x***" in run.output  # redacted where it stood, then cut
+
+
+def test_escape_sequences_from_the_server_are_not_printed(
+    release: Release, gitlab_registry: GitLabRegistry
+) -> None:
+    fake = "\x1b[2J\x1b[H\x1b]0;pwned\x07\nuploaded  pypi    alpha-1.0.0.tar.gz\r\u202e"
+    gitlab_registry.faults.plan(
+        "status",
+        times=None,
+        status=403,
+        method="PUT",
+        body=json.dumps({"message": f"403 Forbidden {fake}"}).encode(),
+        content_type="application/json",
+    )
+    run = publish(release, "-o", "retries=0")
+    assert run.exit_code == 1, run.output
+    assert "403 Forbidden" in run.output
+    for bad in ("\x1b", "\x07", "\r", "\u202e"):
+        assert bad not in run.output
+    assert not [x for x in run.output.splitlines() if x.startswith("uploaded  pypi")]
+
+
+def test_an_epoch_release_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+    local_sigstore: LocalSigstore,
+    gitlab_registry: GitLabRegistry,
+    hatch_home: dict[str, str],
+) -> None:
+    """PEP 440 epochs put '!' into file names, which GitLab's generic registry refuses: one
+    clear error, before a single request."""
+    rel = make_release(tmp_path, local_sigstore, gitlab_registry, hatch_home, version="1!2.0")
+    run = publish(rel)
+    assert run.exit_code == 1, run.output
+    assert "alpha-1!2.0-py3-none-any.whl" in run.output
+    assert "GitLab's generic registry refuses" in run.output
+    assert project_requests(gitlab_registry, rel.project) == []
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ order (no clocks), so every assertion here is deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections.abc import Callable, Mapping
@@ -164,3 +165,22 @@ def test_pypi_file_with_other_bytes_is_refused_without_sending(tmp_path: Path) -
     assert [f.item.filename for f in failed] == ["alpha-1.0.tar.gz"]
     assert "different contents" in failed[0].message
     assert "Refusing to overwrite" in failed[0].message
+
+
+def test_a_generic_name_gitlab_refuses_stops_the_run_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    plan = make_plan(tmp_path, [("alpha", "1.0")])
+    bad = plan.generic[1]
+    renamed = bad.path.rename(bad.path.with_name(bad.path.name.replace("-1.0", "-1.0@x")))
+    plan = dataclasses.replace(
+        plan, generic=(plan.generic[0], dataclasses.replace(bad, path=renamed), *plan.generic[2:])
+    )
+    registry = RecordingRegistry()
+    summary = execute(plan, registry, ListReporter())
+    assert registry.calls == []
+    (failed,) = summary.failures()
+    assert failed.item.filename == renamed.name
+    assert "'@'" in failed.message
+    assert "Nothing was sent." in failed.message
+    assert "The registry is unchanged" in summary.registry_state()  # asked: all absent

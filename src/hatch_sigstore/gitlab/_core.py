@@ -417,9 +417,12 @@ class ClientCore:
     # -- following redirects ----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _open(self, url: str, *, route: Route, action: str) -> Iterator[Followed]:
+    def _open(
+        self, url: str, *, route: Route, action: str, look_first: bool = False
+    ) -> Iterator[Followed]:
         """GET ``url`` streamed, following redirects (:func:`._redirects.follow`): credentials
         only to GitLab's own origins, https targets only (plain http within a loopback sandbox).
+        ``look_first``: yield a first redirect itself instead of following it.
         """
         with follow(
             self._http,
@@ -429,5 +432,6 @@ class ClientCore:
             api_url=self.api_url,
             action=action,
             redact=self._redact,
+            stop_at_redirect=look_first,
         ) as followed:
             yield followed

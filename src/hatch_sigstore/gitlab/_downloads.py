@@ -38,29 +38,27 @@ from hatch_sigstore.gitlab._uploads import ProgressCallback
 __all__ = ["Downloads", "file_mode"]
 
 _umask_lock = threading.Lock()
-_umask: list[int] = []
 
 
 def file_mode() -> int:
-    """The mode ``open()`` gives a new file here: 0o666 less the process's umask.
+    """The mode ``open()`` would give a new file now: 0o666 less the process's umask.
 
-    Read from ``/proc/self/status`` where Linux offers it; else by setting and restoring the
-    umask once, under a lock (``os.umask`` has no read-only form)."""
-    with _umask_lock:
-        if not _umask:
-            mask: int | None = None
-            try:
-                with open("/proc/self/status", encoding="ascii") as status:
-                    for line in status:
-                        if line.startswith("Umask:"):
-                            mask = int(line.split()[1], 8)
-            except (OSError, ValueError, IndexError):
-                mask = None
-            if mask is None:
-                mask = os.umask(0o077)
-                os.umask(mask)
-            _umask.append(mask)
-        return 0o666 & ~_umask[0]
+    Read from ``/proc/self/status`` where Linux offers it (no side effect); else by setting
+    and restoring the umask under a lock (``os.umask`` has no read-only form)."""
+    mask: int | None = None
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    mask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError, IndexError):
+        mask = None
+    if mask is None:
+        with _umask_lock:
+            mask = os.umask(0o077)
+            os.umask(mask)
+    return 0o666 & ~mask
 
 
 class Downloads(ClientCore):

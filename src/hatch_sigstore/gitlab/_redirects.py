@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urldefrag, urljoin
 
 import httpx
@@ -48,12 +49,11 @@ class Followed:
     hops: int
 
 
-def no_cookies() -> httpx.Cookies:
+def no_cookies() -> CookieJar:
     """A cookie jar that keeps nothing: a cookie set by one listener of a host would go to
-    every port of it (cookies ignore ports), an object store's included."""
-    from http.cookiejar import CookieJar, DefaultCookiePolicy
-
-    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    every port of it (cookies ignore ports), an object store's included. (A jar, not
+    ``httpx.Cookies``: httpx copies those into a jar of its own, losing the policy.)"""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @contextlib.contextmanager
@@ -67,12 +67,14 @@ def follow(
     action: str,
     redact: Callable[[str], str] = lambda text: text,
     max_redirects: int = MAX_REDIRECTS,
+    stop_at_redirect: bool = False,
 ) -> Iterator[Followed]:
     """GET ``url`` streamed, following redirects safely; yields the final :class:`Followed`.
 
     ``headers`` (credentials included) go only to URLs on an origin in ``home`` and only
     while the chain has not left them. Raises :class:`RegistryError` for a refused target, a
     loop or too many hops; transport errors propagate as httpx raises them.
+    ``stop_at_redirect``: yield the first redirect itself (its body unread), to look first.
     """
     at_home = any(same_origin(url, h) for h in home)
     send = dict(headers) if at_home else without_credentials(headers.items())
@@ -80,9 +82,23 @@ def follow(
     seen = {urldefrag(url)[0]}
     hops = 0
     while True:
-        with http.stream("GET", current, headers=send) as response:
+        try:
+            stream = http.stream("GET", current, headers=send)
+            response = stream.__enter__()
+        except httpx.InvalidURL:
+            # httpx parses a redirect's Location even when not following it
+            raise RegistryError(
+                redact(
+                    f"{origin(current)} redirected {action} to a location that is not a usable "
+                    "URL; refusing to follow."
+                ),
+                remediation="The server or a proxy in front of it is misconfigured or hostile; "
+                "check the API URL.",
+            ) from None
+        with contextlib.ExitStack() as close:
+            close.push(stream)
             location = response.headers.get("location")
-            if response.status_code not in _REDIRECTS or location is None:
+            if response.status_code not in _REDIRECTS or location is None or stop_at_redirect:
                 yield Followed(response, current, at_home, hops)
                 return
         # The redirect's body is never read: it is GitLab's "This resource has been moved".

@@ -189,13 +189,14 @@ class RegistryState(ClientCore):
     ) -> str | None:
         redirected = False
         try:
-            with self._http.stream("GET", url, headers=self._auth("generic")) as response:
+            with self._open(url, route="generic", action=action, look_first=True) as first:
+                response = first.response
                 status = response.status_code
                 if status == 200:
                     header: str = response.headers.get("x-checksum-sha256", "").strip().lower()
                     if SHA256_RE.match(header):
                         return header
-                    return self._hash_body(Followed(response, url, True, 0), max_bytes)
+                    return self._hash_body(first, max_bytes)
                 redirected = response.is_redirect
                 if not redirected:
                     body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
