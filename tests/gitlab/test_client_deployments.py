@@ -352,3 +352,37 @@ def test_downloads_get_the_mode_the_umask_gives(
         finally:
             os.umask(old)
     assert stat.S_IMODE(got.stat().st_mode) == mode
+
+
+# -- the README's troubleshooting quotes these messages as they are -------------------------------
+
+
+def _readme_blocks() -> str:
+    return (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_quotes_the_messages_exactly(gl: GitLabRegistry, tmp_path: Path) -> None:
+    project = gl.create_project("group/my-pkg")
+    creds = Credentials("job", gl.job_token(project), source="CI_JOB_TOKEN")
+    readme = _readme_blocks()
+    gl.settings.workhorse_maximum_size = True
+    gl.settings.max_pypi_file_size = 10
+    wheel, sha = make(tmp_path, "my_pkg-1.0-py3-none-any.whl")
+    with connect(gl, project, creds) as client, pytest.raises(RegistryError) as too_large:
+        client.pypi_upload(wheel, name="my-pkg", version="1.0", sha256=sha)
+    gl.protect_package(project, "my-*", package_type="generic")
+    bundle, sha = make(tmp_path, "my_pkg-1.0-py3-none-any.whl.sigstore.json")
+    with connect(gl, project, creds) as client, pytest.raises(RegistryError) as protected:
+        client.generic_upload("my-pkg", "1.0", bundle, sha256=sha)
+    env = {
+        "CI_JOB_TOKEN": "glcbt-x" * 5,
+        "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+        "CI_SERVER_URL": "https://gitlab.example.com",
+    }
+    with pytest.raises(ConfigError) as elsewhere:
+        RegistryClient("https://other.example.org/api/v4", "1", Credentials.from_env(env=env))
+    pat = Credentials.from_env(token_env="GITLAB_TOKEN", env={"GITLAB_TOKEN": "glpat-" + "x" * 20})
+    with pytest.raises(ConfigError) as plain:
+        RegistryClient("http://gitlab.example.com/api/v4", "1", pat)
+    for info in (too_large, protected, elsewhere, plain):
+        assert f"\n{info.value}\n" in readme, str(info.value)
