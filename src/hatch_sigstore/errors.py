@@ -142,35 +142,46 @@ def _forms(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= 4}
 
 
-def _hide_prefixes(text: str, form: str) -> str:
-    """Replace every run of ``text`` that starts like ``form`` (at least its first
-    ``_MIN_PREFIX`` characters, or all of a shorter form) and continues as it does."""
+def _spans(text: str, form: str) -> list[tuple[int, int]]:
+    """Where in ``text`` a run starts like ``form`` (at least its first ``_MIN_PREFIX``
+    characters, or all of a shorter form) and continues as it does: (start, end) pairs."""
     head = form[: min(len(form), _MIN_PREFIX)]
-    out: list[str] = []
-    pos = 0
-    while (start := text.find(head, pos)) >= 0:
+    spans = []
+    start = text.find(head)
+    while start >= 0:
         end = start + len(head)
         while end - start < len(form) and end < len(text) and text[end] == form[end - start]:
             end += 1
-        out += [text[pos:start], _REDACTED]
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
+        spans.append((start, end))
+        start = text.find(head, start + 1)
+    return spans
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every given secret and anything shaped like a token replaced by ``***``.
 
     A secret is caught as given, URL-encoded and base64-encoded, whole or cut short (any
-    prefix of 8 or more characters). Redact a text whole, *then* shorten it: a cut made first
-    can leave a secret's head that no longer matches (see :func:`quote`).
+    prefix of 8 or more characters). Every spelling is looked for in the text as it came, and
+    overlapping finds are joined before anything is replaced (one spelling's prefix must not
+    break up another's match). Redact a text whole, *then* shorten it: a cut made first can
+    leave a secret's head that no longer matches (see :func:`quote`).
     """
     forms: set[str] = set()
     for secret in secrets:
         if secret and len(secret) >= 4:
             forms |= _forms(secret)
-    for form in sorted(forms, key=len, reverse=True):  # longest first: no half-replaced forms
-        text = _hide_prefixes(text, form)
+    spans = sorted(span for form in forms for span in _spans(text, form))
+    if spans:
+        out: list[str] = []
+        pos = 0
+        for start, end in spans:
+            if end <= pos:
+                continue
+            if start >= pos:
+                out += [text[pos:start], _REDACTED]
+            pos = end
+        out.append(text[pos:])
+        text = "".join(out)
     for pattern, replacement in _secret_patterns():
         text = pattern.sub(replacement, text)
     return text
