@@ -134,6 +134,21 @@ def test_the_existence_check_under_object_storage(
     assert bool(gl.object_store_requests()) is streams
 
 
+def test_the_check_reports_the_newest_duplicate(gl: GitLabRegistry, project: Project) -> None:
+    """GitLab keeps generic duplicates and serves the newest: the Packages API answer must be
+    that one's sha256, not the first listed."""
+    job = gl.job_token(project)
+    url = gl.generic_url(project, "demo-pkg", "1.0.0", BUNDLE)
+    for data in (b"old bytes", b"new bytes"):
+        assert httpx.put(url, content=data, headers={"JOB-TOKEN": job}).status_code == 201
+    gl.clear_requests()
+    with connect(gl, project, Credentials("job", job)) as client:
+        assert client.generic_file_sha256("demo-pkg", "1.0.0", BUNDLE) == (
+            hashlib.sha256(b"new bytes").hexdigest()
+        )
+    assert gl.object_store_requests() == []  # answered by the Packages API
+
+
 def test_proxy_download_sends_the_checksum_header(
     gl: GitLabRegistry, project: Project, tmp_path: Path
 ) -> None:

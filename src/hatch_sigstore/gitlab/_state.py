@@ -251,26 +251,29 @@ class RegistryState(ClientCore):
                 f"{self.project_api_url}/packages",
                 {"package_type": package_type, "package_name": name, "package_version": version},
             )
-            # package_name is a case-insensitive substring filter: compare exactly here
+            # package_name is a case-insensitive substring filter: compare exactly here; the
+            # download routes serve only packages in the default status
             ids = [
                 p["id"]
                 for p in packages
                 if p.get("name") == name and p.get("version") == version
-                and isinstance(p.get("id"), int)
+                and p.get("status", "default") == "default" and isinstance(p.get("id"), int)
             ]  # fmt: skip
-            newest: dict[str, object] | None = None
+            newest_id, sha = -1, None
             for package_id in ids:
                 for entry in self._api_list(
                     f"{self.project_api_url}/packages/{package_id}/package_files", {}
                 ):
                     file_id = entry.get("id")
-                    if entry.get("file_name") != filename or not isinstance(file_id, int):
-                        continue
-                    if newest is None or file_id > newest["id"]:  # type: ignore[operator]
-                        newest = entry
+                    # the newest duplicate is the one the download routes serve
+                    if (
+                        entry.get("file_name") == filename
+                        and isinstance(file_id, int)
+                        and file_id > newest_id
+                    ):
+                        newest_id, sha = file_id, entry.get("file_sha256")
         except _UnavailableError:
             return None
-        sha = newest.get("file_sha256") if newest is not None else None
         return sha.lower() if isinstance(sha, str) and SHA256_RE.match(sha.lower()) else None
 
     def _api_list(self, url: str, params: Mapping[str, str]) -> list[dict[str, object]]:
