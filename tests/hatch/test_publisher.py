@@ -506,6 +506,27 @@ def test_escape_sequences_from_the_server_are_not_printed(
     assert not [x for x in run.output.splitlines() if x.startswith("uploaded  pypi")]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://gitlab.example.com/api/v4?private_token=INQUERYsecret0123",
+        "https://gitlab.example.com/api/v4?job_token=INQUERYsecret0123",
+        "https://oauth2:INQUERYsecret0123@gitlab.example.com/api/v4",
+        "http://gitlab.example.com/api/v4",
+    ],
+)
+def test_urls_that_would_expose_a_token_are_refused(
+    release: Release, gitlab_registry: GitLabRegistry, url: str
+) -> None:
+    run = publish(release, "-o", f"url={url}", "-o", "token-env=CI_JOB_TOKEN")
+    assert run.exit_code == 1, run.output
+    assert "INQUERYsecret" not in run.output
+    assert release.token not in run.output
+    assert project_requests(gitlab_registry, release.project) == []
+    if url.startswith("http://"):
+        assert "over plain http" in run.output
+
+
 def test_an_epoch_release_is_refused_before_anything_is_sent(
     tmp_path: Path,
     local_sigstore: LocalSigstore,

@@ -140,7 +140,8 @@ class GitLabPublisher(PublisherInterface):
         plan = build_plan(dists, results, settings)
         if settings.dry_run:
             self._show_plan(plan)
-            settings.credentials()  # a missing token fails the dry run too
+            # a missing token, or one that may not go to the URL, fails the dry run too
+            settings.credentials().check_destination(settings.api_url)
             require_preflight(results, settings)
             app.display_success("Dry run: nothing was sent to the registry.")
             return
