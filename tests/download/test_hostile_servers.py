@@ -675,7 +675,7 @@ def test_a_stalled_body_is_cut_by_the_idle_timeout_long_before_the_deadline(
         policy=Policy.cosign(cert_identity="x", cert_oidc_issuer="y"),  # never reached
         trust=TrustChoice(),
         deadline=120,
-        client_options={"timeout": 0.5, "retry_policy": RetryPolicy(retries=1, base_delay=0.01)},
+        client_options={"timeout": 2.0, "retry_policy": RetryPolicy(retries=1, base_delay=0.01)},
     )
     elapsed = time.monotonic() - started
     assert elapsed < 20, elapsed
