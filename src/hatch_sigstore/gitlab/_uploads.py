@@ -19,7 +19,7 @@ import httpx
 
 from hatch_sigstore._names import is_safe_filename
 from hatch_sigstore.errors import ConfigError, RegistryError
-from hatch_sigstore.gitlab._core import ClientCore, State
+from hatch_sigstore.gitlab._core import State
 from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, gitlab_message, not_gitlab_error
 from hatch_sigstore.gitlab._http import (
     SourceChangedError,
@@ -30,6 +30,7 @@ from hatch_sigstore.gitlab._http import (
 )
 from hatch_sigstore.gitlab._outcomes import UploadOutcome
 from hatch_sigstore.gitlab._retry import Retry, is_retryable_status, retrying
+from hatch_sigstore.gitlab._state import RegistryState
 
 __all__ = ["ProgressCallback", "Uploads"]
 
@@ -45,7 +46,7 @@ def _source_changed(action: str, exc: BaseException) -> RegistryError:
     )
 
 
-class Uploads(ClientCore):
+class Uploads(RegistryState):
     """The upload half of :class:`~hatch_sigstore.gitlab.RegistryClient`."""
 
     def pypi_upload(
@@ -111,7 +112,7 @@ class Uploads(ClientCore):
                     remediation="Check the package in GitLab's Packages and registries page.",
                     status=400,
                 )
-            raise self._error(response, body, action)
+            raise self._error(response, body, action, package=("pypi", name))
 
         return self._upload_loop(action, url, send, check, on_response)
 
@@ -328,6 +329,6 @@ class Uploads(ClientCore):
             message = (gitlab_message(body) or "").lower()
             if status == 400 and "duplicate package" in message and check() == "same":
                 return UploadOutcome.EXISTS_SAME
-            raise self._error(response, body, action)
+            raise self._error(response, body, action, package=("generic", package))
 
         return self._upload_loop(action, url, send, settled_check, on_response)

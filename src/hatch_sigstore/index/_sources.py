@@ -18,7 +18,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from hatch_sigstore._files import (
@@ -242,11 +242,7 @@ class GitLabClient:
         from hatch_sigstore.gitlab import Credentials
 
         self.credentials = Credentials.from_env(None, token_env, env=env)
-        self._options: dict[str, Any] = {
-            "timeout": timeout,
-            "allow_cross_host_redirects": True,
-            "retries": 2,
-        }
+        self._timeout = timeout
         self.api_url = api_url
         scope = project if project is not None else group
         assert scope is not None
@@ -264,7 +260,9 @@ class GitLabClient:
     def _client(self, project: str) -> RegistryClient:
         from hatch_sigstore.gitlab import RegistryClient
 
-        return RegistryClient(self.api_url, project, self.credentials, **self._options)
+        return RegistryClient(
+            self.api_url, project, self.credentials, timeout=self._timeout, retries=2
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:

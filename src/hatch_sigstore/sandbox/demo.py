@@ -155,7 +155,7 @@ def run_demo(
     example: str | os.PathLike[str] | None = None,
     keep: str | os.PathLike[str] | None = None,
     out: TextIO = sys.stdout,
-    object_storage: bool = False,
+    object_storage: bool = True,
 ) -> DemoResult:
     """Run the three jobs; every stage's output is printed, and a table at the end."""
     example_dir = find_example_project(example)
