@@ -9,7 +9,9 @@ certificate.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +33,16 @@ if TYPE_CHECKING:
     from hatch_sigstore.hatch._build_options import BuildOptions
     from hatch_sigstore.sign import SignOptions
 
-__all__ = ["expected_identity", "preflight", "sign_artifact"]
+__all__ = [
+    "artifact_reached",
+    "expect_artifact",
+    "expected_identity",
+    "preflight",
+    "remove_unsigned_leftovers",
+    "sign_artifact",
+]
+
+ARTIFACT_SUFFIXES = (".whl", ".tar.gz")
 
 
 class Notices(Protocol):
@@ -115,8 +126,126 @@ def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
     return folder.name.startswith("pip-") and tmp in folder.parents
 
 
+# -- nothing unsigned stays behind ------------------------------------------------------------
+
+# build_data of a target that will sign -> (its output folder, its artifacts before the build)
+_EXPECTED: dict[int, tuple[Path, dict[str, tuple[int, int, int]]]] = {}
+
+
+def _artifacts_in(folder: Path) -> dict[str, tuple[int, int, int]]:
+    found = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return {}
+    for entry in entries:
+        if entry.name.endswith(ARTIFACT_SUFFIXES) and entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            found[entry.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def expect_artifact(build_data: dict[str, object], directory: str) -> None:
+    """A target that must be signed starts: note what its output folder holds now."""
+    folder = Path(directory)
+    _EXPECTED[id(build_data)] = (folder, _artifacts_in(folder))
+    if len(_EXPECTED) == 1:
+        import atexit
+
+        atexit.register(remove_unsigned_leftovers)
+
+
+def artifact_reached(build_data: dict[str, object]) -> None:
+    """Our finalize runs for that target: from here on, sign_artifact answers for it."""
+    _EXPECTED.pop(id(build_data), None)
+
+
+def remove_unsigned_leftovers() -> list[Path]:
+    """At exit: artifacts written by a target whose finalize never reached us are removed.
+
+    That happens when the build fails between hatchling writing the artifact and our
+    ``finalize`` (another hook's ``finalize`` listed before ours raised): the artifact would
+    stay in the output folder, unsigned.
+    """
+    removed = []
+    for folder, before in list(_EXPECTED.values()):
+        for name, stamp in _artifacts_in(folder).items():
+            if before.get(name) == stamp:
+                continue
+            path = folder / name
+            with contextlib.suppress(OSError):
+                path.unlink()
+                remove_sidecars(path)
+                removed.append(path)
+                print(
+                    f"hatch-sigstore: removed {path}: the build failed before it was signed, "
+                    "and signing is on (nothing unsigned is left in the output folder).",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    _EXPECTED.clear()
+    return removed
+
+
+def _remove_artifact(exc: HatchSigstoreError, artifact: Path) -> HatchSigstoreError:
+    """Remove the unsigned artifact and its signature files; say so in the error."""
+    remove_sidecars(artifact)
+    try:
+        artifact.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        exc.message = (
+            f"{exc.message.rstrip()} {artifact.name} is unsigned and could not be removed from "
+            f"{artifact.parent} ({error.strerror}): delete it before publishing."
+        )
+    else:
+        exc.message = (
+            f"{exc.message.rstrip()} {artifact.name} was removed from {artifact.parent}, so "
+            "that nothing unsigned is left there."
+        )
+    exc.args = (exc.message,)
+    return exc
+
+
+def refuse_sandbox_env(artifact: Path) -> None:
+    """An artifact holding the sandbox's env file (it has tokens in it) is never signed."""
+    from hatch_sigstore._files import SANDBOX_ENV_NAME, is_sandbox_env
+
+    found = []
+    if artifact.name.endswith(".tar.gz"):
+        import tarfile
+
+        with tarfile.open(artifact) as archive:
+            for member in archive:
+                if member.isfile() and member.name.rsplit("/", 1)[-1] == SANDBOX_ENV_NAME:
+                    handle = archive.extractfile(member)
+                    if handle is not None and is_sandbox_env(handle.readline()):
+                        found.append(member.name)
+    elif artifact.name.endswith(".whl"):
+        import zipfile
+
+        with zipfile.ZipFile(artifact) as archive:
+            for name in archive.namelist():
+                if name.rsplit("/", 1)[-1] == SANDBOX_ENV_NAME:
+                    with archive.open(name) as handle:
+                        if is_sandbox_env(handle.readline()):
+                            found.append(name)
+    if found:
+        raise SigningError(
+            f"{artifact.name} contains the hatch-sigstore sandbox's env file "
+            f"({', '.join(found)}), which holds tokens; it is not signed.",
+            remediation="Keep the sandbox's state outside the project (the default of "
+            "`hatch-sigstore sandbox up`; drop --state-dir or point it outside), or exclude "
+            'it: [tool.hatch.build.targets.sdist] exclude = ["sandbox.env"].',
+        )
+
+
 def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> None:
-    """Sign ``artifact`` in its final folder and verify it; on failure keep no signature file."""
+    """Sign ``artifact`` in its final folder and verify it.
+
+    On failure neither the artifact nor any signature file of it is left in the folder.
+    """
     if _in_temporary_folder(artifact, os.environ):
         message = (
             f"{artifact.name} is being built in a temporary folder ({artifact.parent}) that "
@@ -132,21 +261,19 @@ def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> No
         notices.say_once("temporary", f"not signing: {message} {remediation}")
         return
     try:
+        refuse_sandbox_env(artifact)
         _sign_and_verify(options, artifact, notices)
     except HatchSigstoreError as exc:
-        remove_sidecars(artifact)
-        raise_clean(exc)
+        raise_clean(_remove_artifact(exc, artifact))
     except Exception as exc:
-        remove_sidecars(artifact)
         first = first_line(exc)
-        raise_clean(
-            SigningError(
-                f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
-                + (f": {first}" if first else "")
-                + ". No signature was kept for it.",
-                remediation="Re-run the build; if it persists, report it with this message.",
-            )
+        error = SigningError(
+            f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
+            + (f": {first}" if first else "")
+            + ".",
+            remediation="Re-run the build; if it persists, report it with this message.",
         )
+        raise_clean(_remove_artifact(error, artifact))
 
 
 def _sign_and_verify(options: BuildOptions, artifact: Path, notices: Notices) -> None:
