@@ -4,7 +4,8 @@ Kept out of :mod:`hatch_sigstore.hatch.build_hook`, which every build with the h
 where bytecode is not cached, compiles), so that a build with signing off pays for none of it.
 Every target of one build process signs in one shared session
 (:func:`hatch_sigstore.sign.shared_session`): an sdist and a wheel share one key and one
-certificate.
+certificate. Under ``hatch build``, which builds each target in a process of its own, a
+short-lived agent holds that session for all of them (:mod:`hatch_sigstore.hatch._agent`).
 """
 
 from __future__ import annotations
@@ -15,23 +16,21 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from hatch_sigstore._files import remove_sidecars
 from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import (
-    ConfigError,
     HatchSigstoreError,
     SigningError,
-    VerificationError,
     first_line,
 )
+from hatch_sigstore.hatch._agent import agent_wanted, sign_with_agent, start_agent
 from hatch_sigstore.hatch._errors import raise_clean
-from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
+from hatch_sigstore.hatch._sign_verify import Notices, expected_identity, sign_and_verify
 
 if TYPE_CHECKING:
     from hatch_sigstore.hatch._build_options import BuildOptions
-    from hatch_sigstore.sign import SignOptions
 
 __all__ = [
     "artifact_reached",
@@ -45,76 +44,16 @@ __all__ = [
 ARTIFACT_SUFFIXES = (".whl", ".tar.gz")
 
 
-class Notices(Protocol):
-    """Where the build's messages go (the build hook: hatch's terminal)."""
-
-    def say(self, message: str) -> None: ...
-
-    def say_once(self, key: str, message: str) -> None: ...
-
-
-def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
-    """Who must have signed: the hook's ``identity`` table, completed from the CI job.
-
-    Checked by the one identity model (:func:`hatch_sigstore.identity.expect`), each value named
-    by its TOML key or CI variable, before anything is signed.
-    """
-    ident = options.identity
-    table = f"{options.path}.identity"
-    base = None
-    if not (ident.server and ident.project_path and ident.ref):
-        base = ci.expected_identity()
-
-    def given(key: str, value: str | None, from_ci: str | None, variable: str) -> Given | None:
-        if value is not None:
-            return Given(value, Source.toml(f"{table}.{key}"))
-        return None if from_ci is None else Given(from_ci, Source.variable(variable))
-
-    project = given(
-        "project-path", ident.project_path, base.project_path if base else None, "CI_PROJECT_PATH"
-    )
-    if project is None:
-        raise ConfigError(
-            "Cannot tell which identity the signatures must carry: this is not a GitLab CI "
-            "job (CI_SERVER_URL and CI_PROJECT_PATH are unset) and "
-            f"`{table}.project-path` is not configured.",
-            remediation=f"Set `{table}` (project-path, ref, server), or "
-            f"`{options.path}.verify = false` to skip the check after signing.",
-        )
-    return expect(
-        server=given("server", ident.server, base.server if base else None, "CI_SERVER_URL"),
-        project_path=project,
-        ref=given("ref", ident.ref, base.ref if base else None, "CI_COMMIT_TAG/CI_COMMIT_BRANCH"),
-        config_path=given(
-            "config-path", ident.config_path, base.config_path if base else None, "CI_CONFIG_PATH"
-        ),
-        project_id=None
-        if base is None or base.project_id is None
-        else Given(base.project_id, Source.variable("CI_PROJECT_ID")),
-    )
-
-
-def _sign_options(options: BuildOptions) -> SignOptions:
-    from hatch_sigstore.sign import SignOptions
-
-    return SignOptions(
-        trust=options.trust(),
-        outputs=options.outputs,
-        rekor_version=options.rekor_version,
-        # the session finds the token itself, so its messages name the variable
-        token=None,
-        timeout=options.timeout,
-    )
-
-
 def preflight(options: BuildOptions) -> None:
     """Everything that can fail before an artifact exists: fail before building it."""
     from hatch_sigstore.sign import SignOptions, resolve_token
 
-    resolve_token(SignOptions(outputs=options.outputs, token=None))
+    token = resolve_token(SignOptions(outputs=options.outputs, token=None))
     options.trust()
     if options.verify:
         expected_identity(options, CIContext.from_env())
+    if agent_wanted():  # it gets the certificate while this target builds
+        start_agent(options, token)
 
 
 def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
@@ -262,7 +201,17 @@ def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> No
         return
     try:
         refuse_sandbox_env(artifact)
-        _sign_and_verify(options, artifact, notices)
+        messages = None
+        if agent_wanted():  # under `hatch build`: the job's one certificate, from the agent
+            from hatch_sigstore.sign import SignOptions, resolve_token
+
+            token = resolve_token(SignOptions(outputs=options.outputs, token=None))
+            messages = sign_with_agent(options, artifact, token)
+        if messages is None:
+            sign_and_verify(options, artifact, notices)
+        else:
+            for message in messages:
+                notices.say(message)
     except HatchSigstoreError as exc:
         raise_clean(_remove_artifact(exc, artifact))
     except Exception as exc:
@@ -274,36 +223,3 @@ def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> No
             remediation="Re-run the build; if it persists, report it with this message.",
         )
         raise_clean(_remove_artifact(error, artifact))
-
-
-def _sign_and_verify(options: BuildOptions, artifact: Path, notices: Notices) -> None:
-    from hatch_sigstore.sign import shared_session
-
-    sign_options = _sign_options(options)
-    identity = expected_identity(options, CIContext.from_env()) if options.verify else None
-    signed = shared_session(sign_options).sign([artifact])
-    written = [p.name for s in signed for p in s.written]
-    if identity is None:
-        notices.say(
-            f"signed {artifact.name} ({', '.join(written)}); not verified "
-            f"(`{options.path}.verify = false`)"
-        )
-        return
-    from hatch_sigstore.verify import Policy, verify_files
-
-    results = verify_files([artifact], Policy.gitlab(identity), sign_options.trust)
-    failed = [r for r in results if not r.ok]
-    if failed or not results:
-        reasons = "; ".join(f"{r.artifact.name}: {r.reason}" for r in failed) or "no result"
-        raise VerificationError(
-            f"{artifact.name} was signed, but the signature does not verify as "
-            f"{identity.san or identity.repository_uri} (issuer {identity.issuer}): "
-            f"{reasons}. Its signature files were removed.",
-            remediation=f"Check `{options.path}.identity` against the CI job's identity "
-            "(CI_SERVER_URL, CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/BRANCH) and the "
-            "trust config.",
-        )
-    notices.say(
-        f"signed and verified {artifact.name} as "
-        f"{identity.san or identity.repository_uri} ({', '.join(written)})"
-    )
