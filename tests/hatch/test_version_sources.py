@@ -464,3 +464,53 @@ def test_a_pkg_info_build_says_the_sdist_metadata_is_kept(
     assert "from an unpacked sdist" in message
     assert "PACKAGE_VERSION makes the version 1.2.4 (the sdist's is 1.2.3)" in message
     assert not (tmp_path / "o3").exists() or not list((tmp_path / "o3").iterdir())
+
+
+# -- the README's snippets build as the README says ------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_snippet(after: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```toml\n", text.index(after)) + len("```toml\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_readme_hatch_vcs_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "p"
+    (root / "src" / "my_package").mkdir(parents=True)
+    (root / "src" / "my_package" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(readme_snippet("**A project with a version source**"))
+    (root / ".gitignore").write_text("_version.py\ndist/\n")
+    _git(root, "init", "-q", "--initial-branch=main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "release")
+    _git(root, "tag", "v1.2.3")
+    (wheel,) = build_project(root, tmp_path / "local", targets=["wheel"])
+    assert wheel.name.startswith("my_package-1.2.3-")  # "a local build ... is 1.2.3"
+    set_env(
+        monkeypatch,
+        {"PACKAGE_VERSION": "0.1.0.dev42", "CI_PROJECT_URL": "https://gitlab.com/g/my_package"},
+    )
+    (wheel,) = build_project(root, tmp_path / "ci", targets=["wheel"])
+    assert wheel.name.startswith("my_package-0.1.0.dev42-")
+    assert "0.1.0.dev42" in _file_in_wheel(wheel, "my_package/_version.py")
+    assert urls_of(wheel_metadata(wheel)) == {"Homepage": "https://gitlab.com/g/my_package"}
+
+
+def test_the_readme_fancy_readme_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snippet = readme_snippet("**A project with hatch-fancy-pypi-readme**")
+    root = tmp_path / "p"
+    (root / "src" / "my_package").mkdir(parents=True)
+    (root / "src" / "my_package" / "__init__.py").write_text("")
+    pyproject = snippet.replace(
+        "[tool.hatch.metadata.hooks.sigstore]",
+        '[tool.hatch.metadata.hooks.sigstore]\nrename = true\nfallback-version = "0.0.0"',
+    )
+    pyproject += '\n[tool.hatch.build.targets.wheel]\npackages = ["src/my_package"]\n'
+
+    (root / "pyproject.toml").write_text(pyproject)
+    set_env(monkeypatch, {"CI_COMMIT_TAG": "v2.0.0", "CI_PROJECT_NAME": "ci-package"})
+    (wheel,) = build_project(root, targets=["wheel"])
+    assert wheel_metadata(wheel).get_payload() == "# ci_package 2.0.0"
