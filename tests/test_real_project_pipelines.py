@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
 
 from build_helpers import sdist_pkg_info, wheel_metadata
-from ci_runner import EXAMPLE_CI, JobResult, run_pipeline, runner_env
+from ci_runner import JobResult
 from dev_cache import offline_env, wheelhouse
-from hatch_sigstore.sandbox.rehearsal import Pipeline, pipeline_variables
+from hatch_sigstore.sandbox.rehearsal import Pipeline
 from real_projects import PROJECTS, Checkout, add_tables, git, real_project
-from test_pipeline import links, registry, runner_bin
+from test_pipeline import all_jobs_passed, links, registry, run_example_pipeline, runner_bin
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
@@ -78,16 +77,6 @@ def _upload_dependencies(
     )  # fmt: skip
 
 
-def _light(ci: dict[str, Any]) -> dict[str, Any]:
-    """The component's jobs without their `pip install` lines."""
-    return {
-        name: {**job, "script": [line for line in job["script"] if "pip install" not in line]}
-        if isinstance(job, dict) and "script" in job
-        else job
-        for name, job in ci.items()
-    }
-
-
 def release(
     checkout: Checkout,
     pipeline: Pipeline,
@@ -105,45 +94,16 @@ def release(
     token = registry.personal_token(project=registry_project)
     if full:
         _upload_dependencies(registry, registry_project, token, name)
-    coordinates = {
-        "project_path": path,
-        "ref": pipeline.ref,
-        "ref_type": pipeline.ref_type,
-        "project_id": str(registry_project.id),
-    }
-    ci = sigstore.ci_env(**coordinates)
-    del ci["SIGSTORE_ID_TOKEN"]  # only jobs with id_tokens get one
-    ci.update(
-        pipeline_variables(pipeline, pipeline_id=4242, sha=ci["CI_COMMIT_SHA"], project_root=None)
-    )
-    ci.update(
-        {
-            "CI_PROJECT_DIR": str(checkout.root),
-            "CI_API_V4_URL": registry.api_url,
-            "CI_JOB_TOKEN": registry.job_token(registry_project),
-            "PIP_INDEX_URL": registry.simple_url(registry_project, token=token),
-            "PIP_FIND_LINKS": " ".join(str(links[k]) for k in ("wheelhouse", "ours")),
-            "PIP_CONFIG_FILE": "/dev/null",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "UV_FIND_LINKS": ",".join(str(links[k]) for k in ("wheelhouse", "ours")),
-            "UV_NO_INDEX": "1",
-            "UV_CACHE_DIR": str(home / "uv-cache"),
-            "HATCH_DATA_DIR": str(home / "hatch-data"),
-            "HATCH_CACHE_DIR": str(home / "hatch-cache"),
-            "NO_COLOR": "1",
-        }
-    )
-    jobs = yaml.safe_load(EXAMPLE_CI.read_text(encoding="utf-8"))
-    bin_dir = runner_bin if full else Path(sys.executable).parent
-
-    def mint(audience: str) -> str:
-        return sigstore.mint_token(**coordinates, audience=audience, expires_in=900)
-
-    results = run_pipeline(
-        jobs if full else _light(jobs),
-        workdir=checkout.root,
-        env=runner_env(bin_dir, ci),
-        mint_id_token=mint,
+    project = {"project": registry_project, "token": token, "path": path, "checkout": checkout.root}
+    results = run_example_pipeline(
+        pipeline,
+        project=project,
+        sigstore=sigstore,
+        registry=registry,
+        links=links,
+        runner_bin=runner_bin,
+        home=home,
+        light=not full,
     )
     return results, registry_project
 
@@ -190,12 +150,7 @@ def test_real_project_releases_through_the_sandbox(
         runner_bin=runner_bin,
         home=tmp_path / "home",
     )
-    log = "\n".join(f"== {r.name} (exit {r.returncode})\n{r.output}" for r in results)
-    assert [(r.name, r.ok) for r in results] == [
-        ("build", True),
-        ("publish", True),
-        ("consumer_verification", True),
-    ], log
+    log = all_jobs_passed(results)
     assert results[0].variables == {"RELEASE_NAME": project.name, "RELEASE_VERSION": version}
     assert "eyJ" not in log  # no ID token reached a log
 

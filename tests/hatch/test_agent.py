@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from build_helpers import CI_METADATA, clear_ci_env, set_env
+from build_helpers import ci, clear_ci_env
 from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import SigningError
 from hatch_sigstore.hatch import _agent
@@ -27,6 +27,8 @@ from hatch_sigstore.hatch._build_options import BuildOptions
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
+
+__all__ = ["ci"]  # the fixture, imported for pytest
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets only")
 
@@ -43,14 +45,6 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         agent.terminate()
         agent.wait(timeout=30)
     shutil.rmtree(runtime, ignore_errors=True)
-
-
-@pytest.fixture
-def ci(local_sigstore: LocalSigstore, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    local_sigstore.clear_faults()
-    env = {**local_sigstore.ci_env(), **CI_METADATA}
-    set_env(monkeypatch, env)
-    return env
 
 
 def options(tmp_path: Path) -> BuildOptions:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from build_helpers import CI_METADATA, clear_ci_env, make_project, set_env
 from build_helpers import build as build_project
+from build_helpers import ci, clear_ci_env, make_project, set_env
 from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import (
     ConfigError,
@@ -34,6 +34,8 @@ from hatch_sigstore.verify import Policy, verify_files
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
 
+__all__ = ["ci"]  # the fixture, imported for pytest
+
 PATH = "tool.hatch.build.hooks.sigstore"
 
 
@@ -43,15 +45,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     build_hook.reset_process_state()
     yield
     build_hook.reset_process_state()
-
-
-@pytest.fixture
-def ci(local_sigstore: LocalSigstore, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A complete GitLab-CI-like environment with a fresh token, plus the metadata variables."""
-    local_sigstore.clear_faults()
-    env = {**local_sigstore.ci_env(), **CI_METADATA}
-    set_env(monkeypatch, env)
-    return env
 
 
 def assert_verified(paths: list[Path], local_sigstore: LocalSigstore) -> None:
