@@ -9,8 +9,12 @@ import textwrap
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from hatch_sigstore.sandbox import LocalSigstore
 
 # Every variable the hooks read: tests start from none of them and add what they need.
 CI_VARIABLES = (
@@ -59,6 +63,18 @@ Source = "https://example.invalid/static-source"
 BUILD_HOOK = """
 [tool.hatch.build.hooks.sigstore]
 """
+
+
+@pytest.fixture
+def ci(local_sigstore: LocalSigstore, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A complete GitLab-CI-like environment with a fresh token, plus the metadata variables.
+
+    A fixture: import it into the test module (``from build_helpers import ci``).
+    """
+    local_sigstore.clear_faults()
+    env = {**local_sigstore.ci_env(), **CI_METADATA}
+    set_env(monkeypatch, env)
+    return env
 
 
 def clear_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:

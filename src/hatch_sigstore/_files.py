@@ -1,7 +1,8 @@
 """Files on disk: the names of the signature files beside each artifact, and streamed sha256.
 
-One place for both, shared by signing, verification, publishing and downloading. Standard
-library only.
+One place for both, shared by signing, verification, publishing and downloading; also how the
+sandbox's env file is recognised (the build hook refuses to sign an artifact holding one).
+Standard library only.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ __all__ = [
     "BUNDLE_SUFFIX",
     "CERTIFICATE_SUFFIX",
     "LEGACY_BUNDLE_SUFFIX",
+    "SANDBOX_ENV_MARKER",
+    "SANDBOX_ENV_NAME",
     "SIDECAR_SUFFIXES",
     "SIGNATURE_SUFFIX",
+    "is_sandbox_env",
     "is_sidecar",
     "remove_sidecars",
     "sha256_file",
@@ -37,6 +41,19 @@ SIDECAR_SUFFIXES = (
     ATTESTATION_SUFFIX,
     LEGACY_BUNDLE_SUFFIX,
 )
+
+
+# The env file ``hatch-sigstore sandbox up`` writes (it holds tokens): always this name, and
+# always this first line, so a tool can tell it from any other ``.env`` file without reading on.
+SANDBOX_ENV_NAME = "sandbox.env"
+SANDBOX_ENV_MARKER = "# hatch-sigstore-sandbox-env"
+
+
+def is_sandbox_env(first_line: str | bytes) -> bool:
+    """Whether a file starting with ``first_line`` is a sandbox env file."""
+    if isinstance(first_line, bytes):
+        first_line = first_line.decode("utf-8", "replace")
+    return first_line.lstrip("\ufeff").startswith(SANDBOX_ENV_MARKER)
 
 
 def is_sidecar(path: str | Path) -> bool:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from build_helpers import CI_METADATA, clear_ci_env, make_project, set_env
 from build_helpers import build as build_project
+from build_helpers import ci, clear_ci_env, make_project, set_env
 from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import (
     ConfigError,
@@ -34,6 +34,8 @@ from hatch_sigstore.verify import Policy, verify_files
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
 
+__all__ = ["ci"]  # the fixture, imported for pytest
+
 PATH = "tool.hatch.build.hooks.sigstore"
 
 
@@ -43,15 +45,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     build_hook.reset_process_state()
     yield
     build_hook.reset_process_state()
-
-
-@pytest.fixture
-def ci(local_sigstore: LocalSigstore, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A complete GitLab-CI-like environment with a fresh token, plus the metadata variables."""
-    local_sigstore.clear_faults()
-    env = {**local_sigstore.ci_env(), **CI_METADATA}
-    set_env(monkeypatch, env)
-    return env
 
 
 def assert_verified(paths: list[Path], local_sigstore: LocalSigstore) -> None:
@@ -445,8 +438,9 @@ def test_identity_mismatch_fails_and_keeps_no_signature(
     assert "other/project" in message
     assert "identity" in message
     wheel = root / "dist" / "my_ci_project-1.2.3-py3-none-any.whl"
-    assert wheel.is_file()
-    assert sidecars_of(wheel) == {}
+    # signed with the wrong identity: neither the wheel nor a signature of it stays in dist/
+    assert f"{wheel.name} was removed from {wheel.parent}" in message
+    assert list((root / "dist").iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -566,8 +560,90 @@ def test_failures_fail_the_build_and_leave_no_signature(
     assert "Traceback" not in message
     assert ci["SIGSTORE_ID_TOKEN"] not in message
     wheel = dist / "my_ci_project-1.2.3-py3-none-any.whl"
-    if wheel.exists():  # failed while signing: no signature of it at all, not even the stale one
-        assert sidecars_of(wheel) == {}
+    if "was removed from" in message:  # failed while signing: the wheel and every signature
+        assert f"{wheel.name} was removed from {dist}" in message  # of it (even the stale one)
+        assert list(dist.iterdir()) == []  # are gone: nothing unsigned stays behind
     else:  # failed before building anything: nothing was written or removed
         assert sorted(p.name for p in dist.iterdir()) == [wheel.name + ".sigstore.json"]
     assert not [p for p in dist.iterdir() if ".tmp" in p.name or p.name.startswith(".")]
+
+
+# -- nothing unsigned stays behind --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    ["# hatch-sigstore-sandbox-env", "\ufeff# hatch-sigstore-sandbox-env (written by up)"],
+)
+def test_an_sdist_holding_the_sandbox_env_file_is_refused_and_removed(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore, first_line: str
+) -> None:
+    from hatch_sigstore._files import SANDBOX_ENV_NAME
+
+    local_sigstore.reset_stats()
+    root = make_project(tmp_path / "p")
+    (root / "state").mkdir()  # `sandbox up --state-dir state`: inside the project
+    (root / "state" / SANDBOX_ENV_NAME).write_text(f"{first_line}\nexport CI_JOB_TOKEN=x\n")
+    with pytest.raises(SigningError) as info:
+        build_project(root, targets=["sdist"])
+    message = str(info.value)
+    assert "contains the hatch-sigstore sandbox's env file" in message
+    assert f"state/{SANDBOX_ENV_NAME}" in message
+    assert "my_ci_project-1.2.3.tar.gz was removed from" in message
+    assert list((root / "dist").iterdir()) == []
+    assert local_sigstore.stats["fulcio"] == 0  # refused before anything was signed
+
+
+def test_an_ordinary_file_of_that_name_is_signed(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    root = make_project(tmp_path / "p")
+    (root / "sandbox.env").write_text("# my own settings\nX=1\n")
+    (sdist,) = build_project(root, targets=["sdist"])
+    assert ".sigstore.json" in sidecars_of(sdist)
+
+
+FAILING_FINALIZE = """\
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+class CustomBuildHook(BuildHookInterface):
+    def finalize(self, version, build_data, artifact_path):
+        raise RuntimeError("another hook failed")
+"""
+
+
+def test_an_artifact_another_hook_failed_before_we_signed_it_is_removed_at_exit(
+    tmp_path: Path, ci: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hatch_sigstore.hatch._build_signing import remove_unsigned_leftovers
+
+    root = make_project(
+        tmp_path / "p",
+        build_hook="[tool.hatch.build.hooks.custom]\n\n[tool.hatch.build.hooks.sigstore]\n",
+    )
+    (root / "hatch_build.py").write_text(FAILING_FINALIZE)
+    dist = root / "dist"
+    dist.mkdir()
+    (dist / "other-1.0.tar.gz").write_bytes(b"an earlier build of something else")
+    with pytest.raises(RuntimeError, match="another hook failed"):
+        build_project(root, targets=["wheel"])
+    wheel = dist / "my_ci_project-1.2.3-py3-none-any.whl"
+    assert wheel.is_file()  # hatchling wrote it; our finalize never ran
+    assert remove_unsigned_leftovers() == [wheel]  # what atexit runs
+    assert sorted(p.name for p in dist.iterdir()) == ["other-1.0.tar.gz"]
+    assert f"hatch-sigstore: removed {wheel}: the build failed before it was signed" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_signed_build_leaves_nothing_for_the_exit_handler(
+    tmp_path: Path, ci: dict[str, str]
+) -> None:
+    from hatch_sigstore.hatch._build_signing import remove_unsigned_leftovers
+
+    root = make_project(tmp_path / "p")
+    sdist, wheel = build_project(root)
+    assert remove_unsigned_leftovers() == []
+    assert sdist.is_file()
+    assert wheel.is_file()

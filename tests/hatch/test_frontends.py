@@ -138,11 +138,16 @@ def test_frontend_builds_rewrites_and_signs(
         {**local_sigstore.ci_env(), **CI_METADATA, "HATCH_SIGSTORE_SIGN": "required"},
     )
     root = example(tmp_path)
+    local_sigstore.reset_stats()
     done = run(frontend, root, env)
     assert done.returncode == 0, done.stdout + done.stderr
+    stats = local_sigstore.stats
     check_artifacts(root / "dist", local_sigstore)
     assert "signed and verified" in done.stdout + done.stderr
     assert env["SIGSTORE_ID_TOKEN"] not in done.stdout + done.stderr
+    assert stats["rekor_create"] == 2
+    if frontend == "hatch build":  # two build processes, one certificate (hatch._agent)
+        assert stats["fulcio"] == 1
 
 
 @pytest.mark.parametrize("frontend", list(COMMANDS))

@@ -114,6 +114,42 @@ OPTS = {"rename": True, "fallback-version": "0.0.0", "urls": {"Homepage": "h", "
             id="version-from-source",
         ),
         pytest.param(
+            {"name": "t", "version": "1.0", "dynamic": ["version"]},
+            {},
+            {"PACKAGE_VERSION": "2.0"},
+            {"name": None, "version": "2.0", "urls": None},
+            id="ci-version-over-source",
+        ),
+        pytest.param(
+            {"name": "t", "version": "1.0", "urls": {"Homepage": "a", "Docs": "d"}},
+            {},
+            {"CI_PROJECT_URL": "https://x.example/p"},
+            {
+                "name": None,
+                "version": None,
+                "urls": {"Homepage": "https://x.example/p", "Docs": "d"},
+            },
+            id="static-urls-homepage",
+        ),
+        pytest.param(
+            {"name": "t", "version": "1.0", "dynamic": ["urls"], "urls": {"Docs": "d"}},
+            {},
+            {"CI_PROJECT_URL": "https://x.example/p"},
+            {
+                "name": None,
+                "version": None,
+                "urls": {"Docs": "d", "Homepage": "https://x.example/p"},
+            },
+            id="another-hooks-urls",
+        ),
+        pytest.param(
+            {"name": "t", "version": "1.0", "dynamic": ["urls"], "urls": {"Docs": "d"}},
+            {},
+            {},
+            {"name": None, "version": None, "urls": None},
+            id="another-hooks-urls-untouched",
+        ),
+        pytest.param(
             BASE,
             {
                 **OPTS,
@@ -167,18 +203,18 @@ def test_plan(
             BASE, OPTS, {"CI_PROJECT_NAME": "bad name!"}, "CI_PROJECT_NAME", id="bad-name"
         ),
         pytest.param(
-            {"name": "t", "version": "1.0", "dynamic": ["version"]},
-            {},
-            {"PACKAGE_VERSION": "2.0"},
-            "[tool.hatch.version]",
-            id="two-sources",
-        ),
-        pytest.param(
             {"name": "t", "version": "1.0", "urls": {}},
             {"urls": {"a": "b"}},
             {},
-            "project.dynamic",
+            "[project.urls]",
             id="urls-static",
+        ),
+        pytest.param(
+            {"name": "t", "version": "1.0"},
+            {"urls": {"a": "b"}},
+            {},
+            "project.dynamic",
+            id="urls-not-dynamic",
         ),
     ],
 )
@@ -330,24 +366,6 @@ def test_bad_ci_values_fail_the_build_with_one_message(
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__
     assert not (root / "dist").exists() or not list((root / "dist").iterdir())
-
-
-def test_version_source_and_ci_version_conflict(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = make_project(
-        tmp_path / "p",
-        metadata_hook="[tool.hatch.metadata.hooks.sigstore]\n",
-        extra='\n[tool.hatch.version]\npath = "src/toy/__init__.py"\n',
-        dynamic=("version",),
-    )
-    init = root / "src" / "toy" / "__init__.py"
-    init.write_text('__version__ = "4.5.6"\n')
-    (wheel,) = build_project(root, targets=["wheel"])
-    assert wheel.name == "toy_orig-4.5.6-py3-none-any.whl"  # the source is the fallback
-    monkeypatch.setenv("PACKAGE_VERSION", "1.0")
-    with pytest.raises(ConfigError, match=r"\[tool.hatch.version\]"):
-        build_project(root, tmp_path / "o2", targets=["wheel"])
 
 
 # -- the pyproject.toml rewrite ---------------------------------------------------------

@@ -4,106 +4,56 @@ Kept out of :mod:`hatch_sigstore.hatch.build_hook`, which every build with the h
 where bytecode is not cached, compiles), so that a build with signing off pays for none of it.
 Every target of one build process signs in one shared session
 (:func:`hatch_sigstore.sign.shared_session`): an sdist and a wheel share one key and one
-certificate.
+certificate. Under ``hatch build``, which builds each target in a process of its own, a
+short-lived agent holds that session for all of them (:mod:`hatch_sigstore.hatch._agent`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from hatch_sigstore._files import remove_sidecars
 from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import (
-    ConfigError,
     HatchSigstoreError,
     SigningError,
-    VerificationError,
     first_line,
 )
+from hatch_sigstore.hatch._agent import agent_wanted, sign_with_agent, start_agent
 from hatch_sigstore.hatch._errors import raise_clean
-from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
+from hatch_sigstore.hatch._sign_verify import Notices, expected_identity, sign_and_verify
 
 if TYPE_CHECKING:
     from hatch_sigstore.hatch._build_options import BuildOptions
-    from hatch_sigstore.sign import SignOptions
 
-__all__ = ["expected_identity", "preflight", "sign_artifact"]
+__all__ = [
+    "artifact_reached",
+    "expect_artifact",
+    "expected_identity",
+    "preflight",
+    "remove_unsigned_leftovers",
+    "sign_artifact",
+]
 
-
-class Notices(Protocol):
-    """Where the build's messages go (the build hook: hatch's terminal)."""
-
-    def say(self, message: str) -> None: ...
-
-    def say_once(self, key: str, message: str) -> None: ...
-
-
-def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
-    """Who must have signed: the hook's ``identity`` table, completed from the CI job.
-
-    Checked by the one identity model (:func:`hatch_sigstore.identity.expect`), each value named
-    by its TOML key or CI variable, before anything is signed.
-    """
-    ident = options.identity
-    table = f"{options.path}.identity"
-    base = None
-    if not (ident.server and ident.project_path and ident.ref):
-        base = ci.expected_identity()
-
-    def given(key: str, value: str | None, from_ci: str | None, variable: str) -> Given | None:
-        if value is not None:
-            return Given(value, Source.toml(f"{table}.{key}"))
-        return None if from_ci is None else Given(from_ci, Source.variable(variable))
-
-    project = given(
-        "project-path", ident.project_path, base.project_path if base else None, "CI_PROJECT_PATH"
-    )
-    if project is None:
-        raise ConfigError(
-            "Cannot tell which identity the signatures must carry: this is not a GitLab CI "
-            "job (CI_SERVER_URL and CI_PROJECT_PATH are unset) and "
-            f"`{table}.project-path` is not configured.",
-            remediation=f"Set `{table}` (project-path, ref, server), or "
-            f"`{options.path}.verify = false` to skip the check after signing.",
-        )
-    return expect(
-        server=given("server", ident.server, base.server if base else None, "CI_SERVER_URL"),
-        project_path=project,
-        ref=given("ref", ident.ref, base.ref if base else None, "CI_COMMIT_TAG/CI_COMMIT_BRANCH"),
-        config_path=given(
-            "config-path", ident.config_path, base.config_path if base else None, "CI_CONFIG_PATH"
-        ),
-        project_id=None
-        if base is None or base.project_id is None
-        else Given(base.project_id, Source.variable("CI_PROJECT_ID")),
-    )
-
-
-def _sign_options(options: BuildOptions) -> SignOptions:
-    from hatch_sigstore.sign import SignOptions
-
-    return SignOptions(
-        trust=options.trust(),
-        outputs=options.outputs,
-        rekor_version=options.rekor_version,
-        # the session finds the token itself, so its messages name the variable
-        token=None,
-        timeout=options.timeout,
-    )
+ARTIFACT_SUFFIXES = (".whl", ".tar.gz")
 
 
 def preflight(options: BuildOptions) -> None:
     """Everything that can fail before an artifact exists: fail before building it."""
     from hatch_sigstore.sign import SignOptions, resolve_token
 
-    resolve_token(SignOptions(outputs=options.outputs, token=None))
+    token = resolve_token(SignOptions(outputs=options.outputs, token=None))
     options.trust()
     if options.verify:
         expected_identity(options, CIContext.from_env())
+    if agent_wanted():  # it gets the certificate while this target builds
+        start_agent(options, token)
 
 
 def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
@@ -115,8 +65,126 @@ def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:
     return folder.name.startswith("pip-") and tmp in folder.parents
 
 
+# -- nothing unsigned stays behind ------------------------------------------------------------
+
+# build_data of a target that will sign -> (its output folder, its artifacts before the build)
+_EXPECTED: dict[int, tuple[Path, dict[str, tuple[int, int, int]]]] = {}
+
+
+def _artifacts_in(folder: Path) -> dict[str, tuple[int, int, int]]:
+    found = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return {}
+    for entry in entries:
+        if entry.name.endswith(ARTIFACT_SUFFIXES) and entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            found[entry.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def expect_artifact(build_data: dict[str, object], directory: str) -> None:
+    """A target that must be signed starts: note what its output folder holds now."""
+    folder = Path(directory)
+    _EXPECTED[id(build_data)] = (folder, _artifacts_in(folder))
+    if len(_EXPECTED) == 1:
+        import atexit
+
+        atexit.register(remove_unsigned_leftovers)
+
+
+def artifact_reached(build_data: dict[str, object]) -> None:
+    """Our finalize runs for that target: from here on, sign_artifact answers for it."""
+    _EXPECTED.pop(id(build_data), None)
+
+
+def remove_unsigned_leftovers() -> list[Path]:
+    """At exit: artifacts written by a target whose finalize never reached us are removed.
+
+    That happens when the build fails between hatchling writing the artifact and our
+    ``finalize`` (another hook's ``finalize`` listed before ours raised): the artifact would
+    stay in the output folder, unsigned.
+    """
+    removed = []
+    for folder, before in list(_EXPECTED.values()):
+        for name, stamp in _artifacts_in(folder).items():
+            if before.get(name) == stamp:
+                continue
+            path = folder / name
+            with contextlib.suppress(OSError):
+                path.unlink()
+                remove_sidecars(path)
+                removed.append(path)
+                print(
+                    f"hatch-sigstore: removed {path}: the build failed before it was signed, "
+                    "and signing is on (nothing unsigned is left in the output folder).",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    _EXPECTED.clear()
+    return removed
+
+
+def _remove_artifact(exc: HatchSigstoreError, artifact: Path) -> HatchSigstoreError:
+    """Remove the unsigned artifact and its signature files; say so in the error."""
+    remove_sidecars(artifact)
+    try:
+        artifact.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        exc.message = (
+            f"{exc.message.rstrip()} {artifact.name} is unsigned and could not be removed from "
+            f"{artifact.parent} ({error.strerror}): delete it before publishing."
+        )
+    else:
+        exc.message = (
+            f"{exc.message.rstrip()} {artifact.name} was removed from {artifact.parent}, so "
+            "that nothing unsigned is left there."
+        )
+    exc.args = (exc.message,)
+    return exc
+
+
+def refuse_sandbox_env(artifact: Path) -> None:
+    """An artifact holding the sandbox's env file (it has tokens in it) is never signed."""
+    from hatch_sigstore._files import SANDBOX_ENV_NAME, is_sandbox_env
+
+    found = []
+    if artifact.name.endswith(".tar.gz"):
+        import tarfile
+
+        with tarfile.open(artifact) as archive:
+            for member in archive:
+                if member.isfile() and member.name.rsplit("/", 1)[-1] == SANDBOX_ENV_NAME:
+                    handle = archive.extractfile(member)
+                    if handle is not None and is_sandbox_env(handle.readline()):
+                        found.append(member.name)
+    elif artifact.name.endswith(".whl"):
+        import zipfile
+
+        with zipfile.ZipFile(artifact) as archive:
+            for name in archive.namelist():
+                if name.rsplit("/", 1)[-1] == SANDBOX_ENV_NAME:
+                    with archive.open(name) as handle:
+                        if is_sandbox_env(handle.readline()):
+                            found.append(name)
+    if found:
+        raise SigningError(
+            f"{artifact.name} contains the hatch-sigstore sandbox's env file "
+            f"({', '.join(found)}), which holds tokens; it is not signed.",
+            remediation="Keep the sandbox's state outside the project (the default of "
+            "`hatch-sigstore sandbox up`; drop --state-dir or point it outside), or exclude "
+            'it: [tool.hatch.build.targets.sdist] exclude = ["sandbox.env"].',
+        )
+
+
 def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> None:
-    """Sign ``artifact`` in its final folder and verify it; on failure keep no signature file."""
+    """Sign ``artifact`` in its final folder and verify it.
+
+    On failure neither the artifact nor any signature file of it is left in the folder.
+    """
     if _in_temporary_folder(artifact, os.environ):
         message = (
             f"{artifact.name} is being built in a temporary folder ({artifact.parent}) that "
@@ -132,51 +200,26 @@ def sign_artifact(options: BuildOptions, artifact: Path, notices: Notices) -> No
         notices.say_once("temporary", f"not signing: {message} {remediation}")
         return
     try:
-        _sign_and_verify(options, artifact, notices)
+        refuse_sandbox_env(artifact)
+        messages = None
+        if agent_wanted():  # under `hatch build`: the job's one certificate, from the agent
+            from hatch_sigstore.sign import SignOptions, resolve_token
+
+            token = resolve_token(SignOptions(outputs=options.outputs, token=None))
+            messages = sign_with_agent(options, artifact, token)
+        if messages is None:
+            sign_and_verify(options, artifact, notices)
+        else:
+            for message in messages:
+                notices.say(message)
     except HatchSigstoreError as exc:
-        remove_sidecars(artifact)
-        raise_clean(exc)
+        raise_clean(_remove_artifact(exc, artifact))
     except Exception as exc:
-        remove_sidecars(artifact)
         first = first_line(exc)
-        raise_clean(
-            SigningError(
-                f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
-                + (f": {first}" if first else "")
-                + ". No signature was kept for it.",
-                remediation="Re-run the build; if it persists, report it with this message.",
-            )
+        error = SigningError(
+            f"Signing {artifact.name} failed unexpectedly: {type(exc).__name__}"
+            + (f": {first}" if first else "")
+            + ".",
+            remediation="Re-run the build; if it persists, report it with this message.",
         )
-
-
-def _sign_and_verify(options: BuildOptions, artifact: Path, notices: Notices) -> None:
-    from hatch_sigstore.sign import shared_session
-
-    sign_options = _sign_options(options)
-    identity = expected_identity(options, CIContext.from_env()) if options.verify else None
-    signed = shared_session(sign_options).sign([artifact])
-    written = [p.name for s in signed for p in s.written]
-    if identity is None:
-        notices.say(
-            f"signed {artifact.name} ({', '.join(written)}); not verified "
-            f"(`{options.path}.verify = false`)"
-        )
-        return
-    from hatch_sigstore.verify import Policy, verify_files
-
-    results = verify_files([artifact], Policy.gitlab(identity), sign_options.trust)
-    failed = [r for r in results if not r.ok]
-    if failed or not results:
-        reasons = "; ".join(f"{r.artifact.name}: {r.reason}" for r in failed) or "no result"
-        raise VerificationError(
-            f"{artifact.name} was signed, but the signature does not verify as "
-            f"{identity.san or identity.repository_uri} (issuer {identity.issuer}): "
-            f"{reasons}. Its signature files were removed.",
-            remediation=f"Check `{options.path}.identity` against the CI job's identity "
-            "(CI_SERVER_URL, CI_PROJECT_PATH, CI_CONFIG_PATH, CI_COMMIT_TAG/BRANCH) and the "
-            "trust config.",
-        )
-    notices.say(
-        f"signed and verified {artifact.name} as "
-        f"{identity.san or identity.repository_uri} ({', '.join(written)})"
-    )
+        raise_clean(_remove_artifact(error, artifact))

@@ -32,17 +32,19 @@ else:  # pragma: no cover - hatchling depends on tomli there
 __all__ = ["drop_temp_pyproject", "rewrite_pyproject", "sdist_pyproject", "toml_string"]
 
 
-def _is_project_header(line: str) -> bool:
-    """``[project]`` (spaces allowed inside the brackets), optionally followed by a comment.
+def _is_project_header(line: str, table: str = "project") -> bool:
+    """``[project]`` (or ``[<table>]``; spaces allowed inside the brackets and around dots),
+    optionally followed by a comment.
 
     String tests, not regular expressions: compiling them would cost each sdist build ~1 ms.
     """
     line = line.strip()
-    if not line.startswith("["):
+    if not line.startswith("[") or line.startswith("[["):
         return False
     inside, closed, rest = line[1:].partition("]")
     rest = rest.lstrip()
-    return bool(closed) and inside.strip() == "project" and (not rest or rest[0] == "#")
+    name = ".".join(part.strip() for part in inside.split("."))
+    return bool(closed) and name == table and (not rest or rest[0] == "#")
 
 
 def toml_string(value: str) -> str:
@@ -93,8 +95,9 @@ def rewrite_pyproject(
 ) -> str:
     """Return ``text`` with ``project.name``/``version``/``urls`` set statically.
 
-    ``version`` and ``urls`` are removed from ``project.dynamic`` when set. Raises ConfigError
-    when the result would not be exactly that change.
+    ``version`` and ``urls`` are removed from ``project.dynamic`` when set. Static URLs (a
+    ``[project.urls]`` table, or ``urls = {...}`` in ``[project]``) are written anew in place.
+    Raises ConfigError when the result would not be exactly that change.
     """
     original = tomllib.loads(text)
     expected = deepcopy(original)
@@ -119,12 +122,24 @@ def rewrite_pyproject(
     start = headers[0] + 1
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
 
+    # static URLs in their own [project.urls] table: that table's body is written anew
+    url_headers = [i for i, line in enumerate(lines) if _is_project_header(line, "project.urls")]
+    urls_table: tuple[int, int] | None = None
+    if urls is not None and url_headers:
+        if len(url_headers) != 1:
+            raise _cannot(where, "it has more than one [project.urls] header")
+        first = url_headers[0] + 1
+        last = next((i for i in range(first, len(lines)) if lines[i].startswith("[")), len(lines))
+        while last > first and not lines[last - 1].strip():  # keep the blank lines after it
+            last -= 1
+        urls_table = (first, last)
+
     new_lines: list[str] = []
     if name is not None:
         new_lines.append(f"name = {toml_string(name)}")
     if version is not None:
         new_lines.append(f"version = {toml_string(version)}")
-    if urls is not None:
+    if urls is not None and urls_table is None:
         inner = ", ".join(f"{toml_string(k)} = {toml_string(v)}" for k, v in urls.items())
         new_lines.append(f"urls = {{ {inner} }}" if inner else "urls = {}")
 
@@ -134,6 +149,11 @@ def rewrite_pyproject(
         span = _key_span(lines, start, end, "name")
         if span is None:
             raise _cannot(where, "project.name is not a plain `name = ...` line")
+        drops.append(span)
+    if urls is not None and urls_table is None and "urls" in original.get("project", {}):
+        span = _key_span(lines, start, end, "urls")  # an inline table: one line in TOML
+        if span is None:
+            raise _cannot(where, "project.urls is neither [project.urls] nor `urls = {...}`")
         drops.append(span)
     if (version is not None or urls is not None) and "dynamic" in original.get("project", {}):
         span = _key_span(lines, start, end, "dynamic")
@@ -146,7 +166,12 @@ def rewrite_pyproject(
 
     dropped = {i for a, b in drops for i in range(a, b)}
     body = [line for i, line in enumerate(lines[start:end], start) if i not in dropped]
-    result = [*lines[:start], *new_lines, *body, *lines[end:]]
+    rest = lines[end:]
+    if urls_table is not None and urls is not None:
+        first, last = urls_table
+        table = [f"{toml_string(k)} = {toml_string(v)}" for k, v in urls.items()]
+        rest = [*lines[end:first], *table, *lines[last:]]
+    result = [*lines[:start], *new_lines, *body, *rest]
     out = newline.join(result) + (newline if text.endswith(("\n", "\r\n")) else "")
     try:
         parsed = tomllib.loads(out)
@@ -187,7 +212,7 @@ def sdist_pyproject(hook: BuildHookInterface[Any], build_data: dict[str, Any]) -
     nothing came from CI and the sdist ships the project's pyproject.toml as it is.
     """
     from hatch_sigstore.ci import CIContext
-    from hatch_sigstore.hatch.metadata_hook import (
+    from hatch_sigstore.hatch._metadata_plan import (
         METADATA_HOOK_PATH,
         MetadataOptions,
         building_from_sdist,
@@ -217,7 +242,7 @@ def sdist_pyproject(hook: BuildHookInterface[Any], build_data: dict[str, Any]) -
         original,
         name=core.raw_name if changes.name is not None else None,
         version=hook.metadata.original_version if "version" in dynamic else None,
-        urls=dict(core.urls) if "urls" in dynamic else None,
+        urls=dict(core.urls) if "urls" in dynamic or changes.urls is not None else None,
         where=f"{source} (for the sdist; `{METADATA_HOOK_PATH}`)",
     )
     folder = tempfile.mkdtemp(prefix="hatch-sigstore-sdist-")

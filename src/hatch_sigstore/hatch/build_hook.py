@@ -127,10 +127,19 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         options = self.options
         try:
+            if version == "standard" and os.path.isfile(os.path.join(self.root, "PKG-INFO")):
+                from hatch_sigstore.hatch._from_sdist import check_sdist_metadata
+
+                line = check_sdist_metadata(self, required=options.sign == "required")
+                if line:
+                    self.say_once(f"from-sdist {line}", line)
             if version == "standard" and self.will_sign():
-                from hatch_sigstore.hatch._build_signing import preflight
+                from hatch_sigstore.hatch._build_signing import expect_artifact, preflight
 
                 preflight(options)
+                # if the build fails after writing the artifact but before our finalize signs
+                # it (another hook's finalize), it is removed at exit: nothing unsigned stays
+                expect_artifact(build_data, self.directory)
             if (
                 self.target_name == "sdist"
                 and version == "standard"
@@ -144,6 +153,8 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         self._drop_temp_pyproject()
+        if "hatch_sigstore.hatch._build_signing" in sys.modules:
+            sys.modules["hatch_sigstore.hatch._build_signing"].artifact_reached(build_data)
         if version == "editable":
             return  # never sign an editable wheel: it only points at the source tree
         artifact = Path(artifact_path)

@@ -6,8 +6,8 @@ project (an sdist without an include list takes everything) must not be able to 
 The folder is keyed by the project's root (the nearest folder upwards holding a
 ``pyproject.toml``, else a ``.git``), so ``sandbox down`` finds it from anywhere in the project.
 
-Stdlib only: the build hook may import :data:`ENV_FILE_NAME` and :data:`ENV_FILE_MARKER` to
-refuse an artifact that contains a sandbox env file.
+Stdlib only. The env file's name and marker live in :mod:`hatch_sigstore._files`, where the
+build hook (which may not import the sandbox) reads them to refuse an artifact holding one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import os
 import re
 import sys
 from pathlib import Path
+
+from hatch_sigstore._files import SANDBOX_ENV_MARKER, SANDBOX_ENV_NAME, is_sandbox_env
 
 __all__ = [
     "ENV_FILE_MARKER",
@@ -28,10 +30,8 @@ __all__ = [
     "state_home",
 ]
 
-# The env file ``sandbox up`` writes: always this name, and always this first line, so a tool
-# can tell it from any other ``.env`` file without reading further (it holds tokens).
-ENV_FILE_NAME = "sandbox.env"
-ENV_FILE_MARKER = "# hatch-sigstore-sandbox-env"
+ENV_FILE_NAME = SANDBOX_ENV_NAME
+ENV_FILE_MARKER = SANDBOX_ENV_MARKER
 # Overrides every platform default (tests point it at a temporary folder).
 STATE_HOME_VARIABLE = "HATCH_SIGSTORE_STATE_HOME"
 
@@ -81,10 +81,3 @@ def default_state_dir(project: Path) -> Path:
     digest = hashlib.sha256(str(project).encode("utf-8", "surrogateescape")).hexdigest()[:12]
     name = _SLUG.sub("-", project.name).strip("-.")[:40] or "root"
     return state_home() / "sandbox" / f"{name}-{digest}"
-
-
-def is_sandbox_env(first_line: str | bytes) -> bool:
-    """Whether a file starting with ``first_line`` is a sandbox env file."""
-    if isinstance(first_line, bytes):
-        first_line = first_line.decode("utf-8", "replace")
-    return first_line.lstrip("\ufeff").startswith(ENV_FILE_MARKER)

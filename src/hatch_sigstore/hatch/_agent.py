@@ -1,0 +1,344 @@
+"""A short-lived signing agent: every target of one ``hatch build`` signs with one certificate.
+
+``hatch build`` builds each target in a process of its own (``python -m hatchling build
+--target sdist``, then ``--target wheel``: ``hatch/cli/build/__init__.py``), so a session shared
+within one process (:func:`hatch_sigstore.sign.shared_session`) would still make one key, one
+CA call and one sigstore import per target. Instead, the first target's process starts this
+agent in the background while it builds: a child process with the build's environment, which
+opens one signing session (one key, one certificate) and signs and verifies every artifact a
+build process of the same job asks it to. The key lives only in the agent's memory; nothing of
+it is ever written anywhere.
+
+Who can talk to it:
+
+* a Unix socket in a folder only this user can enter (``$XDG_RUNTIME_DIR``, else the temporary
+  folder: ``hatch-sigstore-<uid>``, checked to be ours, mode 0700 and not a symlink; else no
+  agent), and on Linux the peer's uid is checked on both ends (``SO_PEERCRED``);
+* every request carries the sha256 of the identity token the asking build would sign with, and
+  the agent serves only requests for its own token: another job on the same machine (a shell
+  runner) cannot use it, and nobody gets a signature they could not get with the token itself;
+* it serves only the options it was started with, and stops 30 s after its last request (and
+  after 10 minutes in any case).
+
+It runs only under ``hatch build`` (hatchling's CLI): PEP 517 frontends delete their isolated
+environment between targets, and in-process builds share a session anyway.
+``HATCH_SIGSTORE_AGENT=off`` switches it off, ``=on`` forces it. Any trouble reaching it and the
+build process signs by itself, as without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hatch_sigstore import errors
+
+if TYPE_CHECKING:
+    from hatch_sigstore.hatch._build_options import BuildOptions
+
+__all__ = ["AGENT_ENV", "agent_wanted", "serve", "sign_with_agent", "start_agent"]
+
+AGENT_ENV = "HATCH_SIGSTORE_AGENT"
+IDLE_SECONDS = 30.0  # from one target's request to the next; hatch starts them back to back
+MAX_LIFE_SECONDS = 600.0
+READY_SECONDS = 20.0  # how long a build process waits for an agent it started
+_MAX_REQUEST = 64 * 1024
+
+_STARTED: set[str] = set()  # sockets whose agent this process started
+# the agents themselves: referenced so that no Popen is collected (and warns) while they run
+_AGENTS: list[subprocess.Popen[bytes]] = []
+
+
+def agent_wanted(env: dict[str, str] | None = None) -> bool:
+    env = dict(os.environ) if env is None else env
+    mode = env.get(AGENT_ENV, "").strip().lower()
+    if mode in ("off", "0", "false", "no") or not hasattr(socket, "AF_UNIX"):
+        return False
+    if mode in ("on", "1", "true", "yes"):
+        return True
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return getattr(spec, "name", None) == "hatchling.__main__"  # python -m hatchling build
+
+
+def _folder() -> Path | None:
+    """This user's private folder for agent sockets, or None when it is not safe to use."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return None
+    base = os.environ.get("XDG_RUNTIME_DIR", "").strip() or tempfile.gettempdir()
+    folder = Path(base) / f"hatch-sigstore-{getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != getuid() or st.st_mode & 0o077:
+        return None
+    return folder
+
+
+def encode_options(options: BuildOptions) -> dict[str, Any]:
+    return {
+        "path": options.path,
+        "sign": options.sign,
+        "sign_source": options.sign_source,
+        "outputs": sorted(options.outputs),
+        "trust_config": None if options.trust_config is None else str(options.trust_config),
+        "staging": options.staging,
+        "rekor_version": options.rekor_version,
+        "identity": list(options.identity),
+        "verify": options.verify,
+        "sdist_pyproject": options.sdist_pyproject,
+        "timeout": options.timeout,
+    }
+
+
+def decode_options(data: dict[str, Any]) -> BuildOptions:
+    from hatch_sigstore.hatch._build_options import BuildOptions, IdentityOptions
+
+    return BuildOptions(
+        path=str(data["path"]),
+        sign=str(data["sign"]),
+        sign_source=str(data["sign_source"]),
+        outputs=frozenset(data["outputs"]),
+        trust_config=None if data["trust_config"] is None else Path(data["trust_config"]),
+        staging=bool(data["staging"]),
+        rekor_version=int(data["rekor_version"]),
+        identity=IdentityOptions(*data["identity"]),
+        verify=bool(data["verify"]),
+        sdist_pyproject=str(data["sdist_pyproject"]),
+        timeout=float(data["timeout"]),
+    )
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _address(options: BuildOptions, token_digest: str) -> Path | None:
+    folder = _folder()
+    if folder is None:
+        return None
+    key = json.dumps([token_digest, encode_options(options)], sort_keys=True)
+    path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.sock"
+    # a socket's path must fit sockaddr_un (104 bytes on macOS, 108 on Linux)
+    return path if len(os.fsencode(path)) < 100 else None
+
+
+def _peer_is_us(conn: socket.socket) -> bool:
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True  # the folder's permissions are the check there
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return bool(uid == os.getuid())
+
+
+def _connect(path: Path, wait: float) -> socket.socket | None:
+    deadline = time.monotonic() + wait
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(str(path))
+        except OSError:
+            conn.close()
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+            continue
+        if not _peer_is_us(conn):
+            conn.close()
+            return None
+        return conn
+
+
+# -- the build process's side ---------------------------------------------------------------
+
+
+def start_agent(options: BuildOptions, token: str) -> None:
+    """Start an agent for ``options`` and this token unless one is running. Never fails."""
+    path = _address(options, _token_digest(token))
+    if path is None:
+        return
+    existing = _connect(path, 0)
+    if existing is not None:
+        existing.close()
+        return
+    try:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "hatch_sigstore.hatch._agent", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # never hold the build's output open
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # it outlives this target's process
+            close_fds=True,
+        )
+        assert agent.stdin is not None
+        with agent.stdin:  # the options (no secret: the agent reads the token from its env)
+            agent.stdin.write(json.dumps(encode_options(options)).encode())
+    except (OSError, subprocess.SubprocessError):
+        return
+    _AGENTS.append(agent)
+    _STARTED.add(str(path))
+
+
+def sign_with_agent(options: BuildOptions, artifact: Path, token: str) -> list[str] | None:
+    """Have the agent sign and verify ``artifact``: its messages, or None to sign here.
+
+    Raises the agent's :class:`~hatch_sigstore.errors.HatchSigstoreError` when signing failed.
+    """
+    digest = _token_digest(token)
+    path = _address(options, digest)
+    if path is None:
+        return None
+    conn = _connect(path, READY_SECONDS if str(path) in _STARTED else 0)
+    if conn is None:
+        return None
+    request = {
+        "token_sha256": digest,
+        "options": encode_options(options),
+        "artifact": str(artifact.resolve()),
+    }
+    try:
+        with conn, conn.makefile("rwb") as stream:
+            conn.settimeout(options.timeout * 4 + 60)
+            stream.write(json.dumps(request).encode() + b"\n")
+            stream.flush()
+            answer = json.loads(stream.readline(_MAX_REQUEST * 4) or b"null")
+    except (OSError, ValueError):
+        return None  # the agent went away: sign here
+    if not isinstance(answer, dict):
+        return None
+    if answer.get("ok"):
+        return [str(m) for m in answer.get("messages", [])]
+    error = answer.get("error") or {}
+    kind = getattr(errors, str(error.get("type")), None)
+    if not (isinstance(kind, type) and issubclass(kind, errors.HatchSigstoreError)):
+        kind = errors.SigningError
+    raise kind(str(error.get("message", "")), remediation=error.get("remediation"))
+
+
+# -- the agent ------------------------------------------------------------------------------
+
+
+class _Notices:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+
+    def say_once(self, key: str, message: str) -> None:
+        self.messages.append(message)
+
+
+def _handle(conn: socket.socket, options: BuildOptions, token_digest: str) -> None:
+    from hatch_sigstore.hatch._sign_verify import sign_and_verify
+
+    with conn, conn.makefile("rwb") as stream:
+        conn.settimeout(10)
+        if not _peer_is_us(conn):
+            return
+        try:
+            request = json.loads(stream.readline(_MAX_REQUEST))
+            given = str(request["token_sha256"])
+            asked = decode_options(request["options"])
+            artifact = Path(str(request["artifact"]))
+        except (ValueError, KeyError, TypeError):
+            return
+        if not hmac.compare_digest(given, token_digest) or asked != options:
+            answer: dict[str, Any] = {
+                "ok": False,
+                "error": {"type": "SigningError", "message": "refused: another token or options"},
+            }
+        else:
+            notices = _Notices()
+            try:
+                sign_and_verify(options, artifact, notices)
+                answer = {"ok": True, "messages": notices.messages}
+            except errors.HatchSigstoreError as exc:
+                answer = {
+                    "ok": False,
+                    "error": {
+                        "type": type(exc).__name__,
+                        "message": exc.message,
+                        "remediation": exc.remediation,
+                    },
+                }
+            except Exception as exc:
+                answer = {
+                    "ok": False,
+                    "error": {
+                        "type": "SigningError",
+                        "message": f"Signing {artifact.name} failed unexpectedly: "
+                        f"{type(exc).__name__}: {errors.first_line(exc)}.",
+                    },
+                }
+        stream.write(json.dumps(answer).encode() + b"\n")
+        stream.flush()
+
+
+def serve(path: Path, options: BuildOptions, *, idle: float = IDLE_SECONDS) -> None:
+    """Listen on ``path`` until ``idle`` seconds pass without a request."""
+    from hatch_sigstore.sign import SignOptions, resolve_token, shared_session
+
+    token_digest = _token_digest(resolve_token(SignOptions(outputs=options.outputs, token=None)))
+    os.umask(0o077)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(path))
+    except OSError:
+        running = _connect(path, 0)
+        if running is not None:
+            running.close()
+            server.close()
+            return  # another agent got there first
+        with contextlib.suppress(OSError):
+            path.unlink()  # a dead agent's socket
+        try:
+            server.bind(str(path))
+        except OSError:
+            server.close()
+            return  # the build processes sign by themselves
+    try:
+        server.listen(8)
+        server.settimeout(0.5)
+        from hatch_sigstore.hatch._sign_verify import session_options
+
+        with contextlib.suppress(errors.HatchSigstoreError):
+            shared_session(session_options(options)).open()  # the certificate, while they build
+        born = last = time.monotonic()
+        while time.monotonic() - last < idle and time.monotonic() - born < MAX_LIFE_SECONDS:
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            _handle(conn, options, token_digest)
+            last = time.monotonic()
+    finally:
+        server.close()
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def main(argv: list[str]) -> int:
+    options = decode_options(json.loads(sys.stdin.read()))
+    sys.stdin.close()
+    serve(Path(argv[0]), options)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,209 @@
+"""The signing agent that gives every target of one ``hatch build`` one certificate.
+
+Real agents (threads or processes of ``hatch_sigstore.hatch._agent``) on real Unix sockets,
+signing with the local Sigstore. ``hatch build`` itself (two processes, one CA call) is in
+test_frontends.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from build_helpers import ci, clear_ci_env
+from hatch_sigstore._files import sidecars_of
+from hatch_sigstore.errors import SigningError
+from hatch_sigstore.hatch import _agent
+from hatch_sigstore.hatch._build_options import BuildOptions
+
+if TYPE_CHECKING:
+    from hatch_sigstore.sandbox import LocalSigstore
+
+__all__ = ["ci"]  # the fixture, imported for pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets only")
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    clear_ci_env(monkeypatch)
+    runtime = tempfile.mkdtemp(prefix="hs-", dir="/tmp")  # short: a socket path has 108 bytes
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    yield
+    _agent._STARTED.clear()
+    while _agent._AGENTS:  # don't leave the started agents to their idle time out
+        agent = _agent._AGENTS.pop()
+        agent.terminate()
+        agent.wait(timeout=30)
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def options(tmp_path: Path) -> BuildOptions:
+    return BuildOptions.read({}, "tool.hatch.build.hooks.sigstore", str(tmp_path))
+
+
+def artifact(folder: Path, name: str = "toy-1.0.tar.gz") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"an sdist " + name.encode())
+    return path
+
+
+def serve_in_thread(opts: BuildOptions, token: str, *, idle: float = 5.0) -> threading.Thread:
+    path = _agent._address(opts, _agent._token_digest(token))
+    assert path is not None
+    thread = threading.Thread(target=_agent.serve, args=(path, opts), kwargs={"idle": idle})
+    thread.start()
+    conn = _agent._connect(path, 10)
+    assert conn is not None  # listening
+    conn.close()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", False), ("on", True), ("1", True), ("off", False), ("auto", False)],
+)
+def test_wanted_only_under_hatchling_or_when_asked(value: str, expected: bool) -> None:
+    # pytest's __main__ is not hatchling's: "auto" (unset) means no agent here
+    assert _agent.agent_wanted({_agent.AGENT_ENV: value}) is expected
+
+
+def test_two_targets_one_certificate_and_the_token_never_reaches_disk(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    local_sigstore.reset_stats()
+    thread = serve_in_thread(opts, token)
+    try:
+        sdist, wheel = (
+            artifact(tmp_path / "dist"),
+            artifact(tmp_path / "dist", "toy-1.0-py3-none-any.whl"),
+        )
+        for target in (sdist, wheel):
+            messages = _agent.sign_with_agent(opts, target, token)
+            assert messages is not None
+            assert messages[0].startswith(f"signed and verified {target.name} as ")
+            assert set(sidecars_of(target)) == {".sigstore.json", ".sig", ".crt"}
+    finally:
+        thread.join(timeout=30)
+    assert local_sigstore.stats["fulcio"] == 1
+    assert local_sigstore.stats["rekor_create"] == 2
+    # the socket is gone with the agent; nothing in its folder holds the token
+    folder = Path(os.environ["XDG_RUNTIME_DIR"]) / f"hatch-sigstore-{os.getuid()}"
+    assert list(folder.iterdir()) == []
+
+
+def test_another_token_finds_no_agent_and_a_forged_request_is_refused(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    other = local_sigstore.mint_token(project_path="someone/else")
+    thread = serve_in_thread(opts, token, idle=1.0)
+    try:
+        target = artifact(tmp_path / "dist")
+        local_sigstore.reset_stats()
+        # another job's token: its socket name differs, so it signs by itself
+        assert _agent.sign_with_agent(opts, target, other) is None
+        # a request sent to this agent's socket with another token's digest is refused
+        path = _agent._address(opts, _agent._token_digest(token))
+        assert path is not None
+        request = {
+            "token_sha256": _agent._token_digest(other),
+            "options": _agent.encode_options(opts),
+            "artifact": str(target),
+        }
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(str(path))
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            answer = json.loads(conn.makefile("rb").readline())
+        assert answer["ok"] is False
+        assert "refused" in answer["error"]["message"]
+        assert sidecars_of(target) == {}
+        assert local_sigstore.stats["rekor_create"] == 0
+    finally:
+        thread.join(timeout=30)
+
+
+def test_a_signing_failure_comes_back_as_the_same_error(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    thread = serve_in_thread(opts, token, idle=1.0)
+    try:
+        local_sigstore.fail_next("rekor", status=500, times=10)
+        with pytest.raises(SigningError) as info:
+            _agent.sign_with_agent(opts, artifact(tmp_path / "dist"), token)
+        assert "500" in str(info.value)
+    finally:
+        local_sigstore.clear_faults()
+        thread.join(timeout=30)
+
+
+@pytest.mark.parametrize("problem", ["group-readable", "symlink"])
+def test_an_unsafe_socket_folder_means_no_agent(
+    problem: str, tmp_path: Path, ci: dict[str, str]
+) -> None:
+    folder = Path(os.environ["XDG_RUNTIME_DIR"]) / f"hatch-sigstore-{os.getuid()}"
+    if problem == "symlink":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        folder.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    else:
+        folder.mkdir(mode=0o755)
+        folder.chmod(0o755)
+    assert _agent._folder() is None
+    opts = options(tmp_path)
+    _agent.start_agent(opts, ci["SIGSTORE_ID_TOKEN"])  # starts nothing
+    assert not _agent._STARTED
+    assert _agent.sign_with_agent(opts, artifact(tmp_path / "d"), ci["SIGSTORE_ID_TOKEN"]) is None
+
+
+def test_a_started_agent_serves_then_stops_when_idle(
+    tmp_path: Path,
+    ci: dict[str, str],
+    local_sigstore: LocalSigstore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real thing: ``python -m hatch_sigstore.hatch._agent`` as a build process starts it."""
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    _agent.start_agent(opts, token)
+    path = _agent._address(opts, _agent._token_digest(token))
+    assert path is not None
+    assert str(path) in _agent._STARTED
+    target = artifact(tmp_path / "dist")
+    messages = _agent.sign_with_agent(opts, target, token)
+    assert messages is not None
+    assert ".sigstore.json" in sidecars_of(target)
+    # a second start finds it running and starts nothing more
+    assert len(_agent._AGENTS) == 1
+    _agent.start_agent(opts, token)
+    assert len(_agent._AGENTS) == 1
+
+
+def test_idle_agent_exits_and_removes_its_socket(tmp_path: Path, ci: dict[str, str]) -> None:
+    opts = options(tmp_path)
+    path = _agent._address(opts, _agent._token_digest(ci["SIGSTORE_ID_TOKEN"]))
+    assert path is not None
+    _agent.serve(path, opts, idle=0.3)
+    assert not path.exists()
+
+
+def test_a_socket_path_too_long_means_no_agent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: dict[str, str]
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / ("x" * 80)))
+    (tmp_path / ("x" * 80)).mkdir()
+    assert _agent._address(options(tmp_path), "0" * 64) is None
