@@ -24,6 +24,7 @@ from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import SigningError
 from hatch_sigstore.hatch import _agent
 from hatch_sigstore.hatch._build_options import BuildOptions
+from publish_helpers import make_sdist, make_wheel
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
@@ -51,11 +52,9 @@ def options(tmp_path: Path) -> BuildOptions:
     return BuildOptions.read({}, "tool.hatch.build.hooks.sigstore", str(tmp_path))
 
 
-def artifact(folder: Path, name: str = "toy-1.0.tar.gz") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(b"an sdist " + name.encode())
-    return path
+def artifact(folder: Path, kind: str = "sdist") -> Path:
+    """A real toy 1.0 dist: verification binds every dist to the release its name claims."""
+    return make_sdist(folder, "toy", "1.0") if kind == "sdist" else make_wheel(folder, "toy", "1.0")
 
 
 def serve_in_thread(opts: BuildOptions, token: str, *, idle: float = 5.0) -> threading.Thread:
@@ -88,7 +87,7 @@ def test_two_targets_one_certificate_and_the_token_never_reaches_disk(
     try:
         sdist, wheel = (
             artifact(tmp_path / "dist"),
-            artifact(tmp_path / "dist", "toy-1.0-py3-none-any.whl"),
+            artifact(tmp_path / "dist", "wheel"),
         )
         for target in (sdist, wheel):
             messages = _agent.sign_with_agent(opts, target, token)
