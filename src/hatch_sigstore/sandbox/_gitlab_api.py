@@ -32,7 +32,7 @@ def api_principal(req: Request, *, job_token: bool) -> Principal:
         )
     except AuthFailure as failure:
         raise ApiError(failure.status, failure.body, failure.headers) from None
-    req.auth_kind = principal_kind(principal)
+    req.auth = principal_kind(principal)
     return principal
 
 

@@ -9,6 +9,7 @@ import os
 import re
 from urllib.parse import quote, unquote
 
+from hatch_sigstore.sandbox._body import CHUNK
 from hatch_sigstore.sandbox._gitlab_auth import (
     AuthFailure,
     Principal,
@@ -18,7 +19,6 @@ from hatch_sigstore.sandbox._gitlab_auth import (
     principal_kind,
     unauthorized,
 )
-from hatch_sigstore.sandbox._gitlab_body import CHUNK
 from hatch_sigstore.sandbox._gitlab_files import (
     FILE_STORE_LOCAL,
     FILE_STORE_REMOTE,
@@ -67,7 +67,7 @@ def _route_auth(req: Request) -> RouteAuth:
 
 def _principal(req: Request) -> Principal:
     principal = authenticate(req.ctx.store, req.headers, req.query, _route_auth(req), req.method)
-    req.auth_kind = principal_kind(principal)
+    req.auth = principal_kind(principal)
     return principal
 
 

@@ -45,7 +45,7 @@ def _readable(req: Request, projects: list[Project]) -> list[Project]:
         principal = authenticate(req.ctx.store, req.headers, req.query, PYPI_AUTH, req.method)
     except AuthFailure as failure:
         raise ApiError(failure.status, failure.body, failure.headers) from None
-    req.auth_kind = principal_kind(principal)
+    req.auth = principal_kind(principal)
     readable = [p for p in projects if can_read_package(principal, p)]
     if not readable:
         raise message(404, "404 Group Not Found")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import parse_qsl, quote, unquote
 
+from hatch_sigstore.sandbox._body import FilePart, boundary_of, parse_multipart
 from hatch_sigstore.sandbox._gitlab_auth import (
     ANONYMOUS,
     AuthFailure,
@@ -20,7 +21,6 @@ from hatch_sigstore.sandbox._gitlab_auth import (
     authorize,
     principal_kind,
 )
-from hatch_sigstore.sandbox._gitlab_body import FilePart, boundary_of, parse_multipart
 from hatch_sigstore.sandbox._gitlab_files import (
     FILE_STORE_LOCAL,
     FILE_STORE_REMOTE,
@@ -105,7 +105,7 @@ def _auth(req: Request, project: Project, action: str) -> Principal:
         if not (failure.bad_credentials and action == "read" and project.visibility == "public"):
             raise ApiError(failure.status, failure.body, failure.headers) from None
         principal = ANONYMOUS
-    req.auth_kind = principal_kind(principal)
+    req.auth = principal_kind(principal)
     try:
         authorize(principal, project, "read" if action == "read" else "write")
     except AuthFailure as failure:

@@ -36,13 +36,12 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from hatch_sigstore.sandbox._http import LoopbackServer, QuietHandler
+from hatch_sigstore.sandbox._wire import CREDENTIAL_HEADERS
 
-__all__ = ["CREDENTIAL_HEADERS", "ObjectRequest", "ObjectStore"]
+__all__ = ["ObjectRequest", "ObjectStore"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_EXPIRES = 604800  # S3: "X-Amz-Expires must be less than a week (in seconds)"
-# Headers that carry a credential: S3's second auth mechanism, GitLab's token headers, cookies.
-CREDENTIAL_HEADERS = ("authorization", "job-token", "private-token", "deploy-token", "cookie")
 ONE_AUTH = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
     "string parameter or the Authorization header should be specified"
