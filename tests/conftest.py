@@ -28,6 +28,23 @@ def local_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSi
         yield sigstore
 
 
+@pytest.fixture
+def sandbox(local_sigstore: LocalSigstore) -> Iterator[LocalSigstore]:
+    """The session's local Sigstore, with faults and latency cleared afterwards."""
+    yield local_sigstore
+    local_sigstore.clear_faults()
+    local_sigstore.latency = 0.0
+
+
+@pytest.fixture(scope="module")
+def other_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """A second, unrelated instance (same GitLab URL, other keys): a foreign trust root."""
+    from hatch_sigstore.sandbox import LocalSigstore
+
+    with LocalSigstore(state_dir=tmp_path_factory.mktemp("other-sigstore")) as other:
+        yield other
+
+
 @pytest.fixture(scope="session")
 def gitlab_registry() -> Iterator[GitLabRegistry]:
     from hatch_sigstore.sandbox import GitLabRegistry

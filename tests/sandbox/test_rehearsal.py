@@ -26,7 +26,7 @@ from hatch_sigstore.sandbox._state import (
     project_root,
     state_home,
 )
-from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, ref_slug, up
+from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, up
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -382,14 +382,6 @@ def test_pipeline_defaults() -> None:
     assert Pipeline.of(tag="v1").full_ref == "refs/tags/v1"
     with pytest.raises(ConfigError, match="--tag and --branch"):
         Pipeline.of(tag="v1", branch="main")
-
-
-@pytest.mark.parametrize(
-    ("ref", "slug"),
-    [("main", "main"), ("Feature/ABC_1", "feature-abc-1"), ("-x-", "x"), ("a" * 70, "a" * 63)],
-)
-def test_ref_slug(ref: str, slug: str) -> None:
-    assert ref_slug(ref) == slug
 
 
 def test_cli_tag_and_branch_exclude_each_other(
