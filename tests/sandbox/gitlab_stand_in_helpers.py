@@ -20,6 +20,16 @@ import httpx
 BIN = Path(sys.executable).parent
 CURL = shutil.which("curl")
 NAME, VERSION = "demo_pkg", "1.2.3"
+# The proxy variables pip, uv, twine (requests) and curl read: everything but loopback goes to
+# the discard port, where nothing listens.
+_NOWHERE = "http://127.0.0.1:9"
+_LOOPBACK = "127.0.0.1,localhost,::1"
+NO_NETWORK = {
+    **{name: _NOWHERE for name in ("http_proxy", "https_proxy", "all_proxy")},
+    **{name.upper(): _NOWHERE for name in ("http_proxy", "https_proxy", "all_proxy")},
+    "no_proxy": _LOOPBACK,
+    "NO_PROXY": _LOOPBACK,
+}
 
 
 def _record_hash(data: bytes) -> str:
@@ -75,14 +85,30 @@ def run(
 
 
 def clean_env(tmp: Path) -> dict[str, str]:
+    """The environment of a client run (pip, uv, twine, curl): no installer settings, and a
+    proxy that refuses everything but loopback, so that nothing it is sent to (a redirect, a
+    link) can reach the network."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "TWINE_", "HATCH_", "CI_", "UV_"))
+        if not k.lower().startswith(("pip_", "twine_", "hatch_", "ci_", "uv_"))
+        and not k.lower().endswith("_proxy")
     }
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     env["HOME"] = str(tmp)
+    env.update(NO_NETWORK)
     return env
+
+
+def forward_target(index_url: str, headers: Mapping[str, str]) -> str | None:
+    """Where the simple index at ``index_url`` sends a client for a name it does not hold: the
+    ``Location`` of its redirect, or None when it answers 404. Never followed."""
+    with httpx.Client(timeout=10, follow_redirects=False, trust_env=False) as client:
+        answer = client.get(f"{index_url.rstrip('/')}/no-such-package-anywhere/", headers=headers)
+    if answer.status_code == 404:
+        return None
+    assert answer.is_redirect, (answer.status_code, answer.text)
+    return answer.headers["location"]
 
 
 def sha(data: bytes) -> str:

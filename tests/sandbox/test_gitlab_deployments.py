@@ -34,9 +34,9 @@ def gl() -> Iterator[GitLabRegistry]:
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings()
+    gl.settings = Settings.offline()  # pip reads it
     yield
-    gl.settings = Settings()
+    gl.settings = Settings.offline()
 
 
 @pytest.fixture

@@ -38,9 +38,9 @@ def gl() -> Iterator[GitLabRegistry]:
 
 @pytest.fixture(autouse=True)
 def _object_storage(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings(object_storage=True)
+    gl.settings = Settings.offline(object_storage=True)  # pip reads it
     yield
-    gl.settings = Settings()
+    gl.settings = Settings.offline()
 
 
 @pytest.fixture

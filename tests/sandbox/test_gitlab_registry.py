@@ -312,6 +312,37 @@ def test_unknown_name_without_forwarding_is_404(
     assert (r.status_code, r.json()) == (404, {"message": "404 Package Not Found"})
 
 
+def test_forwarding_goes_where_the_settings_say(
+    gl: GitLabRegistry, project: Project, job: str, client: httpx.Client
+) -> None:
+    gl.settings = Settings(pypi_forward_url="http://127.0.0.1:9/simple")
+    r = client.get(f"{gl.pypi_url(project)}/simple/Some_Name", auth=(JOB_USER, job))
+    assert (r.status_code, r.headers["location"]) == (302, "http://127.0.0.1:9/simple/Some_Name/")
+
+
+LOCAL = "http://127.0.0.1:8080/simple/"
+
+
+@pytest.mark.parametrize(
+    ("settings", "target", "stays"),
+    [
+        (Settings(), "https://pypi.org/simple/x/", False),  # GitLab's default, kept
+        (Settings.offline(), None, True),
+        (Settings.offline(object_storage=True), None, True),
+        (Settings.offline(pypi_forwarding=True), "https://pypi.org/simple/x/", False),
+        (Settings(pypi_forward_url=LOCAL), f"{LOCAL}x/", True),
+        (Settings(pypi_forward_url="http://[::1]:80/s"), "http://[::1]:80/s/x/", True),
+        (Settings(pypi_forward_url="http://localhost/s/"), "http://localhost/s/x/", True),
+        (Settings(pypi_forward_url="http://127.0.0.1.evil/"), "http://127.0.0.1.evil/x/", False),
+    ],
+)
+def test_where_forwarding_may_send_a_client(
+    settings: Settings, target: str | None, stays: bool
+) -> None:
+    assert settings.forward_target("x") == target
+    assert settings.stays_on_loopback is stays
+
+
 def test_pep691_json_when_enabled(
     gl: GitLabRegistry, project: Project, job: str, client: httpx.Client
 ) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitlab_stand_in_helpers import forward_target
 
 from hatch_sigstore.cli import main
 from hatch_sigstore.errors import ConfigError
@@ -64,6 +65,9 @@ def test_up_writes_a_private_env_file_for_running_services(state: Path) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+    # ... and sends no client to pypi.org for a name it does not hold (GitLab's default would)
+    index = f"{env['CI_API_V4_URL']}/projects/{env['CI_PROJECT_ID']}/packages/pypi/simple"
+    assert forward_target(index, {"PRIVATE-TOKEN": env["GITLAB_TOKEN"]}) is None
     # The local Sigstore mints certificates for the token in the env file.
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(

@@ -347,8 +347,9 @@ def render_simple_package(req: Request, projects: list[Project], base: str, name
         ]
         files = [(p, list(p.files)) for p in packages]
     if not packages:
-        if req.ctx.settings.pypi_forwarding:
-            forward = redirect(req, f"https://pypi.org/simple/{name}/")
+        target = req.ctx.settings.forward_target(name)
+        if target is not None:  # dependency_proxy_helpers.rb redirect_registry_request
+            forward = redirect(req, target)
             forward.headers.update(_vary(req))
             return forward
         raise ApiError(404, {"message": "404 Package Not Found"}, _vary(req))

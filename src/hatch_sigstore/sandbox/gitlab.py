@@ -386,8 +386,8 @@ class GitLabRegistry(StandIn[Context]):
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     """``python -m hatch_sigstore.sandbox.gitlab [--port N] [--state-dir D] [--object-storage
-    [--proxy-download]] [--external-url URL]``: serve until ^C, after printing one JSON line
-    with the URLs, a project and its tokens."""
+    [--proxy-download]] [--external-url URL] [--pypi-forwarding]``: serve until ^C, after
+    printing one JSON line with the URLs, a project and its tokens."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m hatch_sigstore.sandbox.gitlab")
@@ -398,11 +398,14 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     parser.add_argument("--object-storage", action="store_true")
     parser.add_argument("--proxy-download", action="store_true")
     parser.add_argument("--external-url", default="")
+    # off unless asked for: whoever points pip here must not be sent to pypi.org unawares
+    parser.add_argument("--pypi-forwarding", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings(
         object_storage=args.object_storage,
         proxy_download=args.proxy_download,
         external_url=args.external_url,
+        pypi_forwarding=args.pypi_forwarding,
     )
     registry = GitLabRegistry(port=args.port, state_dir=args.state_dir, settings=settings)
     project = registry.create_project(args.project, visibility=args.visibility)

@@ -253,8 +253,8 @@ def run_services(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with (
-        GitLabRegistry(
-            state_dir=state / "registry", settings=Settings(object_storage=object_storage)
+        GitLabRegistry(  # offline: pip pointed at it never gets a 302 to pypi.org
+            state_dir=state / "registry", settings=Settings.offline(object_storage=object_storage)
         ) as registry,
         LocalSigstore(state_dir=state / "sigstore", gitlab_url=registry.url) as sigstore,
     ):
