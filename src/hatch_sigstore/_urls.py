@@ -6,9 +6,10 @@ links and the download's index links are all checked here.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["is_web_url", "origin", "same_origin"]
+__all__ = ["is_loopback_host", "is_web_url", "origin", "same_origin"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -49,3 +50,13 @@ def origin(url: str) -> str:
     except ValueError:
         port = ""
     return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``); a name is not resolved."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -6,10 +6,11 @@ and its own URL as ``external_url``); each flag turns on one behaviour of real d
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from hatch_sigstore._urls import is_loopback_host
 
 __all__ = ["GIB", "PYPI_SIMPLE", "Settings"]
 
@@ -80,13 +81,4 @@ class Settings:
         (forwarding off, or forwarded to a loopback index; object storage listens on
         loopback)."""
         target = self.forward_target("x")
-        return target is None or _is_loopback(urlsplit(target).hostname or "")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return target is None or is_loopback_host(urlsplit(target).hostname or "")
