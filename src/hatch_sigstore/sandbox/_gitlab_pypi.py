@@ -103,13 +103,10 @@ def _auth(req: Request, project: Project, action: str) -> Principal:
     except AuthFailure as failure:
         # a wrong Basic token on a public project falls back to anonymous for reads
         if not (failure.bad_credentials and action == "read" and project.visibility == "public"):
-            raise ApiError(failure.status, failure.body, failure.headers) from None
+            raise
         principal = ANONYMOUS
     req.auth = principal_kind(principal)
-    try:
-        authorize(principal, project, "read" if action == "read" else "write")
-    except AuthFailure as failure:
-        raise ApiError(failure.status, failure.body, failure.headers) from None
+    authorize(principal, project, "read" if action == "read" else "write")
     return principal
 
 

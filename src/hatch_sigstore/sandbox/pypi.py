@@ -73,6 +73,16 @@ class FileRecord(NamedTuple):
     has_provenance: bool
 
 
+def _publisher(
+    repository: str, workflow_filepath: str, environment: str, issuer_url: str
+) -> tuple[str, str, str, str, str]:
+    """A GitLab publisher's identity: namespace, project, CI file, environment, issuer."""
+    if "/" not in repository:
+        raise ValueError(f"repository must be 'namespace/project', not {repository!r}")
+    namespace, name = repository.rsplit("/", 1)
+    return namespace, name, workflow_filepath, environment, issuer_url.rstrip("/")
+
+
 class PyPIIndex(StandIn[None]):
     """The PyPI stand-in. A context manager; also ``start()``/``stop()``.
 
@@ -227,10 +237,7 @@ class PyPIIndex(StandIn[None]):
         """Register a GitLab trusted publisher for ``project`` (an existing project): the
         GitLab project ``repository`` (``namespace/project``, case-insensitive), its CI file,
         an optional environment. The same publisher on two projects is one row."""
-        if "/" not in repository:
-            raise ValueError(f"repository must be 'namespace/project', not {repository!r}")
-        namespace, name = repository.rsplit("/", 1)
-        key = (namespace, name, workflow_filepath, environment, issuer_url.rstrip("/"))
+        key = _publisher(repository, workflow_filepath, environment, issuer_url)
         with self.store.lock:
             target = self.store.project(project)
             if target is None:
@@ -263,17 +270,9 @@ class PyPIIndex(StandIn[None]):
         added_by: str = "owner",
     ) -> PendingGitLabPublisher:
         """A pending publisher: its first token exchange creates ``project``."""
-        namespace, name = repository.rsplit("/", 1)
+        key = _publisher(repository, workflow_filepath, environment, issuer_url)
         with self.store.lock:
-            pending = PendingGitLabPublisher(
-                project,
-                self.store.user(added_by),
-                namespace,
-                name,
-                workflow_filepath,
-                environment,
-                issuer_url.rstrip("/"),
-            )
+            pending = PendingGitLabPublisher(project, self.store.user(added_by), *key)
             self.store.pending.append(pending)
             return pending
 
