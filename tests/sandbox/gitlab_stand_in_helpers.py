@@ -120,18 +120,22 @@ def pypi_upload(
     url: str,
     *,
     auth: tuple[str, str] | None,
-    filename: str = "demo_pkg-1.0.0-py3-none-any.whl",
+    filename: str | None = "demo_pkg-1.0.0-py3-none-any.whl",
     content: bytes = b"wheel bytes",
-    name: str = "demo-pkg",
-    version: str = "1.0.0",
+    name: str | None = "demo-pkg",
+    version: str | None = "1.0.0",
     digest: str | None = None,
+    **fields: str | None,
 ) -> httpx.Response:
-    """twine's multipart upload, as raw HTTP."""
-    data = {"name": name, "version": version, "sha256_digest": digest or sha(content)}
-    files = {"content": (filename, content, "application/octet-stream")}
-    if auth is None:
-        return client.post(url, data=data, files=files)
-    return client.post(url, data=data, files=files, auth=auth)
+    """twine's multipart upload, as raw HTTP; ``field=None`` leaves a field out, and
+    ``filename=None`` the file (a harmless ``gpg_signature`` part keeps it multipart)."""
+    data = {"name": name, "version": version, "sha256_digest": digest or sha(content), **fields}
+    form = {k: v for k, v in data.items() if v is not None}
+    if filename is not None:
+        files = {"content": (filename, content, "application/octet-stream")}
+    else:
+        files = {"gpg_signature": ("x.asc", b"sig", "application/octet-stream")}
+    return client.post(url, data=form, files=files, auth=auth or httpx.USE_CLIENT_DEFAULT)
 
 
 def generic_put(

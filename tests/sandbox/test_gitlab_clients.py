@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,7 @@ from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
 from pypi_helpers import dists, form, unique, upload
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry(settings=Settings.offline()) as registry:  # pip and uv read it
-        yield registry
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("clients/project")
+SETTINGS = Settings.offline  # pip and uv read it
 
 
 def sha(path: Path) -> str:
@@ -119,13 +108,10 @@ def test_pip_follows_gitlabs_forward_to_a_loopback_pypi(
     pypi_index.create_project(name)
     assert upload(pypi_index, pypi_index.api_token(project=name), *form(name, "1.0.0", wheel))
     pat = gl.personal_token(scopes=("read_api",), role="reporter", project=project)
-    gl.settings = Settings(pypi_forward_url=pypi_index.simple_url)
+    gl.settings = Settings(pypi_forward_url=pypi_index.simple_url)  # reset after the test
     assert gl.settings.stays_on_loopback
-    try:
-        pypi_index.clear_requests()
-        result = _pip_download(gl, project, pat, tmp_path / "dl", requirement=f"{name}==1.0.0")
-    finally:
-        gl.settings = Settings.offline()
+    pypi_index.clear_requests()
+    result = _pip_download(gl, project, pat, tmp_path / "dl", requirement=f"{name}==1.0.0")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "dl" / wheel.name).read_bytes() == wheel.read_bytes()
     simple = f"/api/v4/projects/{project.id}/packages/pypi/simple/{name}/"
