@@ -86,14 +86,15 @@ class RequestInfo:
         return RequestRecord(self.method, self.path, self.status)
 
 
-def redacted_target(path: str, query: str) -> str:
-    """The request target with credential query parameters masked (for the log)."""
+def redacted_target(path: str, query: str, *, secrets: frozenset[str] = _SECRET_PARAMS) -> str:
+    """The request target with credential query parameters (``secrets``: GitLab's token
+    parameters by default) masked, for the log."""
     if not query:
         return path
     pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k in _SECRET_PARAMS for k, _ in pairs):
+    if not any(k in secrets for k, _ in pairs):
         return f"{path}?{query}"
-    shown = [f"{k}=[MASKED]" if k in _SECRET_PARAMS else f"{k}={v}" for k, v in pairs]
+    shown = [f"{k}=[MASKED]" if k in secrets else f"{k}={v}" for k, v in pairs]
     return f"{path}?{'&'.join(shown)}"
 
 

@@ -43,7 +43,7 @@ from hatch_sigstore.sandbox._gitlab_store import (
     Store,
 )
 from hatch_sigstore.sandbox._gitlab_wire import Context, Request, Response
-from hatch_sigstore.sandbox._object_store import ObjectRequest, ObjectStore
+from hatch_sigstore.sandbox._object_store import ObjectStore
 from hatch_sigstore.sandbox._standin import StandIn
 from hatch_sigstore.sandbox._wire import RequestInfo, RequestRecord
 
@@ -86,7 +86,7 @@ class GitLabRegistry(StandIn[Context]):
         self.object_store = ObjectStore(
             self.state_dir / "object-store",
             host=host,
-            record=self._record_object_request,
+            record=self._record,
             on_error=self._server_error,
         )
 
@@ -352,22 +352,6 @@ class GitLabRegistry(StandIn[Context]):
         if not files:
             raise KeyError(filename)
         return max(files, key=lambda f: f.id).blob
-
-    def _record_object_request(self, req: ObjectRequest) -> None:
-        self._record(
-            RequestInfo(
-                method=req.method,
-                target=req.target,
-                path=req.path,
-                status=req.status,
-                auth="-",
-                fault=None,
-                bytes_in=req.bytes_in,
-                seconds=req.seconds,
-                service="object-store",
-                credentials=req.credentials,
-            )
-        )
 
     def object_store_requests(self) -> list[RequestInfo]:
         """The requests the object store answered (a copy)."""
