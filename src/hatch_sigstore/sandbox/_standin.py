@@ -43,7 +43,6 @@ class StandIn(Running, Generic[C]):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.faults = FaultInjector()
         self.errors: list[str] = []  # tracebacks of internal errors (answered 500)
-        self._host = host
         self._log: list[RequestInfo] = []
         self._log_lock = threading.Lock()
         self._stopping = threading.Event()
