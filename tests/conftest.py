@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,10 @@ import pytest
 from registry_helpers import Env
 
 if TYPE_CHECKING:
+    import httpx
+
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore, PyPIIndex
+    from hatch_sigstore.sandbox.gitlab import Project, Settings
 
 REAL_WORLD = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real-world"
 
@@ -28,6 +31,23 @@ def local_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSi
 
     with LocalSigstore(state_dir=tmp_path_factory.mktemp("sigstore")) as sigstore:
         yield sigstore
+
+
+@pytest.fixture
+def sandbox(local_sigstore: LocalSigstore) -> Iterator[LocalSigstore]:
+    """The session's local Sigstore, with faults and latency cleared afterwards."""
+    yield local_sigstore
+    local_sigstore.clear_faults()
+    local_sigstore.latency = 0.0
+
+
+@pytest.fixture(scope="module")
+def other_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """A second, unrelated instance (same GitLab URL, other keys): a foreign trust root."""
+    from hatch_sigstore.sandbox import LocalSigstore
+
+    with LocalSigstore(state_dir=tmp_path_factory.mktemp("other-sigstore")) as other:
+        yield other
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +93,52 @@ def registry(gitlab_registry: GitLabRegistry) -> Iterator[GitLabRegistry]:
     gitlab_registry.faults.clear()
     # a request the client gave up on (timeouts, late stores) must not land in the next test
     assert gitlab_registry.wait_idle()
+
+
+# -- a GitLab stand-in of the test module's own (tests/sandbox/test_gitlab_*.py) --------------
+# A test that uses ``gl`` starts and ends with the module's ``SETTINGS()`` (default: GitLab's
+# defaults) and no planned faults, and leaves no request in flight.
+@pytest.fixture(scope="module")
+def gl() -> Iterator[GitLabRegistry]:
+    from hatch_sigstore.sandbox import GitLabRegistry
+
+    with GitLabRegistry() as registry:
+        yield registry
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gl(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "gl" not in request.fixturenames:
+        yield
+        return
+    from hatch_sigstore.sandbox.gitlab import Settings
+
+    registry: GitLabRegistry = request.getfixturevalue("gl")
+    settings: Callable[[], Settings] = getattr(request.module, "SETTINGS", Settings)
+    registry.settings = settings()
+    registry.faults.clear()
+    yield
+    registry.faults.clear()
+    registry.settings = settings()
+    assert registry.wait_idle()
+
+
+@pytest.fixture
+def project(gl: GitLabRegistry) -> Project:
+    return gl.create_project("group/project")  # taken: group/project-2, -3, ...
+
+
+@pytest.fixture
+def job(gl: GitLabRegistry, project: Project) -> str:
+    return gl.job_token(project)
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    import httpx
+
+    with httpx.Client(timeout=10, follow_redirects=False) as c:
+        yield c
 
 
 @pytest.fixture

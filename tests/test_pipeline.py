@@ -26,7 +26,7 @@ import yaml
 
 from ci_runner import EXAMPLE_CI, JobResult, run_pipeline, runner_env
 from dev_cache import ROOT, build_our_wheel, make_venv, offline_env, wheelhouse
-from hatch_sigstore.sandbox.rehearsal import Pipeline, pipeline_variables
+from hatch_sigstore.sandbox.rehearsal import Pipeline
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
@@ -156,11 +156,8 @@ def run_example_pipeline(
         "ref_type": pipeline.ref_type,
         "project_id": str(registry_project.id),
     }
-    ci = sigstore.ci_env(**coordinates)
+    ci = sigstore.ci_env(**pipeline.job(**coordinates, pipeline_id=4242))
     del ci["SIGSTORE_ID_TOKEN"]  # only jobs with id_tokens get one
-    ci.update(
-        pipeline_variables(pipeline, pipeline_id=4242, sha=ci["CI_COMMIT_SHA"], project_root=None)
-    )
     find_links = " ".join(str(links[k]) for k in ("wheelhouse", "ours", "evil"))
     ci.update(
         {

@@ -16,6 +16,7 @@ __all__ = [
     "CREDENTIAL_HEADERS",
     "MAX_REDIRECTS",
     "is_loopback",
+    "is_loopback_host",
     "is_web_url",
     "origin",
     "plain_http_refusal",
@@ -76,10 +77,14 @@ def origin(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """Is ``url``'s host a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``)?
+    """Is ``url``'s host a loopback address? See :func:`is_loopback_host`."""
+    return is_loopback_host(urlsplit(url).hostname or "")
 
-    ``localhost`` and ``*.localhost`` count: they never leave the machine (RFC 6761 6.3)."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, ``*.localhost`` (they never leave the machine: RFC 6761 6.3) or a loopback
+    address (``127.0.0.0/8``, ``::1``); a name is not resolved."""
+    host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

@@ -20,6 +20,16 @@ import httpx
 BIN = Path(sys.executable).parent
 CURL = shutil.which("curl")
 NAME, VERSION = "demo_pkg", "1.2.3"
+# The proxy variables pip, uv, twine (requests) and curl read: everything but loopback goes to
+# the discard port, where nothing listens.
+_NOWHERE = "http://127.0.0.1:9"
+_LOOPBACK = "127.0.0.1,localhost,::1"
+NO_NETWORK = {
+    **{name: _NOWHERE for name in ("http_proxy", "https_proxy", "all_proxy")},
+    **{name.upper(): _NOWHERE for name in ("http_proxy", "https_proxy", "all_proxy")},
+    "no_proxy": _LOOPBACK,
+    "NO_PROXY": _LOOPBACK,
+}
 
 
 def _record_hash(data: bytes) -> str:
@@ -75,14 +85,30 @@ def run(
 
 
 def clean_env(tmp: Path) -> dict[str, str]:
+    """The environment of a client run (pip, uv, twine, curl): no installer settings, and a
+    proxy that refuses everything but loopback, so that nothing it is sent to (a redirect, a
+    link) can reach the network."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "TWINE_", "HATCH_", "CI_", "UV_"))
+        if not k.lower().startswith(("pip_", "twine_", "hatch_", "ci_", "uv_"))
+        and not k.lower().endswith("_proxy")
     }
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     env["HOME"] = str(tmp)
+    env.update(NO_NETWORK)
     return env
+
+
+def forward_target(index_url: str, headers: Mapping[str, str]) -> str | None:
+    """Where the simple index at ``index_url`` sends a client for a name it does not hold: the
+    ``Location`` of its redirect, or None when it answers 404. Never followed."""
+    with httpx.Client(timeout=10, follow_redirects=False, trust_env=False) as client:
+        answer = client.get(f"{index_url.rstrip('/')}/no-such-package-anywhere/", headers=headers)
+    if answer.status_code == 404:
+        return None
+    assert answer.is_redirect, (answer.status_code, answer.text)
+    return answer.headers["location"]
 
 
 def sha(data: bytes) -> str:
@@ -94,18 +120,22 @@ def pypi_upload(
     url: str,
     *,
     auth: tuple[str, str] | None,
-    filename: str = "demo_pkg-1.0.0-py3-none-any.whl",
+    filename: str | None = "demo_pkg-1.0.0-py3-none-any.whl",
     content: bytes = b"wheel bytes",
-    name: str = "demo-pkg",
-    version: str = "1.0.0",
+    name: str | None = "demo-pkg",
+    version: str | None = "1.0.0",
     digest: str | None = None,
+    **fields: str | None,
 ) -> httpx.Response:
-    """twine's multipart upload, as raw HTTP."""
-    data = {"name": name, "version": version, "sha256_digest": digest or sha(content)}
-    files = {"content": (filename, content, "application/octet-stream")}
-    if auth is None:
-        return client.post(url, data=data, files=files)
-    return client.post(url, data=data, files=files, auth=auth)
+    """twine's multipart upload, as raw HTTP; ``field=None`` leaves a field out, and
+    ``filename=None`` the file (a harmless ``gpg_signature`` part keeps it multipart)."""
+    data = {"name": name, "version": version, "sha256_digest": digest or sha(content), **fields}
+    form = {k: v for k, v in data.items() if v is not None}
+    if filename is not None:
+        files = {"content": (filename, content, "application/octet-stream")}
+    else:
+        files = {"gpg_signature": ("x.asc", b"sig", "application/octet-stream")}
+    return client.post(url, data=form, files=files, auth=auth or httpx.USE_CLIENT_DEFAULT)
 
 
 def generic_put(

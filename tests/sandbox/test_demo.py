@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gitlab_stand_in_helpers import forward_target
 
 from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.sandbox.demo import find_example_project, run_demo
+from hatch_sigstore.sandbox.demo import _services, find_example_project, run_demo
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example-project"
 
@@ -37,6 +38,22 @@ def test_demo_runs_every_stage_and_keeps_only_verified_files(tmp_path: Path) -> 
     # Tokens minted for the demo never reach the output.
     assert "glcbt-" not in text
     assert "eyJ" not in text
+
+
+@pytest.mark.parametrize("object_storage", [False, True], ids=["local", "object-storage"])
+def test_the_demos_registry_never_sends_a_client_off_loopback(
+    tmp_path: Path, object_storage: bool
+) -> None:
+    """GitLab forwards names it does not hold to pypi.org; the demo's registry does not, so
+    pip pointed at it cannot reach the network."""
+    with _services(tmp_path, object_storage=object_storage) as (registry, _):
+        from hatch_sigstore.sandbox import GitLabRegistry
+
+        assert isinstance(registry, GitLabRegistry)
+        assert registry.settings.stays_on_loopback
+        project = registry.create_project("demo/forwarding")
+        token = registry.personal_token(project=project)
+        assert forward_target(registry.simple_url(project), {"PRIVATE-TOKEN": token}) is None
 
 
 def test_demo_stops_at_the_failing_stage_and_says_so(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,18 +171,6 @@ GENERIC_GET: dict[str, tuple[int, int, int]] = {
     "wrong-basic": ALL(401),
     "wrong-header": ALL(401),
 }
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -6,26 +6,17 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gitlab_stand_in_helpers import BIN, CURL, NAME, VERSION, build_dists, clean_env, run
 
-from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project
+from hatch_sigstore.sandbox import PyPIIndex
+from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
+from pypi_helpers import dists, form, unique, upload
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("clients/project")
+SETTINGS = Settings.offline  # pip and uv read it
 
 
 def sha(path: Path) -> str:
@@ -63,14 +54,14 @@ def _upload(gl: GitLabRegistry, project: Project, dists: list[Path], tmp: Path) 
 
 
 def _pip_download(
-    gl: GitLabRegistry, project: Project, token: str, dest: Path
+    gl: GitLabRegistry, project: Project, token: str, dest: Path, *, requirement: str = ""
 ) -> subprocess.CompletedProcess[str]:
     return run(
         [
             sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--no-cache-dir",
             "--disable-pip-version-check", "--only-binary", ":all:",
             "--index-url", gl.simple_url(project, token=token),
-            f"demo-pkg=={VERSION}", "-d", dest,
+            requirement or f"demo-pkg=={VERSION}", "-d", dest,
         ],
         env=clean_env(dest.parent),
     )  # fmt: skip
@@ -104,6 +95,29 @@ def test_pip_download_checks_hashes(gl: GitLabRegistry, project: Project, tmp_pa
         f"/api/v4/projects/{project.id}/packages/pypi/simple/demo-pkg/",
         401,
     )
+
+
+def test_pip_follows_gitlabs_forward_to_a_loopback_pypi(
+    gl: GitLabRegistry, project: Project, pypi_index: PyPIIndex, tmp_path: Path
+) -> None:
+    """A name the project does not hold: GitLab answers 302 to pypi.org's simple page, and
+    pip takes it from there. With the forward pointed at the PyPI stand-in, that is real pip
+    behaviour that stays on loopback, and the GitLab token stays with GitLab."""
+    name = unique("forwarded")
+    wheel, _ = dists(tmp_path / "pypi", name)
+    pypi_index.create_project(name)
+    assert upload(pypi_index, pypi_index.api_token(project=name), *form(name, "1.0.0", wheel))
+    pat = gl.personal_token(scopes=("read_api",), role="reporter", project=project)
+    gl.settings = Settings(pypi_forward_url=pypi_index.simple_url)  # reset after the test
+    assert gl.settings.stays_on_loopback
+    pypi_index.clear_requests()
+    result = _pip_download(gl, project, pat, tmp_path / "dl", requirement=f"{name}==1.0.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "dl" / wheel.name).read_bytes() == wheel.read_bytes()
+    simple = f"/api/v4/projects/{project.id}/packages/pypi/simple/{name}/"
+    assert ("GET", simple, 302) in gl.requests
+    pages = [i for i in pypi_index.request_log if i.path == f"/simple/{name}/"]
+    assert [(i.status, i.credentials) for i in pages] == [(200, ())]  # no token followed
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed on this machine")

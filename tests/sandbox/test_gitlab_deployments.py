@@ -4,7 +4,6 @@ plain-text 413, and an external_url other than the address the client typed."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,35 +23,7 @@ from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
 
 JOB_USER = "gitlab-ci-token"
 TOO_LARGE = b"Request Entity Too Large\n"
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings()
-    yield
-    gl.settings = Settings()
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("deploy/project")
-
-
-@pytest.fixture
-def job(gl: GitLabRegistry, project: Project) -> str:
-    return gl.job_token(project)
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10, follow_redirects=False) as c:
-        yield c
+SETTINGS = Settings.offline  # pip reads it
 
 
 # Workhorse 413 -----------------------------------------------------------------------------------

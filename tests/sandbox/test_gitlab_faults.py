@@ -11,43 +11,11 @@ import hashlib
 import socket
 import struct
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(autouse=True)
-def _clear(gl: GitLabRegistry) -> Iterator[None]:
-    gl.faults.clear()
-    yield
-    gl.faults.clear()
-    # a request the client gave up on (timeouts, late stores) must not land in the next test
-    assert gl.wait_idle()
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("faults/project")
-
-
-@pytest.fixture
-def job(gl: GitLabRegistry, project: Project) -> str:
-    return gl.job_token(project)
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
-        yield c
 
 
 def put(client: httpx.Client, url: str, job: str, data: bytes = b"data") -> httpx.Response:

@@ -4,9 +4,9 @@ answers as S3 does, and with proxy_download GitLab streams the object itself."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -28,35 +28,7 @@ from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
 
 JOB_USER = "gitlab-ci-token"
 DATA = bytes(range(256)) * 40  # 10 KiB
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(autouse=True)
-def _object_storage(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings(object_storage=True)
-    yield
-    gl.settings = Settings()
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("storage/project")
-
-
-@pytest.fixture
-def job(gl: GitLabRegistry, project: Project) -> str:
-    return gl.job_token(project)
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10, follow_redirects=False) as c:
-        yield c
+SETTINGS = functools.partial(Settings.offline, object_storage=True)  # pip reads it
 
 
 def _generic(gl: GitLabRegistry, project: Project, job: str, client: httpx.Client) -> str:

@@ -3,45 +3,15 @@ find a release's files and their sha256 without downloading them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 from gitlab_stand_in_helpers import generic_put, pypi_upload, sha
 
-from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
+from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project
 
 JOB_USER = "gitlab-ci-token"
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings()
-    yield
-    gl.settings = Settings()
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("api/project")
-
-
-@pytest.fixture
-def job(gl: GitLabRegistry, project: Project) -> str:
-    return gl.job_token(project)
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10, follow_redirects=False) as c:
-        yield c
 
 
 def _release(gl: GitLabRegistry, project: Project, job: str, client: httpx.Client) -> None:

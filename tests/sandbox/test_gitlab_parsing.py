@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader, parse_multipart
+from hatch_sigstore.sandbox._body import BodyError, BodyReader, parse_multipart
 from hatch_sigstore.sandbox._gitlab_regex import (
     GENERIC_FILE_NAME,
     GENERIC_FILE_NAME_V17,

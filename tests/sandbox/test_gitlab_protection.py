@@ -4,41 +4,16 @@ pypi_packages_spec.rb tables), and the rules REST API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from gitlab_stand_in_helpers import BIN, build_dists, clean_env, generic_put, pypi_upload, run
 
-from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
+from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project
 
 JOB_USER = "gitlab-ci-token"
 PROTECTED = {"message": "403 Forbidden - Package protected."}
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings()
-    yield
-    gl.settings = Settings()
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("protected/project")
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10, follow_redirects=False) as c:
-        yield c
 
 
 def _token(gl: GitLabRegistry, project: Project, who: str) -> tuple[str, str]:

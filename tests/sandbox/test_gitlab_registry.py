@@ -4,7 +4,6 @@ lib/api/generic_packages.rb, lib/api/helpers.rb)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,66 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from gitlab_stand_in_helpers import pypi_upload, sha
 
 from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Project, Settings
 
 JOB_USER = "gitlab-ci-token"
 NOT_FOUND_ROUTE = {"error": "404 Not Found"}
-
-
-@pytest.fixture(scope="module")
-def gl() -> Iterator[GitLabRegistry]:
-    with GitLabRegistry() as registry:
-        yield registry
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings(gl: GitLabRegistry) -> Iterator[None]:
-    gl.settings = Settings()
-    gl.faults.clear()
-    yield
-    gl.settings = Settings()
-    gl.faults.clear()
-
-
-@pytest.fixture
-def project(gl: GitLabRegistry) -> Project:
-    return gl.create_project("group/project")
-
-
-@pytest.fixture
-def job(gl: GitLabRegistry, project: Project) -> str:
-    return gl.job_token(project)
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10, follow_redirects=False) as c:
-        yield c
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def pypi_upload(
-    client: httpx.Client,
-    url: str,
-    *,
-    auth: tuple[str, str] | None,
-    filename: str | None = "demo_pkg-1.0.0-py3-none-any.whl",
-    content: bytes = b"wheel bytes",
-    **fields: str | None,
-) -> httpx.Response:
-    data = {"name": "demo-pkg", "version": "1.0.0", "sha256_digest": sha(content)}
-    data.update({k: v for k, v in fields.items() if v is not None})
-    for key in [k for k, v in fields.items() if v is None]:
-        data.pop(key, None)
-    files = {"content": (filename, content, "application/octet-stream")} if filename else None
-    if files is None:
-        # httpx only sends multipart with a file; add a harmless file part GitLab ignores
-        files = {"gpg_signature": ("x.asc", b"sig", "application/octet-stream")}
-    return client.post(url, data=data, files=files, auth=auth or httpx.USE_CLIENT_DEFAULT)
 
 
 # PyPI upload -------------------------------------------------------------------------------------
@@ -310,6 +255,37 @@ def test_unknown_name_without_forwarding_is_404(
     gl.settings.pypi_forwarding = False
     r = client.get(f"{gl.pypi_url(project)}/simple/nothing", auth=(JOB_USER, job))
     assert (r.status_code, r.json()) == (404, {"message": "404 Package Not Found"})
+
+
+def test_forwarding_goes_where_the_settings_say(
+    gl: GitLabRegistry, project: Project, job: str, client: httpx.Client
+) -> None:
+    gl.settings = Settings(pypi_forward_url="http://127.0.0.1:9/simple")
+    r = client.get(f"{gl.pypi_url(project)}/simple/Some_Name", auth=(JOB_USER, job))
+    assert (r.status_code, r.headers["location"]) == (302, "http://127.0.0.1:9/simple/Some_Name/")
+
+
+LOCAL = "http://127.0.0.1:8080/simple/"
+
+
+@pytest.mark.parametrize(
+    ("settings", "target", "stays"),
+    [
+        (Settings(), "https://pypi.org/simple/x/", False),  # GitLab's default, kept
+        (Settings.offline(), None, True),
+        (Settings.offline(object_storage=True), None, True),
+        (Settings.offline(pypi_forwarding=True), "https://pypi.org/simple/x/", False),
+        (Settings(pypi_forward_url=LOCAL), f"{LOCAL}x/", True),
+        (Settings(pypi_forward_url="http://[::1]:80/s"), "http://[::1]:80/s/x/", True),
+        (Settings(pypi_forward_url="http://localhost/s/"), "http://localhost/s/x/", True),
+        (Settings(pypi_forward_url="http://127.0.0.1.evil/"), "http://127.0.0.1.evil/x/", False),
+    ],
+)
+def test_where_forwarding_may_send_a_client(
+    settings: Settings, target: str | None, stays: bool
+) -> None:
+    assert settings.forward_target("x") == target
+    assert settings.stays_on_loopback is stays
 
 
 def test_pep691_json_when_enabled(

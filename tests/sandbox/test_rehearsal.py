@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitlab_stand_in_helpers import forward_target
 
 from hatch_sigstore.cli import main
 from hatch_sigstore.errors import ConfigError
@@ -26,7 +27,7 @@ from hatch_sigstore.sandbox._state import (
     project_root,
     state_home,
 )
-from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, ref_slug, up
+from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, up
 from publish_helpers import make_sdist
 
 
@@ -65,6 +66,9 @@ def test_up_writes_a_private_env_file_for_running_services(state: Path) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+    # ... and sends no client to pypi.org for a name it does not hold (GitLab's default would)
+    index = f"{env['CI_API_V4_URL']}/projects/{env['CI_PROJECT_ID']}/packages/pypi/simple"
+    assert forward_target(index, {"PRIVATE-TOKEN": env["GITLAB_TOKEN"]}) is None
     # The local Sigstore mints certificates for the token in the env file.
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(
@@ -382,14 +386,6 @@ def test_pipeline_defaults() -> None:
     assert Pipeline.of(tag="v1").full_ref == "refs/tags/v1"
     with pytest.raises(ConfigError, match="--tag and --branch"):
         Pipeline.of(tag="v1", branch="main")
-
-
-@pytest.mark.parametrize(
-    ("ref", "slug"),
-    [("main", "main"), ("Feature/ABC_1", "feature-abc-1"), ("-x-", "x"), ("a" * 70, "a" * 63)],
-)
-def test_ref_slug(ref: str, slug: str) -> None:
-    assert ref_slug(ref) == slug
 
 
 def test_cli_tag_and_branch_exclude_each_other(

@@ -9,7 +9,6 @@ that is not exactly one of them (``..``, encoded slashes, odd names) gets 404, n
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import shutil
@@ -22,6 +21,7 @@ from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
 from hatch_sigstore.__about__ import __version__
+from hatch_sigstore._urls import is_loopback_host
 from hatch_sigstore.index._cache import Cache
 from hatch_sigstore.index._catalog import Catalog, UpstreamError
 from hatch_sigstore.index._names import normalize, valid_filename, valid_project
@@ -191,7 +191,7 @@ class IndexServer:
             ) from None
         self._httpd.index = self
         self._thread: threading.Thread | None = None
-        if not _loopback(host):
+        if not is_loopback_host(host):
             LOG.warning(
                 "listening on %s: anyone who can reach it can download what the upstreams "
                 "serve with the index's credentials; prefer 127.0.0.1",
@@ -310,12 +310,3 @@ def choose_json(accept: str | None) -> bool:
     """``/-/status`` as JSON when the first media range asked for is JSON."""
     first = (accept or "").split(",")[0].split(";")[0].strip().lower()
     return first in ("application/json", V1_JSON)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -9,14 +9,13 @@ from typing import TypeVar
 from urllib.parse import quote_plus, unquote, urlsplit
 
 from hatch_sigstore.sandbox._gitlab_auth import (
-    AuthFailure,
     Principal,
     authenticate_api,
     can_read_project,
     principal_kind,
 )
 from hatch_sigstore.sandbox._gitlab_store import Project
-from hatch_sigstore.sandbox._gitlab_wire import ApiError, Request, message, param_errors
+from hatch_sigstore.sandbox._gitlab_wire import Request, message, param_errors
 
 __all__ = ["api_principal", "find_project", "paginate", "to_query"]
 
@@ -26,13 +25,9 @@ MAX_PER_PAGE = 100  # Kaminari max_per_page (config/initializers/kaminari_config
 
 
 def api_principal(req: Request, *, job_token: bool) -> Principal:
-    try:
-        principal = authenticate_api(
-            req.ctx.store, req.headers, req.query, req.method, job_token=job_token
-        )
-    except AuthFailure as failure:
-        raise ApiError(failure.status, failure.body, failure.headers) from None
-    req.auth_kind = principal_kind(principal)
+    store, headers, query = req.ctx.store, req.headers, req.query
+    principal = authenticate_api(store, headers, query, req.method, job_token=job_token)
+    req.auth = principal_kind(principal)
     return principal
 
 

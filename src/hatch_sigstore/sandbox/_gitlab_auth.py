@@ -25,6 +25,7 @@ from hatch_sigstore.sandbox._gitlab_store import (
     Store,
     User,
 )
+from hatch_sigstore.sandbox._gitlab_wire import ApiError
 
 __all__ = [
     "ANONYMOUS",
@@ -48,8 +49,9 @@ REVOKED = "Token was revoked. You have to re-authorize from the user."
 INSUFFICIENT = "The request requires higher privileges than provided by the access token."
 
 
-class AuthFailure(Exception):  # noqa: N818 - a decision, not a bug
-    """An auth decision that ends the request: status, JSON body and extra headers."""
+class AuthFailure(ApiError):  # noqa: N818 - a decision, not a bug
+    """An auth decision that ends the request: status, JSON body and extra headers (the
+    route answers it as any :class:`ApiError`)."""
 
     def __init__(
         self,
@@ -59,7 +61,7 @@ class AuthFailure(Exception):  # noqa: N818 - a decision, not a bug
         *,
         bad_credentials: bool = False,
     ) -> None:
-        super().__init__(f"{status} {body}")
+        super().__init__(status, body, dict(headers or {}))
         self.status = status
         self.body = body
         self.headers = dict(headers or {})

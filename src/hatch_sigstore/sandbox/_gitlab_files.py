@@ -76,7 +76,7 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def file_response(blob: Path, size: int, filename: str, **extra: str) -> Response:
+def file_response(blob: Path, filename: str, **extra: str) -> Response:
     """``present_disk_file!``: the file itself, as an attachment."""
     headers = {
         **extra,
@@ -84,7 +84,7 @@ def file_response(blob: Path, size: int, filename: str, **extra: str) -> Respons
         "Content-Transfer-Encoding": "binary",
         "Content-Type": "application/octet-stream",
     }
-    return Response(200, headers, file=blob, file_size=size)
+    return Response(200, headers, file=blob)
 
 
 def redirect(req: Request, url: str) -> Response:
@@ -106,7 +106,7 @@ def present_file(
     ``content_disposition: :attachment``, ``extra`` its ``extra_response_headers``."""
     extra = {k: v for k, v in (extra or {}).items() if v}  # compact_blank
     if stored.file_store == FILE_STORE_LOCAL:
-        return file_response(stored.blob, stored.size, stored.file_name, **extra)
+        return file_response(stored.blob, stored.file_name, **extra)
     settings, objects = req.ctx.settings, req.ctx.objects
     disposition = content_disposition(stored.file_name) if attachment else None
     if not settings.proxy_download:

@@ -9,8 +9,8 @@ import os
 import re
 from urllib.parse import quote, unquote
 
+from hatch_sigstore.sandbox._body import CHUNK
 from hatch_sigstore.sandbox._gitlab_auth import (
-    AuthFailure,
     Principal,
     RouteAuth,
     authenticate,
@@ -18,7 +18,6 @@ from hatch_sigstore.sandbox._gitlab_auth import (
     principal_kind,
     unauthorized,
 )
-from hatch_sigstore.sandbox._gitlab_body import CHUNK
 from hatch_sigstore.sandbox._gitlab_files import (
     FILE_STORE_LOCAL,
     FILE_STORE_REMOTE,
@@ -37,7 +36,6 @@ from hatch_sigstore.sandbox._gitlab_regex import (
 )
 from hatch_sigstore.sandbox._gitlab_store import GenericFile, GenericPackage, Project, now
 from hatch_sigstore.sandbox._gitlab_wire import (
-    ApiError,
     Request,
     Response,
     bad_request,
@@ -67,7 +65,7 @@ def _route_auth(req: Request) -> RouteAuth:
 
 def _principal(req: Request) -> Principal:
     principal = authenticate(req.ctx.store, req.headers, req.query, _route_auth(req), req.method)
-    req.auth_kind = principal_kind(principal)
+    req.auth = principal_kind(principal)
     return principal
 
 
@@ -113,21 +111,18 @@ def handle_generic(req: Request, raw_id: str, rest: list[str]) -> Response | Non
     name, version, *path, file_name = segs
     if not path and req.query.get("path"):
         path = [p for p in req.query["path"].split("/") if p]
-    try:
-        principal = _principal(req) if req.method == "PUT" else None  # authenticate_non_get!
-        if principal is not None and principal.anonymous:
+    principal = _principal(req) if req.method == "PUT" else None  # authenticate_non_get!
+    if principal is not None and principal.anonymous:
+        raise unauthorized()
+    _validate(req, name, version, path, file_name)
+    if principal is None:
+        principal = _principal(req)
+    project = req.ctx.store.find_project(unquote(raw_id))
+    if project is None:
+        if principal.anonymous:
             raise unauthorized()
-        _validate(req, name, version, path, file_name)
-        if principal is None:
-            principal = _principal(req)
-        project = req.ctx.store.find_project(unquote(raw_id))
-        if project is None:
-            if principal.anonymous:
-                raise unauthorized()
-            raise message(404, "404 Not Found")
-        authorize(principal, project, "write" if req.method == "PUT" else "read")
-    except AuthFailure as failure:
-        raise ApiError(failure.status, failure.body, failure.headers) from None
+        raise message(404, "404 Not Found")
+    authorize(principal, project, "write" if req.method == "PUT" else "read")
     if (
         req.method == "PUT"
         and req.ctx.settings.protect_generic_packages

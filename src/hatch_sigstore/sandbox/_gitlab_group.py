@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
-from hatch_sigstore.sandbox._gitlab_auth import AuthFailure, authenticate, can_read_package
+from hatch_sigstore.sandbox._gitlab_auth import authenticate, can_read_package
 from hatch_sigstore.sandbox._gitlab_pypi import (
     PYPI_AUTH,
     principal_kind,
@@ -24,7 +24,7 @@ from hatch_sigstore.sandbox._gitlab_pypi import (
     serve_file,
 )
 from hatch_sigstore.sandbox._gitlab_store import Project
-from hatch_sigstore.sandbox._gitlab_wire import ApiError, Request, Response, message
+from hatch_sigstore.sandbox._gitlab_wire import Request, Response, message
 
 __all__ = ["handle_group_pypi"]
 
@@ -41,11 +41,8 @@ def _group(req: Request, raw_id: str) -> tuple[str, int, list[Project]]:
 
 
 def _readable(req: Request, projects: list[Project]) -> list[Project]:
-    try:
-        principal = authenticate(req.ctx.store, req.headers, req.query, PYPI_AUTH, req.method)
-    except AuthFailure as failure:
-        raise ApiError(failure.status, failure.body, failure.headers) from None
-    req.auth_kind = principal_kind(principal)
+    principal = authenticate(req.ctx.store, req.headers, req.query, PYPI_AUTH, req.method)
+    req.auth = principal_kind(principal)
     readable = [p for p in projects if can_read_package(principal, p)]
     if not readable:
         raise message(404, "404 Group Not Found")

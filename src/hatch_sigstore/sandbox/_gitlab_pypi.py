@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import parse_qsl, quote, unquote
 
+from hatch_sigstore.sandbox._body import FilePart, boundary_of, parse_multipart
 from hatch_sigstore.sandbox._gitlab_auth import (
     ANONYMOUS,
     AuthFailure,
@@ -20,7 +21,6 @@ from hatch_sigstore.sandbox._gitlab_auth import (
     authorize,
     principal_kind,
 )
-from hatch_sigstore.sandbox._gitlab_body import FilePart, boundary_of, parse_multipart
 from hatch_sigstore.sandbox._gitlab_files import (
     FILE_STORE_LOCAL,
     FILE_STORE_REMOTE,
@@ -103,13 +103,10 @@ def _auth(req: Request, project: Project, action: str) -> Principal:
     except AuthFailure as failure:
         # a wrong Basic token on a public project falls back to anonymous for reads
         if not (failure.bad_credentials and action == "read" and project.visibility == "public"):
-            raise ApiError(failure.status, failure.body, failure.headers) from None
+            raise
         principal = ANONYMOUS
-    req.auth_kind = principal_kind(principal)
-    try:
-        authorize(principal, project, "read" if action == "read" else "write")
-    except AuthFailure as failure:
-        raise ApiError(failure.status, failure.body, failure.headers) from None
+    req.auth = principal_kind(principal)
+    authorize(principal, project, "read" if action == "read" else "write")
     return principal
 
 
@@ -347,8 +344,9 @@ def render_simple_package(req: Request, projects: list[Project], base: str, name
         ]
         files = [(p, list(p.files)) for p in packages]
     if not packages:
-        if req.ctx.settings.pypi_forwarding:
-            forward = redirect(req, f"https://pypi.org/simple/{name}/")
+        target = req.ctx.settings.forward_target(name)
+        if target is not None:  # dependency_proxy_helpers.rb redirect_registry_request
+            forward = redirect(req, target)
             forward.headers.update(_vary(req))
             return forward
         raise ApiError(404, {"message": "404 Package Not Found"}, _vary(req))

@@ -7,10 +7,16 @@ and its own URL as ``external_url``); each flag turns on one behaviour of real d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["GIB", "Settings"]
+from hatch_sigstore._urls import is_loopback_host
+
+__all__ = ["GIB", "PYPI_SIMPLE", "Settings"]
 
 GIB = 1 << 30
+# API::Helpers::Packages::DependencyProxyHelpers::REGISTRY_BASE_URLS[:pypi]
+PYPI_SIMPLE = "https://pypi.org/simple/"
 
 
 @dataclass
@@ -19,7 +25,13 @@ class Settings:
 
     allow_generic_duplicates: bool = True  # namespace package setting generic_duplicates_allowed
     generic_duplicate_exception_regex: str = ""  # generic_duplicate_exception_regex
-    pypi_forwarding: bool = True  # pypi_package_requests_forwarding: unknown name -> 302 pypi.org
+    # pypi_package_requests_forwarding: an unknown name's simple page answers 302 to
+    # pypi_forward_url + name + "/" (what GitLab does by default), else 404.
+    pypi_forwarding: bool = True
+    # registry_base_url(:pypi) in lib/api/helpers/packages/dependency_proxy_helpers.rb:
+    # pypi.org's simple index (an edition may override it). The sandbox may point it at a
+    # loopback index (the PyPI stand-in), so that a client following the 302 stays local.
+    pypi_forward_url: str = PYPI_SIMPLE
     max_pypi_file_size: int = 3 * GIB  # plan limit pypi_max_file_size
     max_generic_file_size: int = 5 * GIB  # plan limit generic_packages_max_file_size
     generic_job_token_basic_auth: bool = False  # Basic gitlab-ci-token on generic PUT (>= 19.0)
@@ -50,3 +62,23 @@ class Settings:
     # Package protection rules of type generic are enforced (GitLab >= 18.1 behind the feature
     # flag packages_protected_packages_generic, without it later). PyPI rules always are.
     protect_generic_packages: bool = True
+
+    @classmethod
+    def offline(cls, **changes: Any) -> Settings:
+        """Settings for a registry that real clients read (pip, uv, ``sandbox up``, the demo):
+        forwarding off, so an unknown name is a 404 and no answer sends a client off loopback."""
+        return cls(**{"pypi_forwarding": False, **changes})
+
+    def forward_target(self, name: str) -> str | None:
+        """Where an unknown PyPI name's simple page redirects to (None: it answers 404)."""
+        if not self.pypi_forwarding:
+            return None
+        return f"{self.pypi_forward_url.rstrip('/')}/{name}/"
+
+    @property
+    def stays_on_loopback(self) -> bool:
+        """Whether every redirect this registry answers with keeps a client on loopback
+        (forwarding off, or forwarded to a loopback index; object storage listens on
+        loopback)."""
+        target = self.forward_target("x")
+        return target is None or is_loopback_host(urlsplit(target).hostname or "")

@@ -1,13 +1,13 @@
-"""Request/response types shared by the GitLab stand-in's routes."""
+"""The GitLab stand-in's request (with the instance it reaches) and its JSON answers and errors."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hatch_sigstore.sandbox._gitlab_body import BodyReader
+from hatch_sigstore.sandbox import _wire
+from hatch_sigstore.sandbox._wire import Response
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox._gitlab_settings import Settings
@@ -27,29 +27,8 @@ class Context:
     objects: ObjectStore  # where package files live when object storage is on
 
 
-@dataclass
-class Request:
-    method: str
-    target: str  # as sent, with the query
-    path: str  # raw (not percent-decoded), no query
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: BodyReader
-    ctx: Context
-    auth_kind: str = "-"  # for the request log: anonymous | personal | deploy | job
-    http_version: str = "HTTP/1.1"
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    file: Path | None = None  # streamed from disk instead of ``body``
-    file_size: int = 0
-    # streamed from another server (Workhorse send-url): ``stream_length`` bytes, then closed
-    stream: BinaryIO | None = None
-    stream_length: int | None = None
+# A request to the GitLab stand-in; ``auth`` (for the log): anonymous | personal | deploy | job.
+Request = _wire.Request[Context]
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:

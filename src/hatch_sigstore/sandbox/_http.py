@@ -1,4 +1,4 @@
-"""A threaded HTTP server on loopback, run in a background thread: the base of both stand-ins."""
+"""A threaded HTTP server on loopback, run in a background thread: the base of every stand-in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,32 @@ import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import TypeVar
 
-__all__ = ["LoopbackServer", "QuietHandler"]
+__all__ = ["LoopbackServer", "QuietHandler", "Running"]
+
+_R = TypeVar("_R", bound="Running")
+
+
+class Running:
+    """Something started and stopped: usable as a context manager (``with X() as x:``)."""
+
+    def start(self: _R) -> _R:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _R) -> _R:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -82,7 +106,7 @@ class _Server(ThreadingHTTPServer):
         hook(traceback.format_exc())
 
 
-class LoopbackServer:
+class LoopbackServer(Running):
     """Serve ``handler`` on ``host:port`` (port 0: any free one) until :meth:`stop`.
 
     Usable as a context manager. The handler class may read ``self.server.owner`` to reach the
@@ -131,14 +155,3 @@ class LoopbackServer:
             self._httpd.serve_forever(poll_interval=0.2)
         finally:
             self._httpd.server_close()
-
-    def __enter__(self) -> LoopbackServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -36,13 +36,12 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from hatch_sigstore.sandbox._http import LoopbackServer, QuietHandler
+from hatch_sigstore.sandbox._wire import CREDENTIAL_HEADERS, RequestInfo, redacted_target
 
-__all__ = ["CREDENTIAL_HEADERS", "ObjectRequest", "ObjectStore"]
+__all__ = ["ObjectStore"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_EXPIRES = 604800  # S3: "X-Amz-Expires must be less than a week (in seconds)"
-# Headers that carry a credential: S3's second auth mechanism, GitLab's token headers, cookies.
-CREDENTIAL_HEADERS = ("authorization", "job-token", "private-token", "deploy-token", "cookie")
 ONE_AUTH = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
     "string parameter or the Authorization header should be specified"
@@ -51,20 +50,9 @@ MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your key and signing method."
 )
+_SIGNATURE = frozenset({"X-Amz-Signature"})  # masked in the request log
 _DRAIN_LIMIT = 1 << 20
 _CHUNK = 1 << 20
-
-
-class ObjectRequest(NamedTuple):
-    """One request the store answered (for the registry's request log)."""
-
-    method: str
-    target: str  # X-Amz-Signature masked
-    path: str
-    status: int
-    credentials: tuple[str, ...]  # names of the credential headers it carried
-    bytes_in: int
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -104,7 +92,7 @@ class ObjectStore:
         *,
         host: str = "127.0.0.1",
         bucket: str = "gitlab-packages",
-        record: Callable[[ObjectRequest], None] | None = None,
+        record: Callable[[RequestInfo], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.root = root
@@ -228,7 +216,7 @@ class ObjectStore:
         with self._lock:
             return self._objects.get(key)
 
-    def _report(self, info: ObjectRequest) -> None:
+    def _report(self, info: RequestInfo) -> None:
         if self._record is not None:
             self._record(info)
 
@@ -296,19 +284,18 @@ class _Handler(QuietHandler):
         credentials = tuple(h for h in CREDENTIAL_HEADERS if h in headers)
         bytes_in = self._drain(headers)
         answer = self._answer(store, split.path, split.query, headers, credentials)
-        masked = "&".join(
-            f"{k}=[MASKED]" if k == "X-Amz-Signature" else f"{k}={v}"
-            for k, v in parse_qsl(split.query, keep_blank_values=True)
-        )
         store._report(
-            ObjectRequest(
-                self.command,
-                f"{split.path}?{masked}" if masked else split.path,
-                split.path,
-                answer.status,
-                credentials,
-                bytes_in,
-                time.monotonic() - started,
+            RequestInfo(
+                method=self.command,
+                target=redacted_target(split.path, split.query, secrets=_SIGNATURE),
+                path=split.path,
+                status=answer.status,
+                auth="-",  # S3 has no GitLab principal
+                fault=None,
+                bytes_in=bytes_in,
+                seconds=time.monotonic() - started,
+                service="object-store",
+                credentials=credentials,
             )
         )
         self._send(answer)

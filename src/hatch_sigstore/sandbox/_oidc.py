@@ -1,11 +1,11 @@
-"""The sandbox's OIDC issuer: GitLab-CI-shaped ES256 ID tokens. NEVER for production.
+"""The sandbox's OIDC issuer: the ID tokens of GitLab CI jobs. NEVER for production.
 
-Claims follow GitLab's ``id_tokens`` (``lib/gitlab/ci/jwt_v2.rb``): numeric ids are strings,
-``ci_config_ref_uri`` has no scheme (``HOST/GROUP/PROJECT//CONFIG@refs/heads/main``). Real
-GitLab signs every token with RS256. Tokens for the ``sigstore`` audience are ES256 here (key
-generation is instant and Fulcio accepts both); tokens for any other audience (``pypi``) are
-RS256, because warehouse accepts nothing else (``warehouse/oidc/services.py``,
-``verify_jwt_signature``). The JWKS lists both keys.
+A token's claims are those GitLab mints for the job
+(:class:`~hatch_sigstore.sandbox._gitlab_job.Job`, after ``lib/gitlab/ci/jwt_v2.rb``); any claim
+can be overridden or removed. Real GitLab signs every token with RS256. Tokens for the
+``sigstore`` audience are ES256 here (key generation is instant and Fulcio accepts both); tokens
+for any other audience (``pypi``) are RS256, because warehouse accepts nothing else
+(``warehouse/oidc/services.py``, ``verify_jwt_signature``). The JWKS lists both keys.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import itertools
 import threading
 import time
 import uuid
-import zlib
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-__all__ = ["TokenIssuer", "TokenVerificationError", "full_ref", "server_host"]
+from hatch_sigstore.sandbox._gitlab_job import Job
+
+__all__ = ["TokenIssuer", "TokenVerificationError"]
 
 _ALGORITHM = "ES256"
 _RSA_ALGORITHM = "RS256"
@@ -29,18 +30,6 @@ _RSA_ALGORITHM = "RS256"
 
 class TokenVerificationError(Exception):
     """The token failed verification; ``str()`` is the reason, safe to show (no token text)."""
-
-
-def server_host(server_url: str) -> str:
-    """GitLab's ``build_server_fqdn``: the URL without its scheme or trailing slash."""
-    return server_url.split("://", 1)[-1].rstrip("/")
-
-
-def full_ref(ref: str, ref_type: str) -> str:
-    """``refs/heads/REF`` for a branch, ``refs/tags/REF`` for a tag (already-full refs pass)."""
-    if ref.startswith("refs/"):
-        return ref
-    return f"refs/tags/{ref}" if ref_type == "tag" else f"refs/heads/{ref}"
 
 
 class TokenIssuer:
@@ -70,68 +59,41 @@ class TokenIssuer:
         with self._lock:
             return next(self._counter)
 
-    def claims(
-        self,
-        *,
-        project_path: str = "group/project",
-        ref: str = "main",
-        ref_type: str = "branch",
-        config_path: str = ".gitlab-ci.yml",
-        project_id: str = "42",
-        expires_in: float = 600,
-        audience: str = "sigstore",
-        **overrides: Any,
-    ) -> dict[str, Any]:
-        """The claims a GitLab job with these coordinates would carry; ``overrides`` win.
+    def job(self, **options: Any) -> tuple[Job, dict[str, Any]]:
+        """The job ``options`` describe (:class:`Job` fields), in a pipeline of its own unless
+        ``pipeline_id`` says which; and the rest of ``options``: claims to override."""
+        if "pipeline_id" not in options:
+            options["pipeline_id"] = 1000 + self._next()
+        return Job.of(options)
 
-        An override of ``None`` removes the claim. ``expires_in <= 0`` gives a token that
-        expired ``-expires_in`` seconds ago (at least one second ago).
-        """
+    def claims(
+        self, *, expires_in: float = 600, audience: str = "sigstore", **options: Any
+    ) -> dict[str, Any]:
+        """The claims of the job ``options`` describe (see :meth:`job`); the other options
+        override claims, and ``name=None`` removes claim ``name``. ``expires_in <= 0`` gives a
+        token that expired ``-expires_in`` seconds ago (at least one second ago)."""
+        job, overrides = self.job(**options)
+        return self.claims_of(job, audience=audience, expires_in=expires_in, overrides=overrides)
+
+    def claims_of(
+        self,
+        job: Job,
+        *,
+        audience: str = "sigstore",
+        expires_in: float = 600,
+        overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``job``'s token claims for ``audience``, valid ``expires_in`` seconds from now."""
         now = int(time.time())
         if expires_in > 0:
-            iat = now
-            exp = now + int(expires_in)
+            iat, exp = now, now + int(expires_in)
         else:
             exp = now + int(expires_in) - 1
             iat = exp - 300
-        namespace_path = project_path.rsplit("/", 1)[0] if "/" in project_path else project_path
-        ref_path = full_ref(ref, ref_type)
-        short_ref = ref_path.split("/", 2)[2] if ref_path.count("/") >= 2 else ref
-        sha = hashlib.sha1(f"{project_path}@{ref_path}".encode(), usedforsecurity=False).hexdigest()
-        serial = self._next()
-        claims: dict[str, Any] = {
-            "namespace_id": str(zlib.crc32(namespace_path.encode()) % 900000 + 100000),
-            "namespace_path": namespace_path,
-            "project_id": str(project_id),
-            "project_path": project_path,
-            "user_id": "1",
-            "user_login": "sandbox-user",
-            "user_email": "sandbox-user@example.invalid",
-            "user_access_level": "developer",
-            "pipeline_id": str(1000 + serial),
-            "pipeline_source": "push",
-            "job_id": str(5000 + serial),
-            "ref": short_ref,
-            "ref_type": ref_type,
-            "ref_path": ref_path,
-            "ref_protected": "true",
-            "runner_id": 1,
-            "runner_environment": "gitlab-hosted",
-            "sha": sha,
-            "project_visibility": "private",
-            "ci_config_ref_uri": (
-                f"{server_host(self.issuer)}/{project_path}//{config_path}@{ref_path}"
-            ),
-            "ci_config_sha": sha,
-            "jti": str(uuid.uuid4()),
-            "iss": self.issuer,
-            "iat": iat,
-            "nbf": iat,
-            "exp": exp,
-            "sub": f"project_path:{project_path}:ref_type:{ref_type}:ref:{short_ref}",
-            "aud": audience,
-        }
-        for name, value in overrides.items():
+        claims = job.claims(
+            issuer=self.issuer, audience=audience, iat=iat, exp=exp, jti=str(uuid.uuid4())
+        )
+        for name, value in (overrides or {}).items():
             if value is None:
                 claims.pop(name, None)
             else:

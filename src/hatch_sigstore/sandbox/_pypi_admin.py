@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from hatch_sigstore.sandbox._pypi_http import Response, json_response
+from hatch_sigstore.sandbox._pypi_http import json_response
 from hatch_sigstore.sandbox._pypi_store import GitLabPublisher, Project
+from hatch_sigstore.sandbox._wire import Response
 
 __all__ = ["admin"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hatch_sigstore.sandbox._pypi_http import Response, json_response
+from hatch_sigstore.sandbox._pypi_http import json_response
 from hatch_sigstore.sandbox._pypi_store import (
     GITLAB_COM,
     GitLabPublisher,
@@ -30,6 +30,7 @@ from hatch_sigstore.sandbox._pypi_store import (
     Store,
 )
 from hatch_sigstore.sandbox._pypi_tokens import expires_at, issue_publisher_token
+from hatch_sigstore.sandbox._wire import Response
 
 __all__ = ["JWT_LEEWAY", "OIDCSettings", "TrustedPublishing"]
 

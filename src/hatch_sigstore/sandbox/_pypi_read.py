@@ -17,8 +17,9 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from hatch_sigstore.sandbox._pypi_http import Response, json_response, negotiate
+from hatch_sigstore.sandbox._pypi_http import json_response, negotiate
 from hatch_sigstore.sandbox._pypi_store import File, Project, Release, Store
+from hatch_sigstore.sandbox._wire import Response
 
 __all__ = ["Reader"]
 
@@ -40,23 +41,21 @@ CORS = {
 
 
 def _not_found_simple() -> Response:
-    return Response(
-        404, None, {"Content-Type": "text/plain; charset=UTF-8", **CORS}, b"404 Not Found"
-    )
+    return Response(404, {"Content-Type": "text/plain; charset=UTF-8", **CORS}, b"404 Not Found")
 
 
 def _not_found_json() -> Response:
     body = b'{"message": "Not Found"}'
-    return Response(404, None, {"Content-Type": "application/json; charset=utf-8", **CORS}, body)
+    return Response(404, {"Content-Type": "application/json; charset=utf-8", **CORS}, body)
 
 
 def _not_found_page() -> Response:
     page = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>"
-    return Response(404, None, {"Content-Type": "text/html; charset=UTF-8"}, page)
+    return Response(404, {"Content-Type": "text/html; charset=UTF-8"}, page)
 
 
 def _moved(location: str) -> Response:
-    return Response(301, None, {"Location": location, **CORS}, b"")
+    return Response(301, {"Location": location, **CORS}, b"")
 
 
 def _version_key(version: str) -> Any:
@@ -113,7 +112,7 @@ class Reader:
             "    <title>Simple index</title>\n  </head>\n  <body>\n"
             f"{links}  </body>\n</html>"
         )
-        return Response(200, None, headers, page.encode())
+        return Response(200, headers, page.encode())
 
     def _detail(self, project: Project) -> dict[str, Any]:
         files = sorted(
@@ -164,7 +163,7 @@ class Reader:
         }
         if ctype == SIMPLE_JSON:
             return json_response(200, context, headers=headers, newline=True)
-        return Response(200, None, headers, self._detail_html(context).encode())
+        return Response(200, headers, self._detail_html(context).encode())
 
     @staticmethod
     def _detail_html(context: dict[str, Any]) -> str:
@@ -327,4 +326,4 @@ class Reader:
         if metadata and rel != file.path:
             blob = blob.with_name(blob.name + ".metadata")
         ctype = "application/octet-stream" if not metadata else "text/plain; charset=utf-8"
-        return Response(200, None, {"Content-Type": ctype}, b"", file=blob)
+        return Response(200, {"Content-Type": ctype}, b"", file=blob)

@@ -19,16 +19,17 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from hatch_sigstore.sandbox import _pypi_dist as dist
-from hatch_sigstore.sandbox._gitlab_body import boundary_of, parse_multipart
+from hatch_sigstore.sandbox._body import boundary_of, parse_multipart
 from hatch_sigstore.sandbox._pypi_attest import (
     AttestationUploadError,
     build_provenance,
     parse_attestations,
 )
 from hatch_sigstore.sandbox._pypi_form import parse_metadata, sanitize, validate_form
-from hatch_sigstore.sandbox._pypi_http import HTTPError, Request, Response, pyramid_response
+from hatch_sigstore.sandbox._pypi_http import HTTPError, PyPIRequest, pyramid_response
 from hatch_sigstore.sandbox._pypi_store import File, Project, Release, Store, now
 from hatch_sigstore.sandbox._pypi_tokens import Identity, authenticate, permits
+from hatch_sigstore.sandbox._wire import Response
 
 if TYPE_CHECKING:
     from packaging.metadata import Metadata
@@ -67,7 +68,7 @@ class _Body:
     content_type: str | None
 
 
-def _read_body(req: Request, spool_dir: Path) -> _Body:
+def _read_body(req: PyPIRequest, spool_dir: Path) -> _Body:
     ctype = req.headers.get("content-type", "")
     boundary = boundary_of(ctype)
     if boundary is None:
@@ -109,7 +110,7 @@ def _read_body(req: Request, spool_dir: Path) -> _Body:
 
 
 def handle_legacy(
-    req: Request,
+    req: PyPIRequest,
     *,
     store: Store,
     settings: UploadSettings,
@@ -139,7 +140,7 @@ def handle_legacy(
             )
         # forklift.legacy.invalid_request: the upload.html page, 200
         page = b"<!DOCTYPE html><html><body><h1>Upload API</h1></body></html>"
-        return Response(200, None, {"Content-Type": "text/html; charset=UTF-8"}, page)
+        return Response(200, {"Content-Type": "text/html; charset=UTF-8"}, page)
     except HTTPError as exc:
         return pyramid_response(
             exc.status,
@@ -153,7 +154,7 @@ def handle_legacy(
                 body.content.unlink()
 
 
-def _ensure_uploads_allowed(ctx: _Context, req: Request) -> Identity:
+def _ensure_uploads_allowed(ctx: _Context, req: PyPIRequest) -> Identity:
     if ctx.settings.read_only:
         raise HTTPError(403, "Read-only mode: Uploads are temporarily disabled.")
     if not ctx.settings.uploads_enabled:
@@ -264,7 +265,7 @@ def _hash(path: Path, limit: int, project: Project) -> tuple[int, dict[str, str]
     return size, {k: h.hexdigest().lower() for k, h in hashers.items()}
 
 
-def _file_upload(ctx: _Context, req: Request, body: _Body) -> Response:
+def _file_upload(ctx: _Context, req: PyPIRequest, body: _Body) -> Response:
     values = sanitize(body.values, body.file_fields)
     identity = _ensure_uploads_allowed(ctx, req)
     if (values.get("protocol_version") or ["1"])[0] != "1":
@@ -361,7 +362,7 @@ def _file_upload(ctx: _Context, req: Request, body: _Body) -> Response:
         if attestations and identity.publisher is not None:
             new_file.provenance = build_provenance(identity.publisher, attestations)
         store.journal(project)  # "add {python_version} file {filename}"
-    return Response(200, None, {"Content-Type": "text/html; charset=UTF-8"}, b"")
+    return Response(200, {"Content-Type": "text/html; charset=UTF-8"}, b"")
 
 
 def _store_file(
@@ -374,7 +375,7 @@ def _store_file(
     size: int,
     hashes: dict[str, str],
     core_metadata: bytes | None,
-    req: Request,
+    req: PyPIRequest,
 ) -> None:
     b2 = hashes["blake2_256"]
     file = File(

@@ -65,6 +65,28 @@ def _log(
     }
 
 
+def _authority(
+    common_name: str, uri: str, chain: tuple[x509.Certificate, ...], start: str
+) -> dict[str, Any]:
+    """A certificate authority or timestamp authority entry of the trusted root."""
+    return {
+        "subject": {"organization": "hatch-sigstore sandbox", "commonName": common_name},
+        "uri": uri,
+        "certChain": {
+            "certificates": [
+                {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))} for c in chain
+            ]
+        },
+        "validFor": {"start": start},
+    }
+
+
+def _service(url: str, major: int, start: str) -> dict[str, Any]:
+    """A service entry of the signing config."""
+    validity = {"start": start}
+    return {"url": url, "majorApiVersion": major, "validFor": validity, "operator": OPERATOR}
+
+
 def trusted_root(
     *,
     url: str,
@@ -80,20 +102,7 @@ def trusted_root(
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
         "tlogs": [_log(url, rekor_key, rekor_log_id, begin)],
         "certificateAuthorities": [
-            {
-                "subject": {
-                    "organization": "hatch-sigstore sandbox",
-                    "commonName": "sandbox-root (NEVER FOR PRODUCTION)",
-                },
-                "uri": url,
-                "certChain": {
-                    "certificates": [
-                        {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))}
-                        for c in chain
-                    ]
-                },
-                "validFor": {"start": begin},
-            }
+            _authority("sandbox-root (NEVER FOR PRODUCTION)", url, chain, begin)
         ],
         "ctlogs": [_log(f"{url}/ct", ct_key, ct_log_id, begin)],
         "timestampAuthorities": [],
@@ -101,19 +110,12 @@ def trusted_root(
 
 
 def signing_config(*, url: str, start: datetime.datetime) -> dict[str, Any]:
-    def service(major: int) -> dict[str, Any]:
-        return {
-            "url": url,
-            "majorApiVersion": major,
-            "validFor": {"start": _time(start)},
-            "operator": OPERATOR,
-        }
-
+    begin = _time(start)
     return {
         "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
-        "caUrls": [service(1)],
+        "caUrls": [_service(url, 1, begin)],
         "oidcUrls": [],
-        "rekorTlogUrls": [service(1)],
+        "rekorTlogUrls": [_service(url, 1, begin)],
         "tsaUrls": [],
         "rekorTlogConfig": {"selector": "ANY"},
         "tsaConfig": {"selector": "ANY"},
@@ -139,24 +141,10 @@ def add_rekor_v2_and_tsa(
     begin = _time(start)
     root["tlogs"].append(_log(url, rekor_key, rekor_log_id, begin))
     root["timestampAuthorities"].append(
-        {
-            "subject": {
-                "organization": "hatch-sigstore sandbox",
-                "commonName": "sandbox-tsa (NEVER FOR PRODUCTION)",
-            },
-            "uri": tsa_url,
-            "certChain": {
-                "certificates": [
-                    {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))}
-                    for c in tsa_chain
-                ]
-            },
-            "validFor": {"start": begin},
-        }
+        _authority("sandbox-tsa (NEVER FOR PRODUCTION)", tsa_url, tsa_chain, begin)
     )
-    service = {"validFor": {"start": begin}, "operator": OPERATOR}
-    config["rekorTlogUrls"].append({"url": url, "majorApiVersion": 2, **service})
-    config["tsaUrls"].append({"url": tsa_url, "majorApiVersion": 1, **service})
+    config["rekorTlogUrls"].append(_service(url, 2, begin))
+    config["tsaUrls"].append(_service(tsa_url, 1, begin))
 
 
 def client_trust_config(root: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:

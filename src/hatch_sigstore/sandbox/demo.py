@@ -143,7 +143,7 @@ def _services(state: Path, *, object_storage: bool = False) -> Iterator[tuple[ob
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
     from hatch_sigstore.sandbox.gitlab import Settings
 
-    settings = Settings(object_storage=object_storage)
+    settings = Settings.offline(object_storage=object_storage)  # no 302 to pypi.org
     with GitLabRegistry(state_dir=state / "registry", settings=settings) as registry:
         sigstore_dir = state / "sigstore"
         with LocalSigstore(state_dir=sigstore_dir, gitlab_url=registry.url) as sigstore:

@@ -17,34 +17,16 @@ Workhorse's upload size limit, an ``external_url`` other than the listening addr
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
-import os
 import secrets
-import shutil
-import socket
-import struct
-import sys
-import tempfile
-import threading
-import time
-import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import NamedTuple
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
-from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader
-from hatch_sigstore.sandbox._gitlab_faults import DEFAULT_STORE_DELAY, Fault, FaultInjector
+from hatch_sigstore.sandbox._faults import FaultInjector
 from hatch_sigstore.sandbox._gitlab_files import FILE_STORE_LOCAL, FILE_STORE_REMOTE
-from hatch_sigstore.sandbox._gitlab_generic import handle_generic
-from hatch_sigstore.sandbox._gitlab_group import handle_group_pypi
-from hatch_sigstore.sandbox._gitlab_packages_api import handle_packages_api
-from hatch_sigstore.sandbox._gitlab_protection import add_rule, handle_rules
-from hatch_sigstore.sandbox._gitlab_pypi import handle_pypi
+from hatch_sigstore.sandbox._gitlab_protection import PACKAGE_TYPES, add_rule
+from hatch_sigstore.sandbox._gitlab_routes import internal_error, route
 from hatch_sigstore.sandbox._gitlab_settings import Settings
 from hatch_sigstore.sandbox._gitlab_store import (
     ROLES,
@@ -60,9 +42,10 @@ from hatch_sigstore.sandbox._gitlab_store import (
     PypiPackage,
     Store,
 )
-from hatch_sigstore.sandbox._gitlab_wire import ApiError, Context, Request, Response, json_response
-from hatch_sigstore.sandbox._http import LoopbackServer, QuietHandler
-from hatch_sigstore.sandbox._object_store import CREDENTIAL_HEADERS, ObjectRequest, ObjectStore
+from hatch_sigstore.sandbox._gitlab_wire import Context, Request, Response
+from hatch_sigstore.sandbox._object_store import ObjectStore
+from hatch_sigstore.sandbox._standin import StandIn
+from hatch_sigstore.sandbox._wire import RequestInfo, RequestRecord
 
 __all__ = [
     "FaultInjector",
@@ -77,242 +60,15 @@ __all__ = [
     "Settings",
 ]
 
-DRAIN_LIMIT = 64 << 20  # a refused upload larger than this gets its connection closed instead
 
-
-class RequestRecord(NamedTuple):
-    """``(method, path, status)``; path without the query; status 0 = no answer (reset)."""
-
-    method: str
-    path: str
-    status: int
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    """The full log entry behind a RequestRecord (never holds a credential)."""
-
-    method: str
-    target: str  # with credential query parameters masked
-    path: str
-    status: int
-    auth: str  # anonymous | personal | deploy | job | - (not reached)
-    fault: str | None
-    bytes_in: int
-    seconds: float
-    service: str = "gitlab"  # gitlab | object-store
-    credentials: tuple[str, ...] = ()  # names of the credential headers sent (never values)
-
-
-class _Handler(QuietHandler):
-    server_version = "nginx"
-
-    def dispatch(self) -> None:
-        registry: GitLabRegistry = self.server.owner  # type: ignore[attr-defined]
-        registry._busy(+1)
-        try:
-            self._handle(registry)
-        finally:
-            registry._busy(-1)
-
-    def _handle(self, registry: GitLabRegistry) -> None:
-        started = time.monotonic()
-        split = urlsplit(self.path)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        try:
-            length = None if chunked else int(headers.get("content-length", "0") or 0)
-        except ValueError:
-            length = 0
-        reader = BodyReader(self.rfile, length=length, chunked=chunked)
-        req = Request(
-            method=self.command,
-            target=self.path,
-            path=split.path,
-            query=query,
-            headers=headers,
-            body=reader,
-            ctx=Context(
-                registry.store, registry.settings, registry.external_url, registry.object_store
-            ),
-            http_version=self.request_version,
-        )
-        latency, fault = registry.faults.pick(self.command, split.path)
-        recorded = False
-
-        def record(status: int) -> None:
-            # Called before the answer (or the reset) goes out: a client that has the whole
-            # answer always finds its request in the log.
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            registry._record(
-                RequestInfo(
-                    method=self.command,
-                    target=_redacted_target(split.path, split.query),
-                    path=split.path,
-                    status=status,
-                    auth=req.auth_kind,
-                    fault=None if fault is None else fault.kind,
-                    bytes_in=reader.consumed,
-                    seconds=time.monotonic() - started,
-                    credentials=tuple(h for h in CREDENTIAL_HEADERS if h in headers),
-                )
-            )
-
-        if latency:
-            time.sleep(latency)
-        try:
-            if fault is not None and fault.kind == "reset":
-                self._reset(reader, fault, record)
-                return
-            if fault is not None and fault.kind == "store_after_502":
-                self._store_after_502(req, reader, fault, record)
-                return
-            if fault is not None and fault.kind == "status":
-                response = self._fault_response(fault)
-            else:
-                response = registry._route(req)
-                if fault is not None and fault.kind == "stored_then_502":
-                    response = self._fault_response(fault)
-            if not reader.done and not reader.drain(DRAIN_LIMIT):
-                self.close_connection = True
-                response.headers["Connection"] = "close"
-            record(response.status)
-            self._send(response)
-        except BodyError:
-            self.close_connection = True  # the client went away mid-body
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-        finally:
-            if not recorded:
-                record(0)
-
-    def _fault_response(self, fault: Fault) -> Response:
-        status, headers, body = fault.response()
-        return Response(status, headers, body)
-
-    def _store_after_502(
-        self, req: Request, reader: BodyReader, fault: Fault, record: Callable[[int], None]
-    ) -> None:
-        """Take the whole body, answer 502 and close (a proxy giving up on a slow upstream),
-        then handle the request for real ``fault.seconds`` later, as GitLab would finish
-        storing it. The late answer goes nowhere."""
-        registry: GitLabRegistry = self.server.owner  # type: ignore[attr-defined]
-        spool_dir = registry.state_dir / "tmp"
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=spool_dir) as spool:
-            while not reader.done:
-                data = reader.read()
-                if not data and not reader.done:
-                    break
-                spool.write(data)
-            size = spool.tell()
-            spool.seek(0)
-            response = self._fault_response(fault)
-            response.headers["Connection"] = "close"
-            self.close_connection = True
-            record(response.status)
-            with contextlib.suppress(OSError):
-                self._send(response)
-                self.wfile.flush()
-                self.connection.shutdown(socket.SHUT_WR)
-            if registry._stopping.wait(fault.seconds if fault.seconds > 0 else DEFAULT_STORE_DELAY):
-                return  # the registry is shutting down: its state dir is going away
-            late = dataclasses.replace(req, body=BodyReader(spool, length=size, chunked=False))
-            registry._route(late)
-
-    def _reset(self, reader: BodyReader, fault: Fault, record: Callable[[int], None]) -> None:
-        """Read part of the body, record the request, then abort the connection (RST)
-        without answering."""
-        length = reader.length
-        after = fault.after_bytes
-        if after is None:
-            after = (length // 2) if length else 0
-        if length is not None:
-            after = min(after, max(length - 1, 0))
-        with contextlib.suppress(BodyError, OSError):
-            while reader.consumed < after:
-                if not reader.read(min(1 << 16, after - reader.consumed)):
-                    break
-        self.close_connection = True
-        record(0)
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-
-    def _send(self, response: Response) -> None:
-        if response.stream is not None:
-            self._send_stream(response)
-            return
-        self.send_response(response.status)
-        if response.file is not None:
-            # the size on disk now, not the recorded one: tests may tamper with stored blobs
-            fh = response.file.open("rb")
-            size = os.fstat(fh.fileno()).st_size
-        else:
-            fh = None
-            size = len(response.body)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(size))
-        if self.command != "HEAD" and response.file is None:
-            # one write for headers + body
-            self._headers_buffer.append(b"\r\n" + response.body)  # type: ignore[attr-defined]
-            self.flush_headers()
-            return
-        self.end_headers()
-        if fh is None:
-            return
-        with fh:
-            if self.command != "HEAD":
-                shutil.copyfileobj(fh, self.wfile, 1 << 20)
-
-    def _send_stream(self, response: Response) -> None:
-        """An answer proxied from another server (Workhorse send-url)."""
-        stream = response.stream
-        assert stream is not None
-        try:
-            self.send_response(response.status)
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            if response.stream_length is None:
-                self.close_connection = True
-                self.send_header("Connection", "close")
-            else:
-                self.send_header("Content-Length", str(response.stream_length))
-            self.end_headers()
-            if self.command != "HEAD":
-                shutil.copyfileobj(stream, self.wfile, 1 << 20)
-        finally:
-            stream.close()
-
-
-_SECRET_PARAMS = frozenset({"private_token", "job_token", "token", "access_token"})
-
-
-def _redacted_target(path: str, query: str) -> str:
-    """The request target with credential query parameters masked (for the log)."""
-    if not query:
-        return path
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k in _SECRET_PARAMS for k, _ in pairs):
-        return f"{path}?{query}"
-    shown = [f"{k}=[MASKED]" if k in _SECRET_PARAMS else f"{k}={v}" for k, v in pairs]
-    return f"{path}?{'&'.join(shown)}"
-
-
-def _not_found() -> Response:
-    return json_response(404, {"error": "404 Not Found"})
-
-
-class GitLabRegistry:
+class GitLabRegistry(StandIn[Context]):
     """The GitLab package-registry stand-in. A context manager; also ``start()``/``stop()``.
 
     ``state_dir`` holds the stored files (a temp dir, removed on ``stop()``, when None).
     """
+
+    service = "gitlab"
+    server_header = "nginx"
 
     def __init__(
         self,
@@ -322,39 +78,23 @@ class GitLabRegistry:
         state_dir: Path | None = None,
         settings: Settings | None = None,
     ) -> None:
-        self._temp: Path | None = None
-        if state_dir is None:
-            self._temp = Path(tempfile.mkdtemp(prefix="gitlab-registry-"))
-            state_dir = self._temp
-        self.state_dir = Path(state_dir)
+        super().__init__(host=host, port=port, state_dir=state_dir, temp_prefix="gitlab-registry-")
         self.store = Store(self.state_dir)
         self.settings = settings if settings is not None else Settings()
-        self.faults = FaultInjector()
-        self._log: list[RequestInfo] = []
-        self._log_lock = threading.Lock()
-        self.errors: list[str] = []  # tracebacks of internal errors (500s), for debugging
-        self._stopping = threading.Event()
-        self._inflight = 0  # requests being handled (including late stores)
-        self._idle = threading.Condition()
-        self._disconnects = 0  # clients that went away abruptly (not errors; not printed)
-        self._disconnect_cond = threading.Condition()
-        self._server = LoopbackServer(_Handler, owner=self, host=host, port=port)
-        self._host = host
-        self._listeners: list[LoopbackServer] = []
         self._deploy_seq = 0
         # Started on first use: where package files go while settings.object_storage is on.
         self.object_store = ObjectStore(
             self.state_dir / "object-store",
             host=host,
-            record=self._record_object_request,
+            record=self._record,
             on_error=self._server_error,
         )
 
-    # lifecycle ------------------------------------------------------------------------------
+    # coordinates ----------------------------------------------------------------------------
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (== ``CI_SERVER_URL``)."""
-        return self._server.url
+        return super().url
 
     @property
     def api_url(self) -> str:
@@ -364,47 +104,14 @@ class GitLabRegistry:
     @property
     def external_url(self) -> str:
         """The instance's ``external_url``: ``settings.external_url``, else :attr:`url`. Every
-        absolute URL the stand-in builds (simple-index links, pagination) starts with it."""
+        absolute URL the stand-in builds (simple-index links, pagination) starts with it;
+        :meth:`add_listener` aliases keep pointing at it."""
         return self.settings.external_url.rstrip("/") or self.url
 
-    def add_listener(self, *, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve the same instance on another address too (an alias host or port, as a
-        reverse proxy or a second DNS name gives a real instance); returns its URL. Links
-        keep pointing at :attr:`external_url`."""
-        server = LoopbackServer(_Handler, owner=self, host=host, port=port).start()
-        self._listeners.append(server)
-        return server.url
-
-    def start(self) -> GitLabRegistry:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.stop()
-        for server in self._listeners:
-            server.stop()
-        self._listeners.clear()
+    def _cleanup(self) -> None:
         self.object_store.stop()
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
-        else:
+        if self._temp is None:
             self.store.cleanup()
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def __enter__(self) -> GitLabRegistry:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # projects -------------------------------------------------------------------------------
     def create_project(
@@ -544,8 +251,6 @@ class GitLabRegistry:
         registries, or ``POST /projects/:id/packages/protection/rules``). ``*`` is a wildcard;
         pushes by users below ``minimum_access_level_for_push`` (maintainer | owner | admin)
         and by every deploy token get 403 "Package protected."."""
-        from hatch_sigstore.sandbox._gitlab_protection import PACKAGE_TYPES
-
         if package_type not in PACKAGE_TYPES:
             raise ValueError(f"package_type must be one of {PACKAGE_TYPES}, not {package_type!r}")
         for label, value, allowed in (
@@ -648,118 +353,25 @@ class GitLabRegistry:
             raise KeyError(filename)
         return max(files, key=lambda f: f.id).blob
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """``(method, path, status)`` of every request so far (a copy)."""
-        with self._log_lock:
-            return [RequestRecord(i.method, i.path, i.status) for i in self._log]
-
-    @property
-    def request_log(self) -> list[RequestInfo]:
-        with self._log_lock:
-            return list(self._log)
-
-    def clear_requests(self) -> None:
-        with self._log_lock:
-            self._log.clear()
-
-    def _record(self, info: RequestInfo) -> None:
-        with self._log_lock:
-            self._log.append(info)
-
-    def _record_object_request(self, req: ObjectRequest) -> None:
-        self._record(
-            RequestInfo(
-                method=req.method,
-                target=req.target,
-                path=req.path,
-                status=req.status,
-                auth="-",
-                fault=None,
-                bytes_in=req.bytes_in,
-                seconds=req.seconds,
-                service="object-store",
-                credentials=req.credentials,
-            )
-        )
-
     def object_store_requests(self) -> list[RequestInfo]:
         """The requests the object store answered (a copy)."""
         return [i for i in self.request_log if i.service == "object-store"]
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no request is being handled (a slow or late store included); False on
-        timeout. For tests that provoke work the client does not wait for."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+    # what the handler asks ---------------------------------------------------------------------
+    def _context(self) -> Context:
+        return Context(self.store, self.settings, self.external_url, self.object_store)
 
-    def _busy(self, delta: int) -> None:
-        with self._idle:
-            self._inflight += delta
-            if self._inflight == 0:
-                self._idle.notify_all()
-
-    @property
-    def disconnects(self) -> int:
-        """How many connections clients reset or dropped outside a request (e.g. an idle
-        keep-alive connection closed with RST). Routine, so never printed."""
-        with self._disconnect_cond:
-            return self._disconnects
-
-    def wait_for_disconnects(self, count: int, timeout: float = 10.0) -> bool:
-        """Wait until :attr:`disconnects` reaches ``count``; False on timeout."""
-        with self._disconnect_cond:
-            return self._disconnect_cond.wait_for(lambda: self._disconnects >= count, timeout)
-
-    def _client_disconnected(self) -> None:
-        with self._disconnect_cond:
-            self._disconnects += 1
-            self._disconnect_cond.notify_all()
-
-    def _server_error(self, text: str) -> None:
-        """An internal error: kept in :attr:`errors` and shown on stderr (never silenced)."""
-        self.errors.append(text)
-        print(text, file=sys.stderr)
-
-    # routing --------------------------------------------------------------------------------
     def _route(self, req: Request) -> Response:
-        segs = req.path.split("/")[1:]
-        while segs and segs[-1] == "":
-            segs.pop()  # Grape ignores trailing slashes
-        try:
-            if segs[:3] == ["api", "v4", "groups"] and segs[4:7] == ["-", "packages", "pypi"]:
-                if not self.settings.packages_enabled:
-                    return json_response(404, {"message": "404 Not Found"})
-                return handle_group_pypi(req, segs[3], segs[7:]) or _not_found()
-            if len(segs) < 5 or segs[:3] != ["api", "v4", "projects"] or segs[4] != "packages":
-                return _not_found()
-            raw_id, rest = segs[3], segs[5:]
-            response: Response | None = None
-            if rest[:1] == ["protection"]:
-                response = handle_rules(req, raw_id, rest[1:])
-            elif rest[:1] in (["pypi"], ["generic"]):
-                if not self.settings.packages_enabled:
-                    return json_response(404, {"message": "404 Not Found"})
-                if rest[0] == "pypi":
-                    response = handle_pypi(req, raw_id, rest[1:])
-                elif len(rest) >= 2:
-                    response = handle_generic(req, raw_id, rest[1:])
-            else:
-                response = handle_packages_api(req, raw_id, rest)
-            return response if response is not None else _not_found()
-        except ApiError as err:
-            return err.response
-        except BodyError:
-            raise
-        except Exception:
-            self._server_error(traceback.format_exc())
-            return json_response(500, {"message": "500 Internal Server Error"})
+        return route(req)
+
+    def _internal_error(self, req: Request) -> Response:
+        return internal_error()
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     """``python -m hatch_sigstore.sandbox.gitlab [--port N] [--state-dir D] [--object-storage
-    [--proxy-download]] [--external-url URL]``: serve until ^C, after printing one JSON line
-    with the URLs, a project and its tokens."""
+    [--proxy-download]] [--external-url URL] [--pypi-forwarding]``: serve until ^C, after
+    printing one JSON line with the URLs, a project and its tokens."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m hatch_sigstore.sandbox.gitlab")
@@ -770,11 +382,14 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     parser.add_argument("--object-storage", action="store_true")
     parser.add_argument("--proxy-download", action="store_true")
     parser.add_argument("--external-url", default="")
+    # off unless asked for: whoever points pip here must not be sent to pypi.org unawares
+    parser.add_argument("--pypi-forwarding", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings(
         object_storage=args.object_storage,
         proxy_download=args.proxy_download,
         external_url=args.external_url,
+        pypi_forwarding=args.pypi_forwarding,
     )
     registry = GitLabRegistry(port=args.port, state_dir=args.state_dir, settings=settings)
     project = registry.create_project(args.project, visibility=args.visibility)
@@ -792,9 +407,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     except KeyboardInterrupt:
         pass
     finally:
-        registry.object_store.stop()
-        if registry._temp is not None:
-            shutil.rmtree(registry._temp, ignore_errors=True)
+        registry.stop()
     return 0
 
 

@@ -32,28 +32,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import shutil
-import sys
-import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hatch_sigstore.sandbox._gitlab_body import BodyError
-from hatch_sigstore.sandbox._gitlab_faults import Fault, FaultInjector
-from hatch_sigstore.sandbox._http import LoopbackServer
 from hatch_sigstore.sandbox._pypi_admin import admin
-from hatch_sigstore.sandbox._pypi_http import (
-    Handler,
-    Request,
-    RequestRecord,
-    Response,
-    pyramid_response,
-)
+from hatch_sigstore.sandbox._pypi_http import PyPIRequest, pyramid_response
 from hatch_sigstore.sandbox._pypi_oidc import OIDCSettings, TrustedPublishing
 from hatch_sigstore.sandbox._pypi_read import Reader
 from hatch_sigstore.sandbox._pypi_store import (
@@ -65,6 +51,8 @@ from hatch_sigstore.sandbox._pypi_store import (
 )
 from hatch_sigstore.sandbox._pypi_tokens import issue_user_token
 from hatch_sigstore.sandbox._pypi_upload import UploadSettings, handle_legacy
+from hatch_sigstore.sandbox._standin import StandIn
+from hatch_sigstore.sandbox._wire import RequestInfo, RequestRecord, Response
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot
@@ -72,7 +60,7 @@ if TYPE_CHECKING:
 
     from hatch_sigstore.sandbox.sigstore import LocalSigstore
 
-__all__ = ["FileRecord", "PyPIIndex", "RequestRecord"]
+__all__ = ["FileRecord", "PyPIIndex", "RequestInfo", "RequestRecord"]
 
 
 class FileRecord(NamedTuple):
@@ -85,7 +73,17 @@ class FileRecord(NamedTuple):
     has_provenance: bool
 
 
-class PyPIIndex:
+def _publisher(
+    repository: str, workflow_filepath: str, environment: str, issuer_url: str
+) -> tuple[str, str, str, str, str]:
+    """A GitLab publisher's identity: namespace, project, CI file, environment, issuer."""
+    if "/" not in repository:
+        raise ValueError(f"repository must be 'namespace/project', not {repository!r}")
+    namespace, name = repository.rsplit("/", 1)
+    return namespace, name, workflow_filepath, environment, issuer_url.rstrip("/")
+
+
+class PyPIIndex(StandIn[None]):
     """The PyPI stand-in. A context manager; also ``start()``/``stop()``.
 
     ``trusted_root``: the Sigstore trust root attestations are verified against: ``None``
@@ -94,6 +92,9 @@ class PyPIIndex:
     to a :class:`LocalSigstore`'s. ``state_dir`` holds the files (a temp dir, removed on
     ``stop()``, when None). ``clock`` gives the time tokens are checked against.
     """
+
+    service = "pypi"
+    server_header = "hatch-sigstore-pypi-sandbox"
 
     def __init__(
         self,
@@ -105,32 +106,22 @@ class PyPIIndex:
         audience: str = "pypi",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._temp = Path(tempfile.mkdtemp(prefix="pypi-index-")) if state_dir is None else None
-        self.state_dir = self._temp if self._temp is not None else Path(state_dir)  # type: ignore[arg-type]
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(host=host, port=port, state_dir=state_dir, temp_prefix="pypi-index-")
         self.store = Store(self.state_dir)
         self.clock = clock
         self.oidc = OIDCSettings(audience=audience)
         self.uploads = UploadSettings()
-        self.faults = FaultInjector()
-        self.errors: list[str] = []  # tracebacks of sandbox bugs (answered 500)
         self._trusted_root: Any = trusted_root
         self._verifier: Verifier | None = None
         self._verifier_lock = threading.Lock()
-        self._log: list[tuple[RequestRecord, str, str | None]] = []
-        self._log_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._inflight = 0
-        self._idle = threading.Condition()
-        self._server = LoopbackServer(Handler, owner=self, host=host, port=port)
         self._publishing = TrustedPublishing(self.store, self.oidc, clock)
         self._reader = Reader(self.store, self.url)
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    # -- coordinates -------------------------------------------------------------------------
     @property
     def url(self) -> str:
         """The index, ``https://pypi.org`` (no trailing slash)."""
-        return self._server.url
+        return super().url
 
     @property
     def upload_url(self) -> str:
@@ -146,32 +137,6 @@ class PyPIIndex:
     @property
     def help_url(self) -> str:
         return f"{self.url}/help/"
-
-    def start(self) -> PyPIIndex:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.stop()
-        self.wait_idle(5)
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def __enter__(self) -> PyPIIndex:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @classmethod
     def beside(cls, sigstore: LocalSigstore, *, host: str = "127.0.0.1") -> PyPIIndex:
@@ -272,10 +237,7 @@ class PyPIIndex:
         """Register a GitLab trusted publisher for ``project`` (an existing project): the
         GitLab project ``repository`` (``namespace/project``, case-insensitive), its CI file,
         an optional environment. The same publisher on two projects is one row."""
-        if "/" not in repository:
-            raise ValueError(f"repository must be 'namespace/project', not {repository!r}")
-        namespace, name = repository.rsplit("/", 1)
-        key = (namespace, name, workflow_filepath, environment, issuer_url.rstrip("/"))
+        key = _publisher(repository, workflow_filepath, environment, issuer_url)
         with self.store.lock:
             target = self.store.project(project)
             if target is None:
@@ -308,17 +270,9 @@ class PyPIIndex:
         added_by: str = "owner",
     ) -> PendingGitLabPublisher:
         """A pending publisher: its first token exchange creates ``project``."""
-        namespace, name = repository.rsplit("/", 1)
+        key = _publisher(repository, workflow_filepath, environment, issuer_url)
         with self.store.lock:
-            pending = PendingGitLabPublisher(
-                project,
-                self.store.user(added_by),
-                namespace,
-                name,
-                workflow_filepath,
-                environment,
-                issuer_url.rstrip("/"),
-            )
+            pending = PendingGitLabPublisher(project, self.store.user(added_by), *key)
             self.store.pending.append(pending)
             return pending
 
@@ -416,50 +370,14 @@ class PyPIIndex:
         """How often the JWKS was fetched from an issuer (warehouse caches it)."""
         return self._publishing.keys.fetches
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self._log_lock:
-            return [record for record, _, _ in self._log]
+    # -- what the handler asks -----------------------------------------------------------------
+    def _context(self) -> None:
+        return None
 
-    @property
-    def request_log(self) -> list[tuple[RequestRecord, str, str | None]]:
-        """``(record, auth, fault kind)``; auth: anonymous | user | oidc | invalid | -."""
-        with self._log_lock:
-            return list(self._log)
+    def _internal_error(self, req: PyPIRequest) -> Response:
+        return pyramid_response(500, accept=req.headers.get("accept"))
 
-    def clear_requests(self) -> None:
-        with self._log_lock:
-            self._log.clear()
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
-
-    # -- handler hooks -----------------------------------------------------------------------
-    def _busy(self, delta: int) -> None:
-        with self._idle:
-            self._inflight += delta
-            if self._inflight == 0:
-                self._idle.notify_all()
-
-    def _record(self, record: RequestRecord, auth: str, fault: Fault | None) -> None:
-        with self._log_lock:
-            self._log.append((record, auth, None if fault is None else fault.kind))
-
-    def _server_error(self, text: str) -> None:
-        self.errors.append(text)
-        print(text, file=sys.stderr)
-
-    def _route(self, req: Request) -> Response:
-        try:
-            return self._dispatch(req)
-        except BodyError:
-            raise
-        except Exception:
-            self._server_error(traceback.format_exc())
-            return pyramid_response(500, accept=req.headers.get("accept"))
-
-    def _dispatch(self, req: Request) -> Response:
+    def _route(self, req: PyPIRequest) -> Response:
         path, method = req.path, req.method
         accept = req.headers.get("accept")
         segs = path.split("/")[1:]
@@ -496,7 +414,7 @@ class PyPIIndex:
         if len(segs) == 3 and segs[0] == "simple" and segs[1] and segs[2] == "":
             return self._reader.simple_detail(segs[1], accept)
         if len(segs) == 2 and segs[0] == "simple" and segs[1]:
-            return Response(301, None, {"Location": f"{path}/"}, b"")  # append_slash
+            return Response(301, {"Location": f"{path}/"}, b"")  # append_slash
         if segs[:1] == ["pypi"] and (segs[-1] == "json" or segs[-2:] == ["json", ""]):
             inner = segs[1:-1] if segs[-1] == "json" else segs[1:-2]
             if len(inner) in (1, 2) and all(inner):
@@ -510,5 +428,5 @@ class PyPIIndex:
             return self._reader.package_file(path)
         if path == "/legacy/":
             page = b"<!DOCTYPE html><html><body><h1>Upload API</h1></body></html>"
-            return Response(200, None, {"Content-Type": "text/html; charset=UTF-8"}, page)
-        return Response(404, None, {"Content-Type": "text/html; charset=UTF-8"}, b"Not Found")
+            return Response(200, {"Content-Type": "text/html; charset=UTF-8"}, page)
+        return Response(404, {"Content-Type": "text/html; charset=UTF-8"}, b"Not Found")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.sandbox._gitlab_job import Job, full_ref
 from hatch_sigstore.sandbox._state import ENV_FILE_MARKER, ENV_FILE_NAME
 
 __all__ = [
@@ -51,7 +52,6 @@ INFO_FILE = "sandbox.json"
 REHEARSAL_PROJECT = "rehearsal/my-project"
 DEFAULT_BRANCH = "main"
 TOKEN_LIFETIME = 3600  # GitLab: an ID token lives as long as the job timeout (default 1 h)
-_NULL_SHA = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,7 @@ class Pipeline:
     ) -> Pipeline:
         """A tag pipeline for ``tag``, else a branch pipeline for ``branch`` (default ``main``).
 
-        Protected by default for the default branch (GitLab protects it on creation) and for
-        tags (release tags are protected so that only maintainers can make them); other
-        branches are not.
+        Protected by default as :class:`Job` has it: the default branch and tags.
         """
         if tag is not None and branch is not None:
             raise ConfigError(
@@ -80,13 +78,22 @@ class Pipeline:
             )
         ref_type, ref = ("tag", tag) if tag is not None else ("branch", branch or DEFAULT_BRANCH)
         _check_ref_name(ref, "--tag" if ref_type == "tag" else "--branch")
-        if protected is None:
-            protected = ref_type == "tag" or ref == DEFAULT_BRANCH
-        return cls(ref=ref, ref_type=ref_type, protected=protected)
+        job = Job(ref=ref, ref_type=ref_type, ref_protected=protected)
+        return cls(ref=ref, ref_type=ref_type, protected=job.protected)
 
     @property
     def full_ref(self) -> str:
-        return f"refs/{'tags' if self.ref_type == 'tag' else 'heads'}/{self.ref}"
+        return full_ref(self.ref, self.ref_type)
+
+    def job(self, **options: Any) -> dict[str, Any]:
+        """Options of a :class:`Job` in this pipeline (``options`` add to them)."""
+        return {
+            "ref": self.ref,
+            "ref_type": self.ref_type,
+            "ref_protected": self.protected,
+            "default_branch": self.default_branch,
+            **options,
+        }
 
 
 # git check-ref-format, the parts that matter for a name given on a command line.
@@ -99,11 +106,6 @@ def _check_ref_name(ref: str, flag: str) -> None:
             f"{flag} {ref!r} is not a valid git ref name.",
             remediation="Use a name git accepts (git check-ref-format), e.g. v1.2.3 or main.",
         )
-
-
-def ref_slug(ref: str) -> str:
-    """GitLab's ``CI_COMMIT_REF_SLUG``: lowercased, ``[^a-z0-9]`` → ``-``, 63 bytes, trimmed."""
-    return re.sub(r"[^a-z0-9]", "-", ref.lower())[:63].strip("-")
 
 
 def _alive(pid: int) -> bool:
@@ -228,51 +230,6 @@ def down(state: Path, *, timeout: float = 10.0) -> bool:
     return True
 
 
-def job_claims(
-    pipeline: Pipeline, *, project_path: str, project_id: str, pipeline_id: int
-) -> dict[str, Any]:
-    """Claim values that depend on the pipeline, as GitLab's ``Ci::Jwt``/``JwtV2`` set them.
-
-    ``ref_protected`` is ``build.protected.to_s``; ``job_project_*`` are the project running
-    the job (the same as ``project_*`` outside merge requests from forks).
-    """
-    namespace = project_path.rsplit("/", 1)[0] if "/" in project_path else project_path
-    return {
-        "ref_protected": "true" if pipeline.protected else "false",
-        "pipeline_id": str(pipeline_id),
-        "job_id": str(pipeline_id * 10 + 1),
-        "job_project_id": project_id,
-        "job_project_path": project_path,
-        "job_namespace_path": namespace,
-    }
-
-
-def pipeline_variables(
-    pipeline: Pipeline, *, pipeline_id: int, sha: str, project_root: Path | None
-) -> dict[str, str]:
-    """The predefined variables of the pipeline beyond those ``LocalSigstore.ci_env`` sets.
-
-    After GitLab's ``Gitlab::Ci::Variables::Builder::Pipeline``: ``CI_COMMIT_BRANCH`` only in
-    branch pipelines, ``CI_COMMIT_TAG`` (+ ``_MESSAGE``) only in tag pipelines.
-    """
-    variables = {
-        "CI_COMMIT_REF_NAME": pipeline.ref,
-        "CI_COMMIT_REF_SLUG": ref_slug(pipeline.ref),
-        "CI_COMMIT_REF_PROTECTED": "true" if pipeline.protected else "false",
-        "CI_COMMIT_SHORT_SHA": sha[:8],
-        "CI_COMMIT_BEFORE_SHA": _NULL_SHA,
-        "CI_DEFAULT_BRANCH": pipeline.default_branch,
-        "CI_PIPELINE_ID": str(pipeline_id),
-        "CI_PIPELINE_IID": str(pipeline_id % 1000),
-        "CI_JOB_ID": str(pipeline_id * 10 + 1),
-    }
-    if pipeline.ref_type == "tag":
-        variables["CI_COMMIT_TAG_MESSAGE"] = ""
-    if project_root is not None:
-        variables["CI_PROJECT_DIR"] = str(project_root)
-    return variables
-
-
 def run_services(
     state: Path,
     *,
@@ -296,42 +253,29 @@ def run_services(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with (
-        GitLabRegistry(
-            state_dir=state / "registry", settings=Settings(object_storage=object_storage)
+        GitLabRegistry(  # offline: pip pointed at it never gets a 302 to pypi.org
+            state_dir=state / "registry", settings=Settings.offline(object_storage=object_storage)
         ) as registry,
         LocalSigstore(state_dir=state / "sigstore", gitlab_url=registry.url) as sigstore,
     ):
         project = registry.create_project(project_path, visibility="private")
-        pipeline_id = 1000 + int(time.time()) % 100000
-        claims = job_claims(
-            pipeline, project_path=project.path, project_id=str(project.id), pipeline_id=pipeline_id
-        )
-        claims["job_namespace_id"] = sigstore.token_claims(project_path=project.path)[
-            "namespace_id"
-        ]
-        env = sigstore.ci_env(
+        job = pipeline.job(
             project_path=project.path,
-            ref=pipeline.ref,
-            ref_type=pipeline.ref_type,
             project_id=str(project.id),
-            expires_in=TOKEN_LIFETIME,
-            **claims,
+            pipeline_id=1000 + int(time.time()) % 100000,
+            project_visibility=project.visibility,
         )
-        sha = env["CI_COMMIT_SHA"]
-        env.update(
-            pipeline_variables(
-                pipeline, pipeline_id=pipeline_id, sha=sha, project_root=project_root
-            )
-        )
+        env = sigstore.ci_env(expires_in=TOKEN_LIFETIME, **job)
         env.update(
             {
-                "CI_API_V4_URL": registry.api_url,
                 "CI_JOB_TOKEN": registry.job_token(project),
                 "GITLAB_TOKEN": registry.personal_token(project=project),
-                "CI_SERVER_FQDN": registry.url.split("://", 1)[-1].rstrip("/"),
                 "HATCH_SIGSTORE_SANDBOX_SIGSTORE_URL": sigstore.url,
             }
         )
+        if project_root is not None:
+            env["CI_PROJECT_DIR"] = str(project_root)  # the runner's checkout
+        job["sha"] = env["CI_COMMIT_SHA"]  # `token` mints for the same commit
         info = {
             "project_root": str(project_root) if project_root else None,
             "project_path": project.path,
@@ -341,8 +285,7 @@ def run_services(
             "sigstore_url": sigstore.url,
             "trust_config": str(sigstore.trust_config_path),
             "pipeline": asdict(pipeline),
-            "claims": claims,
-            "sha": env["CI_COMMIT_SHA"],
+            "job": job,
         }
         write_private(state / INFO_FILE, json.dumps(info, indent=2) + "\n")
         _write_env_file(state / ENV_FILE, env)
@@ -379,20 +322,9 @@ def mint_token(
         raise ConfigError("--aud must not be empty.", remediation="Pass e.g. --aud sigstore.")
     if expires_in <= 0:
         raise ConfigError("--expires-in must be positive.", remediation="Pass seconds, e.g. 600.")
-    running = Pipeline(**info["pipeline"])
-    chosen = pipeline or running
-    claims = dict(info["claims"])
-    claims["ref_protected"] = "true" if chosen.protected else "false"
-    body = {
-        "project_path": info["project_path"],
-        "project_id": info["project_id"],
-        "ref": chosen.ref,
-        "ref_type": chosen.ref_type,
-        "audience": audience,
-        "expires_in": expires_in,
-        "sha": info["sha"],
-        **{k: v for k, v in claims.items() if k not in ("project_path", "project_id")},
-    }
+    chosen = pipeline or Pipeline(**info["pipeline"])
+    # the running job (project, pipeline, commit), at ``chosen``'s ref
+    body = {**info["job"], **chosen.job(), "audience": audience, "expires_in": expires_in}
     url = str(info["sigstore_url"])
     if not url.startswith("http://"):
         raise ConfigError(f"{state / INFO_FILE} names no sandbox URL.", remediation="Restart it.")

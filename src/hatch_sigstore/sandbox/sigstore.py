@@ -29,21 +29,20 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from hatch_sigstore.sandbox import _trust
-from hatch_sigstore.sandbox._fulcio import CertificateAuthority, FulcioRequestError
-from hatch_sigstore.sandbox._http import LoopbackServer
-from hatch_sigstore.sandbox._oidc import TokenIssuer, TokenVerificationError, full_ref
-from hatch_sigstore.sandbox._rekor import RekorRequestError, TransparencyLog
+from hatch_sigstore.sandbox._fulcio import CertificateAuthority
+from hatch_sigstore.sandbox._gitlab_job import Job
+from hatch_sigstore.sandbox._http import LoopbackServer, Running
+from hatch_sigstore.sandbox._oidc import TokenIssuer
+from hatch_sigstore.sandbox._rekor import TransparencyLog
 from hatch_sigstore.sandbox._rekor_v2 import TransparencyLogV2
-from hatch_sigstore.sandbox._tsa import TimestampAuthority, TimestampRequestError
+from hatch_sigstore.sandbox._sigstore_http import TSA_PATH, Services, SigstoreHandler
+from hatch_sigstore.sandbox._tsa import TimestampAuthority
 
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig, TrustedRoot
@@ -56,17 +55,6 @@ Service = Literal["fulcio", "rekor", "rekor_create", "rekor_retrieve", "oidc", "
 SERVICES: tuple[str, ...] = ("fulcio", "rekor", "rekor_create", "rekor_retrieve", "oidc")
 # A sandbox with ``rekor_v2=True`` also knows this one (its timestamp authority).
 _TSA_SERVICE = "tsa"
-_MAX_BODY = 16 * 1024 * 1024
-_TSA_PATH = "/api/v1/timestamp"
-_MINT_OPTIONS = (
-    "project_path",
-    "ref",
-    "ref_type",
-    "config_path",
-    "project_id",
-    "expires_in",
-    "audience",
-)
 
 
 @dataclass
@@ -76,7 +64,7 @@ class _Fault:
     hang: float = 0.0  # or: wait this long first, then serve normally
 
 
-class LocalSigstore:
+class LocalSigstore(Running):
     """OIDC issuer + Fulcio + Rekor v1 on ``http://HOST:PORT``. NEVER for production.
 
     Usable as a context manager, or with :meth:`start`/:meth:`stop`. ``state_dir`` receives the
@@ -104,17 +92,20 @@ class LocalSigstore:
         self._log = TransparencyLog()
         self._log_v2 = TransparencyLogV2() if rekor_v2 else None
         self._tsa = TimestampAuthority() if rekor_v2 else None
+        self.services = Services(
+            self._oidc, self._ca, self._log, self._log_v2, self._tsa, self._gitlab_url
+        )
         self._lock = threading.Lock()
         self._stats: dict[str, int] = {"fulcio": 0, "rekor_create": 0, "rekor_retrieve": 0}
         if rekor_v2:
             self._stats["tsa"] = 0
-        self._services = (*SERVICES, _TSA_SERVICE) if rekor_v2 else SERVICES
+        self._service_names = (*SERVICES, _TSA_SERVICE) if rekor_v2 else SERVICES
         self._faults: dict[str, collections.deque[_Fault]] = {
-            s: collections.deque() for s in self._services
+            s: collections.deque() for s in self._service_names
         }
         self._stopping = threading.Event()
         self._stop_requested = threading.Event()
-        self._server = LoopbackServer(_Handler, owner=self, host=host, port=port)
+        self._server = LoopbackServer(SigstoreHandler, owner=self, host=host, port=port)
         self._own_dir = state_dir is None
         try:
             self._state_dir = (
@@ -152,17 +143,6 @@ class LocalSigstore:
 
     def request_stop(self) -> None:
         self._stop_requested.set()
-
-    def __enter__(self) -> LocalSigstore:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- coordinates -----------------------------------------------------------------------
     @property
@@ -208,8 +188,11 @@ class LocalSigstore:
         return TrustedRoot.from_file(str(self.trusted_root_path))
 
     # -- identities ------------------------------------------------------------------------
+    # Every method here takes the same options: the job (``project_path``, ``ref``, ``ref_type``,
+    # ``config_path``, ``project_id``, ``ref_protected``, ``pipeline_id``, ``sha``, ... — the
+    # fields of :class:`~hatch_sigstore.sandbox._gitlab_job.Job`) and claims to override.
     def token_claims(self, **options: Any) -> dict[str, Any]:
-        """The claims :meth:`mint_token` would sign for the same arguments."""
+        """The claims :meth:`mint_token` would sign for the same options."""
         return self._oidc.claims(**options)
 
     def mint_token(
@@ -222,9 +205,11 @@ class LocalSigstore:
         project_id: str = "42",
         expires_in: float = 600,
         audience: str = "sigstore",
-        **claims: Any,
+        **options: Any,
     ) -> str:
-        """A GitLab-CI-shaped ID token from the sandbox issuer; any claim overridable.
+        """An ID token of a GitLab CI job in ``project_path`` at ``ref``, as GitLab mints it
+        for ``id_tokens:`` with ``aud: AUDIENCE``; any other :class:`Job` field in ``options``
+        (``ref_protected``, ``pipeline_id``, ...), any other option overrides that claim.
 
         ``claim=None`` removes it; ``expires_in <= 0`` gives an already-expired token.
         """
@@ -237,74 +222,36 @@ class LocalSigstore:
                 project_id=project_id,
                 expires_in=expires_in,
                 audience=audience,
-                **claims,
+                **options,
             )
         )
 
     def ci_env(
-        self,
-        *,
-        project_path: str = "group/project",
-        ref: str = "main",
-        ref_type: str = "branch",
-        project_id: str = "42",
-        **token_claims: Any,
+        self, *, expires_in: float = 600, audience: str = "sigstore", **options: Any
     ) -> dict[str, str]:
-        """The GitLab CI variables of a job in ``project_path`` at ``ref``, with its token."""
-        config_path = str(token_claims.get("config_path", ".gitlab-ci.yml"))
-        claims = self._oidc.claims(
-            project_path=project_path,
-            ref=ref,
-            ref_type=ref_type,
-            project_id=project_id,
-            **token_claims,
+        """The predefined CI variables of that job, with its ``SIGSTORE_ID_TOKEN`` and the
+        sandbox's ``HATCH_SIGSTORE_TRUST_CONFIG``."""
+        job, overrides = self._oidc.job(**options)
+        claims = self._oidc.claims_of(
+            job, audience=audience, expires_in=expires_in, overrides=overrides
         )
-        token = self._oidc.mint(claims)
-        short_ref = full_ref(ref, ref_type).split("/", 2)[2]
-        server = self._gitlab_url
-        env = {
-            "GITLAB_CI": "true",
-            "CI": "true",
-            "CI_SERVER_URL": server,
-            "CI_SERVER_HOST": server.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0],
-            "CI_API_V4_URL": f"{server}/api/v4",
-            "CI_PROJECT_PATH": project_path,
-            "CI_PROJECT_NAME": project_path.rsplit("/", 1)[-1],
-            "CI_PROJECT_NAMESPACE": project_path.rsplit("/", 1)[0] if "/" in project_path else "",
-            "CI_PROJECT_URL": f"{server}/{project_path}",
-            "CI_PROJECT_ID": str(project_id),
-            "CI_CONFIG_PATH": config_path,
-            "CI_COMMIT_REF_NAME": short_ref,
-            "CI_PIPELINE_SOURCE": str(claims.get("pipeline_source", "push")),
-            "SIGSTORE_ID_TOKEN": token,
+        return {
+            **job.variables(self._gitlab_url),
+            "SIGSTORE_ID_TOKEN": self._oidc.mint(claims),
             "HATCH_SIGSTORE_TRUST_CONFIG": str(self.trust_config_path),
         }
-        if claims.get("sha"):
-            env["CI_COMMIT_SHA"] = str(claims["sha"])
-        if ref_type == "tag":
-            env["CI_COMMIT_TAG"] = short_ref
-        else:
-            env["CI_COMMIT_BRANCH"] = short_ref
-        return env
 
-    def expected_identity(
-        self,
-        *,
-        project_path: str = "group/project",
-        ref: str = "main",
-        ref_type: str = "branch",
-        project_id: str = "42",
-        **token_claims: Any,
-    ) -> ExpectedIdentity:
-        """Who a token minted with the same arguments signs as."""
+    def expected_identity(self, **options: Any) -> ExpectedIdentity:
+        """Who a token minted with the same options signs as."""
         from hatch_sigstore.identity import ExpectedIdentity
 
+        job, _ = Job.of(options)
         return ExpectedIdentity(
             server=self._gitlab_url,
-            project_path=project_path,
-            ref=full_ref(ref, ref_type),
-            config_path=str(token_claims.get("config_path", ".gitlab-ci.yml")),
-            project_id=str(project_id),
+            project_path=job.project_path,
+            ref=job.ref_path,
+            config_path=job.config_path,
+            project_id=job.project_id,
         )
 
     # -- observation and fault injection ---------------------------------------------------
@@ -356,7 +303,8 @@ class LocalSigstore:
 
     def _plan(self, service: str, times: int, fault: _Fault) -> None:
         if service not in self._faults:
-            raise ValueError(f"unknown service {service!r}; use one of {', '.join(self._services)}")
+            known = ", ".join(self._service_names)
+            raise ValueError(f"unknown service {service!r}; use one of {known}")
         if times < 1:
             raise ValueError("times must be at least 1")
         if fault.status is not None and not 100 <= fault.status <= 599:
@@ -368,8 +316,9 @@ class LocalSigstore:
                 _Fault(fault.status, fault.body, fault.hang) for _ in range(times)
             )
 
-    def _arrive(self, service: str | None) -> _Fault | None:
-        """Count the request, apply latency, and pop the fault planned for it (if any)."""
+    def _arrive(self, service: str | None) -> tuple[int, bytes | None] | None:
+        """Count the request, apply latency, and pop the fault planned for it: the status and
+        body to answer with instead, if any."""
         fault = None
         with self._lock:
             if service in self._stats:
@@ -382,28 +331,11 @@ class LocalSigstore:
         delay = self.latency + (fault.hang if fault else 0.0)
         if delay > 0:
             self._stopping.wait(delay)
-        return fault if fault is not None and fault.status is not None else None
+        if fault is None or fault.status is None:
+            return None
+        return fault.status, fault.body
 
-    # -- service logic used by the handler -------------------------------------------------
-    def _fulcio_sign(self, authorization: str | None, request: object) -> dict[str, Any]:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise FulcioRequestError(401, "There was an error processing the identity token")
-        try:
-            claims = self._oidc.verify(authorization[len("Bearer ") :].strip())
-        except TokenVerificationError as exc:
-            raise FulcioRequestError(
-                401, f"There was an error processing the identity token: {exc}"
-            ) from exc
-        if not isinstance(request, dict):
-            raise FulcioRequestError(400, "request body must be a JSON object")
-        csr = request.get("certificateSigningRequest")
-        if csr is None:
-            raise FulcioRequestError(
-                400, "certificateSigningRequest is required (publicKeyRequest is not supported)"
-            )
-        pems = self._ca.issue(csr, claims, url=self._gitlab_url)
-        return {"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}
-
+    # -- trust config and state ---------------------------------------------------------
     def _build_trust_config(self) -> dict[str, Any]:
         start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
         rekor_key = self._log.key.public_key()
@@ -424,7 +356,7 @@ class LocalSigstore:
                 url=self.url,
                 rekor_key=self._log_v2.key.public_key(),
                 rekor_log_id=self._log_v2.log_id,
-                tsa_url=self.url + _TSA_PATH,
+                tsa_url=self.url + TSA_PATH,
                 tsa_chain=self._tsa.chain,
                 start=start,
             )
@@ -450,202 +382,3 @@ class LocalSigstore:
                 "warning": "hatch-sigstore sandbox: NEVER FOR PRODUCTION",
             },
         )
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # One write per answer and no Nagle: headers and body in separate segments meet the
-    # client's delayed ACK and cost ~40 ms per keep-alive request.
-    wbufsize = -1
-    disable_nagle_algorithm = True
-    server_version = "hatch-sigstore-sandbox"
-    sys_version = ""
-
-    @property
-    def owner(self) -> LocalSigstore:
-        owner: LocalSigstore = self.server.owner  # type: ignore[attr-defined]
-        return owner
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet; and a request line never carries a token, but headers might
-
-    # -- plumbing --------------------------------------------------------------------------
-    def _read_raw(self) -> bytes:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError as exc:
-            raise _HTTPError(400, {"code": 400, "message": "bad Content-Length"}) from exc
-        if length < 0 or length > _MAX_BODY:
-            raise _HTTPError(413, {"code": 413, "message": "request body too large"})
-        return self.rfile.read(length) if length else b""
-
-    def _read_json(self) -> object:
-        raw = self._read_raw()
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError as exc:
-            raise _HTTPError(400, {"code": 400, "message": "request body is not JSON"}) from exc
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
-            self.close_connection = True
-
-    def _json(self, status: int, data: object) -> None:
-        self._send(status, json.dumps(data).encode())
-
-    def _route(self, method: str) -> None:
-        path = self.path.split("?", 1)[0]
-        service = _service_of(method, path)
-        try:
-            if method != "POST":
-                body: object = None
-            elif path == _TSA_PATH and self.owner._tsa is not None:
-                body = self._read_raw()  # DER, not JSON
-            else:
-                body = self._read_json()
-        except _HTTPError as exc:
-            self.close_connection = True  # the unread body would poison the next request
-            self._json(exc.status, exc.data)
-            return
-        fault = self.owner._arrive(service)
-        if fault is not None:
-            assert fault.status is not None
-            if fault.body is not None:
-                self._send(fault.status, fault.body)
-            else:
-                self._json(
-                    fault.status, {"code": fault.status, "message": "injected failure (sandbox)"}
-                )
-            return
-        try:
-            self._dispatch(method, path, body)
-        except _HTTPError as exc:
-            self._json(exc.status, exc.data)
-        except FulcioRequestError as exc:
-            code = 16 if exc.status == 401 else 3  # gRPC UNAUTHENTICATED / INVALID_ARGUMENT
-            self._json(exc.status, {"code": code, "message": exc.message, "details": []})
-        except RekorRequestError as exc:
-            self._json(exc.status, {"code": exc.status, "message": exc.message})
-        except Exception as exc:  # a sandbox bug: answer like a server would, keep serving
-            self._json(
-                500, {"code": 500, "message": f"sandbox internal error: {type(exc).__name__}"}
-            )
-
-    def _dispatch(self, method: str, path: str, body: object) -> None:
-        owner = self.owner
-        if method == "GET":
-            if path == "/.well-known/openid-configuration":
-                self._json(200, owner._oidc.discovery(f"{owner.url}/oauth/discovery/keys"))
-            elif path in ("/oauth/discovery/keys", "/-/jwks"):
-                self._json(200, owner._oidc.jwks())
-            elif path == "/sandbox/trust-config":
-                self._json(200, owner._trust_config)
-            elif path == "/api/v2/trustBundle":
-                self._json(200, {"chains": [{"certificates": owner._ca.chain_pems()}]})
-            elif path == "/api/v1/rootCert":
-                self._send(
-                    200,
-                    "".join(owner._ca.chain_pems()).encode(),
-                    "application/pem-certificate-chain",
-                )
-            elif path == "/api/v1/log":
-                self._json(200, owner._log.info())
-            elif path == "/api/v1/log/publicKey":
-                self._send(200, owner._log.public_key_pem().encode(), "application/x-pem-file")
-            elif path.startswith("/api/v1/log/entries/") and path.count("/") == 5:
-                entry = owner._log.get(path.rsplit("/", 1)[1])
-                if entry is None:
-                    raise _HTTPError(404, {"code": 404, "message": "entry not found"})
-                self._json(200, entry)
-            elif path == _TSA_PATH + "/certchain" and owner._tsa is not None:
-                pems = (c.public_bytes(serialization.Encoding.PEM) for c in owner._tsa.chain)
-                self._send(200, b"".join(pems), "application/pem-certificate-chain")
-            elif path in ("/", "/sandbox"):
-                self._send(200, _INDEX.format(url=owner.url).encode(), "text/plain; charset=utf-8")
-            else:
-                raise _HTTPError(404, {"code": 404, "message": f"no route GET {path}"})
-            return
-        if path == "/api/v2/signingCert":
-            self._json(201, owner._fulcio_sign(self.headers.get("Authorization"), body))
-        elif path == "/api/v1/log/entries":
-            self._json(201, owner._log.create(body))
-        elif path in ("/api/v1/log/entries/retrieve", "/api/v1/log/entries/retrieve/"):
-            if not isinstance(body, dict):
-                raise RekorRequestError(400, "request body must be a JSON object")
-            self._json(200, owner._log.retrieve(body.get("entries")))
-        elif path == "/api/v2/log/entries" and owner._log_v2 is not None:
-            self._json(200, owner._log_v2.create(body))
-        elif path == _TSA_PATH and owner._tsa is not None:
-            assert isinstance(body, bytes)
-            if self.headers.get("Content-Type", "").split(";")[0].strip() != (
-                "application/timestamp-query"
-            ):
-                raise _HTTPError(415, {"code": 415, "message": "want application/timestamp-query"})
-            try:
-                reply = owner._tsa.respond(body)
-            except TimestampRequestError as exc:
-                raise _HTTPError(400, {"code": 400, "message": str(exc)}) from exc
-            self._send(200, reply, "application/timestamp-reply")
-        elif path == "/sandbox/token":
-            self._send(200, _mint_from_request(owner, body).encode(), "text/plain; charset=utf-8")
-        else:
-            raise _HTTPError(404, {"code": 404, "message": f"no route POST {path}"})
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-
-class _HTTPError(Exception):
-    def __init__(self, status: int, data: object) -> None:
-        super().__init__(status)
-        self.status = status
-        self.data = data
-
-
-def _service_of(method: str, path: str) -> str | None:
-    if path == "/api/v2/signingCert":
-        return "fulcio"
-    if method == "POST" and path in ("/api/v1/log/entries", "/api/v2/log/entries"):
-        return "rekor_create"
-    if method == "POST" and path == _TSA_PATH:
-        return "tsa"
-    if path.startswith("/api/v1/log/entries/retrieve"):
-        return "rekor_retrieve"
-    if path in ("/sandbox/token", "/.well-known/openid-configuration", "/oauth/discovery/keys"):
-        return "oidc"
-    return None
-
-
-def _mint_from_request(owner: LocalSigstore, body: object) -> str:
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise _HTTPError(400, {"code": 400, "message": "body must be a JSON object of claims"})
-    options = {k: body.pop(k) for k in _MINT_OPTIONS if k in body}
-    try:
-        return owner.mint_token(**options, **body)
-    except (TypeError, ValueError) as exc:
-        raise _HTTPError(400, {"code": 400, "message": f"cannot mint: {exc}"}) from exc
-
-
-_INDEX = """hatch-sigstore sandbox: a local Sigstore (OIDC, Fulcio, Rekor v1). NEVER FOR PRODUCTION.
-
-Trust config:  GET {url}/sandbox/trust-config
-Mint a token:  POST {url}/sandbox/token
-               body: JSON claims, e.g. {{"project_path": "group/project", "ref": "main"}}
-Fulcio:        POST {url}/api/v2/signingCert
-Rekor v1:      {url}/api/v1/log
-"""

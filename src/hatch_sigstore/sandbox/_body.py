@@ -1,4 +1,4 @@
-"""Request bodies for the GitLab stand-in: a bounded reader and a streaming multipart parser.
+"""Request bodies for the registry stand-ins: a bounded reader and a streaming multipart parser.
 
 Nothing here holds a whole body in memory: file parts go to a sink (a temp file in the state
 dir) in chunks, the other fields are small and kept (bounded by ``max_field``).

@@ -1,4 +1,6 @@
-"""Fault injection for the GitLab stand-in: scripted (``plan``) and random (``random``) faults.
+"""Which faults the registry stand-ins inject: scripted (``plan``) and random (``random``) ones.
+
+The plan lives here; :mod:`hatch_sigstore.sandbox._faulty_handler` applies it to requests.
 
 Kinds:
 * ``status``: answer ``status`` (after reading and discarding the body) without doing anything;
