@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hatch_sigstore._net._outcomes import Downloaded, UploadOutcome
+from hatch_sigstore._net._retry import RetryPolicy
 from hatch_sigstore.gitlab._auth import CredentialKind, Credentials
-from hatch_sigstore.gitlab._outcomes import Downloaded, UploadOutcome
-from hatch_sigstore.gitlab._retry import RetryPolicy
 from hatch_sigstore.gitlab._simple import IndexFile, parse_simple_index
 
 if TYPE_CHECKING:

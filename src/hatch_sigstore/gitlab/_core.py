@@ -23,6 +23,22 @@ from packaging.utils import canonicalize_name
 
 from hatch_sigstore.__about__ import __version__
 from hatch_sigstore._names import is_generic_name, is_generic_version, is_safe_filename
+from hatch_sigstore._net._http import (
+    SHA256_RE,
+    exc_text,
+    is_permanent,
+    json_object,
+    page_instead_of_file,
+    read_capped,
+    ssl_context,
+)
+from hatch_sigstore._net._retry import (
+    Retry,
+    RetryPolicy,
+    is_retryable_status,
+    parse_retry_after,
+    retrying,
+)
 from hatch_sigstore._urls import same_origin
 from hatch_sigstore.errors import ConfigError, RegistryError, redact
 from hatch_sigstore.gitlab._auth import Credentials
@@ -32,22 +48,6 @@ from hatch_sigstore.gitlab._errors import (
     gitlab_message,
     looks_like_html,
     not_gitlab_error,
-)
-from hatch_sigstore.gitlab._http import (
-    SHA256_RE,
-    exc_text,
-    is_permanent,
-    json_object,
-    page_instead_of_file,
-    read_capped,
-    ssl_context,
-)
-from hatch_sigstore.gitlab._retry import (
-    Retry,
-    RetryPolicy,
-    is_retryable_status,
-    parse_retry_after,
-    retrying,
 )
 from hatch_sigstore.gitlab._simple import MAX_INDEX_BYTES, IndexFile, parse_simple_index
 

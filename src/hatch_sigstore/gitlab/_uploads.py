@@ -9,31 +9,34 @@ registry is asked what it holds before sending again: the same sha256 → ``EXIS
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets as _secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
 
 from hatch_sigstore._names import is_safe_filename
-from hatch_sigstore.errors import ConfigError, RegistryError
-from hatch_sigstore.gitlab._core import ClientCore, State
-from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, gitlab_message, not_gitlab_error
-from hatch_sigstore.gitlab._http import (
+from hatch_sigstore._net._http import (
     SourceChangedError,
     check_sha256,
     is_ambiguous,
     json_object,
     read_capped,
 )
-from hatch_sigstore.gitlab._outcomes import UploadOutcome
-from hatch_sigstore.gitlab._retry import Retry, is_retryable_status, retrying
+from hatch_sigstore._net._outcomes import UploadOutcome
+from hatch_sigstore._net._retry import Retry, is_retryable_status, retrying
+from hatch_sigstore._net._streaming import (
+    ProgressCallback,
+    checked_chunks,
+    file_size,
+    multipart_body,
+)
+from hatch_sigstore.errors import ConfigError, RegistryError
+from hatch_sigstore.gitlab._core import ClientCore, State
+from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, gitlab_message, not_gitlab_error
 
 __all__ = ["ProgressCallback", "Uploads"]
 
-ProgressCallback = Callable[[int], None]
 _FIELD_NAME_RE = re.compile(r"\A[A-Za-z0-9_:.-]{1,64}\Z")
 _RESERVED_FIELDS = frozenset({"content", "name", "version", "sha256_digest"})
 
@@ -69,7 +72,7 @@ class Uploads(ClientCore):
         filename = path.name
         if not is_safe_filename(filename):
             raise ConfigError(f"{filename!r} is not a valid distribution file name.")
-        size = self._file_size(path)
+        size = file_size(path)
         fields: list[tuple[str, str]] = [
             (":action", "file_upload"),
             ("protocol_version", "1"),
@@ -85,7 +88,9 @@ class Uploads(ClientCore):
         url = self.pypi_upload_url()
 
         def send() -> tuple[httpx.Response, bytes]:
-            boundary, length, chunks = self._multipart(fields, path, size, sha256, progress)
+            boundary, length, chunks = multipart_body(
+                fields, path, size, sha256, progress, chunk_size=self.chunk_size
+            )
             headers = self._auth("pypi")
             headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
             headers["Content-Length"] = str(length)
@@ -114,84 +119,6 @@ class Uploads(ClientCore):
             raise self._error(response, body, action)
 
         return self._upload_loop(action, url, send, check, on_response)
-
-    def _multipart(
-        self,
-        fields: list[tuple[str, str]],
-        path: Path,
-        size: int,
-        sha256: str,
-        progress: ProgressCallback | None,
-    ) -> tuple[str, int, Iterator[bytes]]:
-        while True:
-            boundary = "hatch-sigstore-" + _secrets.token_hex(16)
-            if not any(boundary in value for _, value in fields):
-                break
-        head = bytearray()
-        for key, value in fields:
-            head += (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode()
-                + value.encode("utf-8")
-                + b"\r\n"
-            )
-        head += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-            f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        length = len(head) + size + len(tail)
-
-        def chunks() -> Iterator[bytes]:
-            yield bytes(head)
-            yield from self._file_chunks(path, size, sha256, progress)
-            yield tail
-
-        return boundary, length, chunks()
-
-    def _file_size(self, path: Path) -> int:
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-        if not path.is_file():
-            raise ConfigError(f"{path} is not a regular file.")
-        return st.st_size
-
-    def _file_chunks(
-        self, path: Path, size: int, sha256: str, progress: ProgressCallback | None
-    ) -> Iterator[bytes]:
-        """The file's bytes; the last chunk is held back until size and sha256 are confirmed."""
-        digest = hashlib.sha256()
-        sent = 0
-        total = 0
-        pending: bytes | None = None
-        with path.open("rb") as fh:
-            while True:
-                block = fh.read(self.chunk_size)
-                if not block:
-                    break
-                total += len(block)
-                if total > size:
-                    raise SourceChangedError(f"{path.name} grew while it was being uploaded")
-                digest.update(block)
-                if pending is not None:
-                    yield pending
-                    sent += len(pending)
-                    if progress is not None:
-                        progress(sent)
-                pending = block
-        if total != size:
-            raise SourceChangedError(f"{path.name} shrank while it was being uploaded")
-        if digest.hexdigest() != sha256:
-            raise SourceChangedError(
-                f"{path.name} does not match the sha256 it was signed/declared with "
-                f"({digest.hexdigest()} on disk, {sha256} expected)"
-            )
-        if pending is not None:
-            yield pending
-            sent += len(pending)
-            if progress is not None:
-                progress(sent)
 
     def _upload_loop(
         self,
@@ -255,7 +182,7 @@ class Uploads(ClientCore):
         sha256 = check_sha256(sha256, path.name)
         filename = path.name
         url = self.generic_url(package, version, filename)
-        size = self._file_size(path)
+        size = file_size(path)
         action = f"uploading {filename} to the generic package {package} {version}"
 
         def check() -> State:
@@ -292,7 +219,7 @@ class Uploads(ClientCore):
 
             def chunks() -> Iterator[bytes]:
                 nonlocal body_sent
-                yield from self._file_chunks(path, size, sha256, progress)
+                yield from checked_chunks(path, size, sha256, progress, self.chunk_size)
                 body_sent = True  # httpx asks for more only after writing the last chunk
 
             with self._http.stream(
