@@ -17,19 +17,17 @@ import httpx
 
 from hatch_sigstore._names import is_safe_filename
 from hatch_sigstore._net._http import (
-    SourceChangedError,
     check_sha256,
-    is_ambiguous,
     json_object,
     read_capped,
 )
 from hatch_sigstore._net._outcomes import UploadOutcome
-from hatch_sigstore._net._retry import Retry, is_retryable_status, retrying
-from hatch_sigstore._net._streaming import (
+from hatch_sigstore._net._uploads import (
     ProgressCallback,
     checked_chunks,
     file_size,
     multipart_body,
+    upload_loop,
 )
 from hatch_sigstore.errors import ConfigError, RegistryError
 from hatch_sigstore.gitlab._core import ClientCore, State
@@ -39,13 +37,6 @@ __all__ = ["ProgressCallback", "Uploads"]
 
 _FIELD_NAME_RE = re.compile(r"\A[A-Za-z0-9_:.-]{1,64}\Z")
 _RESERVED_FIELDS = frozenset({"content", "name", "version", "sha256_digest"})
-
-
-def _source_changed(action: str, exc: BaseException) -> RegistryError:
-    return RegistryError(
-        f"Stopped {action}: {exc}. Nothing complete was sent.",
-        remediation="Rebuild and re-sign the file, and do not modify dist/ while publishing.",
-    )
 
 
 class Uploads(ClientCore):
@@ -129,38 +120,17 @@ class Uploads(ClientCore):
         on_response: Callable[[httpx.Response, bytes], UploadOutcome],
     ) -> UploadOutcome:
         """Send until the registry answers for good; ask ``check`` after an ambiguous failure."""
-        ambiguous = False  # may the last failed attempt have stored the file?
-
-        def attempt() -> UploadOutcome:
-            nonlocal ambiguous
-            if ambiguous:
-                if check() == "same":
-                    return UploadOutcome.EXISTS_SAME
-                ambiguous = False
-            try:
-                response, body = send()
-            except SourceChangedError as exc:
-                raise _source_changed(action, exc) from None
-            except httpx.TransportError as exc:
-                cause = exc.__cause__ or exc.__context__
-                if isinstance(cause, SourceChangedError):
-                    raise _source_changed(action, cause) from None
-                ambiguous = ambiguous or is_ambiguous(exc)
-                raise self._retry_transport(exc) from None
-            status = response.status_code
-            if is_retryable_status(status):
-                if status != 429:
-                    ambiguous = True  # a 5xx may come after the file was stored
-                raise self._retry_status(response, body, action)
-            return on_response(response, body)
-
-        def give_up(retry: Retry, tries: int) -> UploadOutcome:
-            # A registry that kept failing may still have stored the file on one attempt.
-            if retry.exc is None and ambiguous and check() == "same":
-                return UploadOutcome.EXISTS_SAME
-            raise self._retry_error(retry, action, url, tries) from None
-
-        return retrying(self.retry_policy, attempt, give_up, sleep=self._sleep)
+        return upload_loop(
+            action=action,
+            send=send,
+            check=check,
+            on_response=on_response,
+            retry_status=lambda response, body: self._retry_status(response, body, action),
+            retry_transport=self._retry_transport,
+            failed=lambda retry, tries: self._retry_error(retry, action, url, tries),
+            policy=self.retry_policy,
+            sleep=self._sleep,
+        )
 
     # -- generic --------------------------------------------------------------------------------
 

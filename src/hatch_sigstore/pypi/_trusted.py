@@ -1,0 +1,103 @@
+"""Trusted publishing: a GitLab ID token exchanged for a short-lived upload token.
+
+Exactly what warehouse expects (``warehouse/oidc/views.py``): ``GET /_/oidc/audience`` says which
+audience the ID token must carry (``pypi`` on PyPI, ``testpypi`` on TestPyPI); ``POST
+/_/oidc/mint-token`` with ``{"token": "<ID token>"}`` answers ``{"success": true, "token":
+"pypi-…", "expires": N}``, a token for the projects of the matching publisher that lives 900
+seconds, or 422 with the reasons. Each ID token can be exchanged once (its ``jti``), so an
+exchange is retried only when the request surely never arrived, or the index answered that it
+is busy (429, 503) before looking at the token.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from hatch_sigstore._net._http import is_ambiguous, json_object, read_capped
+from hatch_sigstore._net._retry import is_retryable_status
+from hatch_sigstore.pypi._core import IndexCore
+from hatch_sigstore.pypi._errors import PyPIError, exchange_error
+from hatch_sigstore.pypi._token import IDToken, UploadToken
+
+__all__ = ["TrustedPublishing"]
+
+_SMALL = 64 * 1024
+
+
+class TrustedPublishing(IndexCore):
+    """The token-exchange half of :class:`~hatch_sigstore.pypi.IndexClient`."""
+
+    def audience(self) -> str:
+        """The audience the index wants in ID tokens (``GET /_/oidc/audience``)."""
+        url = self.urls.audience_url
+        action = "asking the index for its trusted-publishing audience"
+        response, body = self._get(url, action=action, limit=_SMALL, accept="application/json")
+        data = json_object(body) if response.status_code == 200 else None
+        audience = data.get("audience") if data else None
+        if not isinstance(audience, str) or not audience:
+            raise exchange_error(
+                response.status_code,
+                response.reason_phrase,
+                response.headers,
+                body,
+                self._context(),
+            )
+        return audience
+
+    def exchange(self, id_token: IDToken) -> UploadToken:
+        """Exchange ``id_token`` for an upload token, which this client then sends."""
+        self.id_token = id_token  # redacted from every message from now on
+        id_token.check(self.audience())
+        url = self.urls.mint_token_url
+        action = "exchanging the ID token for an upload token"
+        payload = json.dumps({"token": id_token.value}).encode()
+
+        def attempt() -> tuple[httpx.Response, bytes]:
+            try:
+                with self._http.stream(
+                    "POST",
+                    url,
+                    content=payload,
+                    headers={"Content-Type": "application/json", "Accept": "application/json"},
+                ) as response:
+                    body, _ = read_capped(response, _SMALL, self._body_deadline)
+            except httpx.TransportError as exc:
+                retry = self._retry_transport(exc)
+                # the index may have spent the token's jti: a second try would be refused
+                retry.permanent = retry.permanent or is_ambiguous(exc)
+                raise retry from None
+            status = response.status_code
+            if status in (429, 503) or (is_retryable_status(status) and status != 500):
+                error = exchange_error(
+                    status, response.reason_phrase, response.headers, body, self._context()
+                )
+                raise self._retry_status(response, error)
+            return response, body
+
+        response, body = self._retrying(attempt, action, url)
+        data = json_object(body) if response.status_code == 200 else None
+        token = data.get("token") if data else None
+        if not isinstance(token, str) or not token.startswith("pypi-"):
+            if response.status_code == 200:
+                raise PyPIError(
+                    f"{self.urls.name} answered the token exchange with 200 but no pypi-… token.",
+                    remediation="Check the index URL: this is not a warehouse instance.",
+                    status=200,
+                )
+            raise exchange_error(
+                response.status_code,
+                response.reason_phrase,
+                response.headers,
+                body,
+                self._context(),
+            )
+        expires = data.get("expires") if data else None
+        self.token = UploadToken(
+            token,
+            "trusted-publishing",
+            id_token.source,
+            float(expires) if isinstance(expires, (int, float)) else None,
+        )
+        return self.token
