@@ -9,12 +9,19 @@ The public face of the verification layer::
 :func:`verify_files` returns one :class:`FileResult` per file and never raises for a file that
 does not verify (:func:`require_verified` does). Plumbing lives in private modules:
 ``_certificate`` (reading Fulcio's claims, the checks), ``_sidecars`` (finding and decoding
-sidecars, in-toto statements), ``_verifier``, ``_results``. Importing this package imports
-neither sigstore nor cryptography; verifying does.
+sidecars, in-toto statements), ``_verifier``, ``_results``; PEP 740 provenance objects and
+PyPI's trusted-publisher rules in ``_provenance`` and ``_publisher_checks``. Importing this
+package imports neither sigstore nor cryptography; verifying does.
 """
 
 from __future__ import annotations
 
+from hatch_sigstore.verify._provenance import (
+    PYPI_GITLAB_ISSUER,
+    PublisherPolicy,
+    TrustedPublisher,
+    verify_provenance,
+)
 from hatch_sigstore.verify._results import FileResult, require_verified
 from hatch_sigstore.verify._sidecars import PYPI_PUBLISH_PREDICATE, SIDECAR_KINDS
 from hatch_sigstore.verify._verifier import DEFAULT_LOG_TIMEOUT, verify_file, verify_files
@@ -22,13 +29,17 @@ from hatch_sigstore.verify.policy import CosignPolicy, GitLabPolicy, Policy
 
 __all__ = [
     "DEFAULT_LOG_TIMEOUT",
+    "PYPI_GITLAB_ISSUER",
     "PYPI_PUBLISH_PREDICATE",
     "SIDECAR_KINDS",
     "CosignPolicy",
     "FileResult",
     "GitLabPolicy",
     "Policy",
+    "PublisherPolicy",
+    "TrustedPublisher",
     "require_verified",
     "verify_file",
     "verify_files",
+    "verify_provenance",
 ]
