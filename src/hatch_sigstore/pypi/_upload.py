@@ -12,7 +12,6 @@ refused with PyPI's file-name-reuse rule. Warehouse itself answers an identical 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -179,15 +178,3 @@ class Uploads(IndexCore):
             policy=self.retry_policy,
             sleep=self._sleep,
         )
-
-    @staticmethod
-    def attestation_texts(paths: Sequence[Path]) -> list[str]:
-        """The attestation files as compact JSON objects for the ``attestations`` field."""
-        texts = []
-        for path in paths:
-            try:
-                data = json.loads(path.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"Cannot read the attestation {path.name}: {exc}.") from None
-            texts.append(json.dumps(data, separators=(",", ":")))
-        return texts

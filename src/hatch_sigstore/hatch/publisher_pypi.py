@@ -1,0 +1,107 @@
+"""``hatch publish -p pypi``: hatch glue around the pypi target of :mod:`hatch_sigstore.publish`.
+
+Options → settings → dists → preflight (attestations checked with PyPI's rules) → plan →
+token (trusted publishing, or an API token) → uploads → summary. Every decision is in the core;
+this module only talks to hatch. Registered by :mod:`hatch_sigstore.hatch.hooks` beside the
+GitLab publisher; importing it needs hatch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hatch.publish.plugin.interface import PublisherInterface
+
+from hatch_sigstore.errors import HatchSigstoreError, redact
+from hatch_sigstore.hatch.publisher import _HatchReporter, show_summary
+from hatch_sigstore.publish import (
+    PYPI_PLUGIN_NAME,
+    build_pypi_plan,
+    collect_dists,
+    execute_pypi,
+    pypi_preflight,
+    require_pypi,
+    resolve_pypi,
+)
+
+__all__ = ["PyPIPublisher"]
+
+
+class PyPIPublisher(PublisherInterface):
+    """Wheels and sdists, each with its PEP 740 attestation, to PyPI (or any warehouse)."""
+
+    PLUGIN_NAME = PYPI_PLUGIN_NAME
+
+    _secrets: tuple[str, ...] = ()
+
+    def publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
+        try:
+            self._publish(artifacts, options)
+        except HatchSigstoreError as exc:
+            self.app.abort(redact(str(exc), self._secrets))
+
+    def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
+        app = self.app
+        settings = resolve_pypi(
+            options,
+            self.project_config,
+            self.plugin_config,
+            artifacts=artifacts,
+            root=Path(self.root),
+            env=os.environ,
+        )
+        if settings.id_token is not None:
+            self._secrets = (settings.id_token.value,)
+        dists = collect_dists(settings.artifacts)
+        if not settings.attestations:
+            app.display_warning(
+                "WARNING: attestations = false: the dists go to the index WITHOUT attestations "
+                "and without a signature check; consumers cannot verify them there."
+            )
+        results = pypi_preflight(dists, settings)
+        plan = build_pypi_plan(dists, results, settings)
+        if settings.dry_run:
+            for line in plan.render():
+                app.display_info(line)
+            if settings.id_token is None:
+                settings.api_token()  # a missing token fails the dry run too
+            require_pypi(results, settings)
+            app.display_success(
+                "Dry run: no token was exchanged and nothing was sent to the index."
+            )
+            return
+        require_pypi(results, settings)
+        from hatch_sigstore.pypi import IndexClient
+
+        kwargs: dict[str, Any] = {}
+        if settings.timeout is not None:
+            kwargs["timeout"] = settings.timeout
+        if settings.retries is not None:
+            kwargs["retries"] = settings.retries
+        if settings.ca_bundle is not None:
+            kwargs["verify"] = settings.ca_bundle
+        with IndexClient(settings.urls, **kwargs) as client:
+            if settings.id_token is not None:
+                app.display_info(
+                    f"Trusted publishing: exchanging the ID token in {settings.id_token.source} "
+                    f"at {settings.urls.mint_token_url}"
+                )
+                client.exchange(settings.id_token)
+            else:
+                client.token = settings.api_token()
+                app.display_warning(
+                    f"Publishing with the API token in {settings.token_env}: PyPI accepts "
+                    "attestations only with trusted publishing, so none are sent."
+                )
+            secrets = self._secrets = client.secrets
+            app.display_info(
+                f"Publishing {len(plan.items)} dist(s) "
+                f"({len(plan.attestations)} with attestations) to {settings.urls.upload}"
+            )
+            with _HatchReporter(app, secrets) as reporter:
+                summary = execute_pypi(plan, client, reporter, secrets=secrets)
+        show_summary(app, summary, label="Index state")
+        if not summary.ok:
+            app.abort(redact(str(summary.error(with_state=False)), secrets))

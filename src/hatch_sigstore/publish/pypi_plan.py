@@ -1,0 +1,177 @@
+"""Preflight and plan of ``hatch publish -p pypi``: every attestation checked before any upload.
+
+Preflight fails closed: each dist's ``.publish.attestation`` must verify against the trusted
+publisher PyPI will check it against (PyPI's rules: issuer https://gitlab.com, the publisher's
+repository, its CI file at the certificate's ref or commit; see
+:class:`~hatch_sigstore.verify.PublisherPolicy`) and the pipeline's ref, with the trust root
+the index uses. One dist without a verifying attestation stops everything before a single
+request. With ``attestations = false`` nothing is checked or sent (the publisher warns
+loudly). The plan lists the uploads, each with the attestation that goes with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hatch_sigstore._files import ATTESTATION_SUFFIX, sha256_file
+from hatch_sigstore.errors import PublishError
+from hatch_sigstore.publish.dists import Dist, _read_metadata_bytes
+from hatch_sigstore.publish.plan import UploadItem, format_size
+from hatch_sigstore.publish.pypi_settings import PYPI_TABLE, PyPISettings
+
+__all__ = ["PyPIPlan", "PyPIPreflight", "build_pypi_plan", "pypi_preflight", "require_pypi"]
+
+
+@dataclass(frozen=True)
+class PyPIPreflight:
+    dist: Dist
+    ok: bool
+    sha256: str
+    detail: str  # who signed, or why not
+    attestation: Path | None = None  # the file that goes along (verified)
+
+
+def pypi_preflight(dists: Sequence[Dist], settings: PyPISettings) -> list[PyPIPreflight]:
+    """Check every dist's attestation; returns all results, the caller decides."""
+    if not settings.attestations or settings.policy is None:
+        return [PyPIPreflight(d, True, sha256_file(d.path), "attestations off") for d in dists]
+    from hatch_sigstore.verify import verify_files
+
+    attested = [d for d in dists if d.path.with_name(d.filename + ATTESTATION_SUFFIX).is_file()]
+    results = {
+        Path(r.artifact).name: r
+        for r in verify_files(
+            [d.path for d in attested], settings.policy, settings.trust, sidecar="attestation"
+        )
+    }
+    out = []
+    for d in dists:
+        sidecar = d.path.with_name(d.filename + ATTESTATION_SUFFIX)
+        result = results.get(d.filename)
+        if result is None:
+            out.append(
+                PyPIPreflight(
+                    d,
+                    False,
+                    sha256_file(d.path),
+                    f"no attestation: {sidecar.name} is not beside it",
+                )
+            )
+        elif result.ok:
+            out.append(
+                PyPIPreflight(
+                    d,
+                    True,
+                    result.sha256 or sha256_file(d.path),
+                    f"attested by {result.identity}",
+                    sidecar,
+                )
+            )
+        else:
+            detail = result.reason or "did not verify"
+            out.append(PyPIPreflight(d, False, result.sha256 or sha256_file(d.path), detail))
+    return out
+
+
+def require_pypi(results: Sequence[PyPIPreflight], settings: PyPISettings) -> None:
+    """Fail closed: raise :class:`PublishError` naming every dist whose attestation failed."""
+    bad = [r for r in results if not r.ok]
+    if not bad:
+        return
+    lines = "; ".join(f"{r.dist.filename}: {r.detail}" for r in bad)
+    missing = any(r.detail.startswith("no attestation") for r in bad)
+    raise PublishError(
+        f"Preflight failed: {len(bad)} of {len(results)} dist(s) have no attestation that "
+        f"{settings.urls.name} would accept ({settings.policy_text}) — {lines}. Nothing was "
+        "uploaded; the index is unchanged.",
+        remediation=(
+            'Make the attestations when building: add outputs = ["bundle", "attestation"] '
+            "to [tool.hatch.build.hooks.sigstore] (or hatch-sigstore sign --attestation) in the "
+            "pipeline that builds the dists. "
+            if missing
+            else "Sign the dists in the pipeline of the trusted publisher registered on the "
+            "index (gitlab-project, config-path), at the pipeline's ref (ref, ref-glob). "
+        )
+        + f"To publish without attestations, pass -o attestations=false (or set it in "
+        f"{PYPI_TABLE}).",
+    )
+
+
+@dataclass(frozen=True)
+class PyPIPlan:
+    settings: PyPISettings
+    preflight: tuple[PyPIPreflight, ...]
+    items: tuple[UploadItem, ...]
+    attestations: Mapping[str, Path]  # file name -> its attestation, when one goes along
+    forms: Mapping[str, tuple[tuple[str, str], ...]]  # file name -> its metadata form fields
+
+    def form(self, item: UploadItem) -> tuple[tuple[str, str], ...]:
+        return self.forms[item.filename]
+
+    def attestation_texts(self, item: UploadItem) -> list[str]:
+        """The attestation of ``item`` as the compact JSON the ``attestations`` field lists."""
+        path = self.attestations.get(item.filename)
+        if path is None:
+            return []
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise PublishError(f"Cannot read {path.name} again: {exc}.") from None
+        return [json.dumps(data, separators=(",", ":"))]
+
+    def render(self) -> list[str]:
+        s = self.settings
+        lines = [
+            f"Index: {s.urls.upload} ({s.urls.name})",
+            f"Upload token: {s.describe_auth()}",
+            f"Attestations: {'sent, checked against ' + s.policy_text if s.attestations else 'OFF'}"
+            + (f" (trust: {s.trust.describe()})" if s.attestations else ""),
+            "Preflight:",
+        ]
+        for r in self.preflight:
+            mark = "ok" if r.ok else "FAILED"
+            lines.append(f"  {mark:<10} {r.dist.filename}: {r.detail}")
+        lines.append("Uploads (a file already on the index with the same sha256 is skipped):")
+        for it in self.items:
+            with_att = " + attestation" if it.filename in self.attestations else ""
+            lines.append(
+                f"   POST {s.urls.upload}  {it.filename}{with_att}  ({it.package} "
+                f"{it.version}, {format_size(it.size)}, sha256 {it.sha256[:12]}…)"
+            )
+        return lines
+
+
+def build_pypi_plan(
+    dists: Sequence[Dist], results: Sequence[PyPIPreflight], settings: PyPISettings
+) -> PyPIPlan:
+    sdists: dict[tuple[str, str], str] = {}
+    for d in dists:
+        if d.kind == "sdist":
+            release = (d.name.lower(), d.version)
+            if release in sdists:
+                raise PublishError(
+                    f"Two sdists of {d.name} {d.version}: {sdists[release]} and {d.filename}; "
+                    "PyPI takes one sdist per release.",
+                    remediation="Publish one of them.",
+                )
+            sdists[release] = d.filename
+    items = tuple(
+        UploadItem("pypi", r.dist.path, r.sha256, r.dist.size, r.dist.name, r.dist.version, r.dist)
+        for r in results
+    )
+    attestations = {r.dist.filename: r.attestation for r in results if r.attestation is not None}
+    return PyPIPlan(settings, tuple(results), items, attestations, _forms(dists))
+
+
+def _forms(dists: Sequence[Dist]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every dist's metadata as form fields, read before anything is sent (a dist twine would
+    refuse stops the publish here, not half-way)."""
+    from hatch_sigstore.pypi import form_fields
+
+    return {
+        d.filename: tuple(form_fields(_read_metadata_bytes(d.path, d.kind), d.filename))
+        for d in dists
+    }
