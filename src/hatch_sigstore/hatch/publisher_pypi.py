@@ -88,7 +88,7 @@ class PyPIPublisher(PublisherInterface):
                     f"Trusted publishing: exchanging the ID token in {settings.id_token.source} "
                     f"at {settings.urls.mint_token_url}"
                 )
-                client.exchange(settings.id_token)
+                client.exchange(settings.id_token, project=plan.items[0].package)
             else:
                 client.token = settings.api_token()
                 app.display_warning(

@@ -107,25 +107,30 @@ def _where(ctx: Context) -> str:
 def _publisher_fix(ctx: Context) -> str:
     """What a GitLab publisher in PyPI's settings must say for this job's token."""
     token = ctx.id_token
-    project = ctx.project or "the project"
+    where = (
+        f"{ctx.project!r}'s Publishing settings ({ctx.urls.publishing_page(ctx.project)})"
+        if ctx.project
+        else "the project's Publishing settings (Your projects → Manage → Publishing)"
+    )
     if token is None or not token.project_path:
         return (
-            f"In {_where(ctx)}, open {project}'s Publishing settings and add a GitLab trusted "
-            "publisher for this GitLab project and its top-level CI file."
+            f"On {_where(ctx)}, add a GitLab trusted publisher for this GitLab project and its "
+            f"top-level CI file in {where}."
         )
     namespace, _, name = token.project_path.rpartition("/")
     env = token.environment
     return (
-        f"In {_where(ctx)}, open {project}'s Publishing settings ({ctx.urls.publishing_help}) "
-        f"and add a GitLab publisher with Namespace {namespace!r}, Project name {name!r}, "
-        f"Top-level pipeline file path {token.workflow_filepath or '.gitlab-ci.yml'!r} and "
+        f"On {_where(ctx)}, add a GitLab publisher in {where} with Namespace {namespace!r}, "
+        f"Project name {name!r}, Top-level pipeline file path "
+        f"{token.workflow_filepath or '.gitlab-ci.yml'!r} and "
         + (
             f"Environment {env!r} (or none)"
             if env
             else "no Environment (this job has no `environment:`)"
         )
-        + ". Namespace and project are compared without case, the file path exactly; a "
-        "publisher with an environment only matches jobs deployed to that environment."
+        + ". PyPI finds the publisher ignoring case but then compares the token's "
+        "ci_config_ref_uri with it exactly, so spell the namespace and project as GitLab does; "
+        "a publisher with an environment only matches jobs deployed to that environment."
     )
 
 
@@ -211,8 +216,8 @@ def exchange_error(
         )
     elif "ci_config_ref_uri" in lowered or "claim 'sub'" in lowered:
         fix = (
-            "The token's CI file or project does not agree with the registered publisher (the "
-            "pipeline ran a CI file of another ref or project). " + _publisher_fix(ctx)
+            "A publisher matched when case is ignored, but its spelling (or its CI file) is not "
+            "the token's exactly. " + _publisher_fix(ctx)
         )
     elif "invalid-publisher" in codes:
         fix = _publisher_fix(ctx)

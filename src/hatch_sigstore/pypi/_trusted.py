@@ -4,9 +4,10 @@ Exactly what warehouse expects (``warehouse/oidc/views.py``): ``GET /_/oidc/audi
 audience the ID token must carry (``pypi`` on PyPI, ``testpypi`` on TestPyPI); ``POST
 /_/oidc/mint-token`` with ``{"token": "<ID token>"}`` answers ``{"success": true, "token":
 "pypi-…", "expires": N}``, a token for the projects of the matching publisher that lives 900
-seconds, or 422 with the reasons. Each ID token can be exchanged once (its ``jti``), so an
-exchange is retried only when the request surely never arrived, or the index answered that it
-is busy (429, 503) before looking at the token.
+seconds, or 422 with the reasons. Each ID token can be exchanged once (its ``jti``): after a
+failure that may have reached the index (a reset, a timeout, a 5xx) a retry either gets the
+token or is refused as "already used", which is no worse than giving up, so every transient
+failure is retried, and that refusal is explained as a lost answer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 
 import httpx
 
-from hatch_sigstore._net._http import is_ambiguous, json_object, read_capped
+from hatch_sigstore._net._http import json_object, read_capped
 from hatch_sigstore._net._retry import is_retryable_status
 from hatch_sigstore.pypi._core import IndexCore
 from hatch_sigstore.pypi._errors import PyPIError, exchange_error
@@ -29,7 +30,7 @@ _SMALL = 64 * 1024
 class TrustedPublishing(IndexCore):
     """The token-exchange half of :class:`~hatch_sigstore.pypi.IndexClient`."""
 
-    def audience(self) -> str:
+    def audience(self, *, project: str | None = None) -> str:
         """The audience the index wants in ID tokens (``GET /_/oidc/audience``)."""
         url = self.urls.audience_url
         action = "asking the index for its trusted-publishing audience"
@@ -42,14 +43,16 @@ class TrustedPublishing(IndexCore):
                 response.reason_phrase,
                 response.headers,
                 body,
-                self._context(),
+                self._context(project=project),
             )
         return audience
 
-    def exchange(self, id_token: IDToken) -> UploadToken:
-        """Exchange ``id_token`` for an upload token, which this client then sends."""
+    def exchange(self, id_token: IDToken, *, project: str | None = None) -> UploadToken:
+        """Exchange ``id_token`` for an upload token, which this client then sends.
+
+        ``project`` (the dists' name) only makes messages name the right settings page."""
         self.id_token = id_token  # redacted from every message from now on
-        id_token.check(self.audience())
+        id_token.check(self.audience(project=project))
         url = self.urls.mint_token_url
         action = "exchanging the ID token for an upload token"
         payload = json.dumps({"token": id_token.value}).encode()
@@ -64,14 +67,15 @@ class TrustedPublishing(IndexCore):
                 ) as response:
                     body, _ = read_capped(response, _SMALL, self._body_deadline)
             except httpx.TransportError as exc:
-                retry = self._retry_transport(exc)
-                # the index may have spent the token's jti: a second try would be refused
-                retry.permanent = retry.permanent or is_ambiguous(exc)
-                raise retry from None
+                raise self._retry_transport(exc) from None
             status = response.status_code
-            if status in (429, 503) or (is_retryable_status(status) and status != 500):
+            if is_retryable_status(status):
                 error = exchange_error(
-                    status, response.reason_phrase, response.headers, body, self._context()
+                    status,
+                    response.reason_phrase,
+                    response.headers,
+                    body,
+                    self._context(project=project),
                 )
                 raise self._retry_status(response, error)
             return response, body
@@ -91,7 +95,7 @@ class TrustedPublishing(IndexCore):
                 response.reason_phrase,
                 response.headers,
                 body,
-                self._context(),
+                self._context(project=project),
             )
         expires = data.get("expires") if data else None
         self.token = UploadToken(

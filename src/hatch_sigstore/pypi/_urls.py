@@ -168,8 +168,9 @@ class IndexURLs:
         """PEP 503/691 project page; the normalized name (else warehouse answers 301)."""
         return f"{self.base}simple/{quote(canonicalize_name(name), safe='')}/"
 
-    @property
-    def publishing_help(self) -> str:
-        """Where the trusted publisher settings are, for messages."""
-        site = self.base.rstrip("/")
-        return f"{site}/manage/projects/ (the project's Publishing page)"
+    def publishing_page(self, project: str | None) -> str:
+        """Where a project's trusted publishers are managed (warehouse's route
+        ``manage.project.settings.publishing``), or the account's page for pending ones."""
+        if project is None:
+            return f"{self.base}manage/account/publishing/"
+        return f"{self.base}manage/project/{canonicalize_name(project)}/settings/publishing/"
