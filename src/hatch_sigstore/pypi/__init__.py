@@ -23,6 +23,7 @@ from hatch_sigstore.pypi._urls import KNOWN_INDEXES, IndexURLs, is_loopback
 if TYPE_CHECKING:
     from hatch_sigstore.pypi._client import IndexClient
     from hatch_sigstore.pypi._errors import PyPIError
+    from hatch_sigstore.pypi._form import form_fields
     from hatch_sigstore.pypi._simple import IndexedFile
 
 __all__ = [

@@ -248,7 +248,12 @@ def upload_error(
     quoted = index_message(reason, headers, body)
     what = ctx.filename or "the file"
     said = f' It said: "{quoted}".' if quoted else ""
-    message = f"{_where(ctx)} refused {what} with HTTP {status}.{said}"
+    message = (
+        f"{_where(ctx)} answered the upload of {what} with a web page (HTTP 200), not "
+        f"warehouse's answer.{said}"
+        if status == 200
+        else f"{_where(ctx)} refused {what} with HTTP {status}.{said}"
+    )
     lowered = (quoted or "").lower()
     project = ctx.project or "the project"
     tp = ctx.token_kind == "trusted-publishing"  # noqa: S105 - a kind, not a secret
@@ -333,7 +338,7 @@ def upload_error(
             "ask the index's administrators for a higher limit (PyPI: a limit request on "
             "github.com/pypi/support)."
         )
-    elif status in (404, 405, 410) or (status == 200 and not lowered):
+    elif status in {200, 404, 405, 410}:  # 200: a web page, not warehouse's answer
         fix = (
             f"{ctx.urls.upload} is not an upload endpoint: give the index's upload URL ending "
             "in /legacy/ (or pypi / testpypi)."
