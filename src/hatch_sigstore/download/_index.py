@@ -64,8 +64,7 @@ def download_from_index(
 
     Per-file problems are in the report; raises only when nothing can be done at all.
     """
-    from hatch_sigstore._net._retry import RetryPolicy
-    from hatch_sigstore.pypi import IndexClient, IndexURLs
+    from hatch_sigstore.pypi import IndexClient, IndexURLs, RetryPolicy
 
     name, version = parse_requirement(requirement)
     urls = IndexURLs.from_simple_url(index_url, "--index-url")

@@ -14,15 +14,14 @@ import hashlib
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import Literal, NoReturn, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from packaging.utils import canonicalize_name
 
-from hatch_sigstore.__about__ import __version__
 from hatch_sigstore._names import is_generic_name, is_generic_version, is_safe_filename
+from hatch_sigstore._net._base import HTTPClientBase
 from hatch_sigstore._net._http import (
     SHA256_RE,
     exc_text,
@@ -30,7 +29,6 @@ from hatch_sigstore._net._http import (
     json_object,
     page_instead_of_file,
     read_capped,
-    ssl_context,
 )
 from hatch_sigstore._net._retry import (
     Retry,
@@ -56,13 +54,12 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "MAX_REDIRECTS", "ClientCore", "Route", "State"
 Route = Literal["pypi", "generic"]
 State = Literal["same", "absent"]  # what the registry holds of a file we are about to send
 _T = TypeVar("_T")
-_C = TypeVar("_C", bound="ClientCore")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
 
 
-class ClientCore:
+class ClientCore(HTTPClientBase):
     """A GitLab project's package registries: what uploads and downloads share.
 
     ``api_url`` is the API v4 root (``CI_API_V4_URL``, ``https://gitlab.example.com/api/v4``);
@@ -108,13 +105,8 @@ class ClientCore:
         self.settle_time = max(0.0, settle_time)
         project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
         self.project_api_url = f"{self.api_url}/projects/{project_id}"
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            follow_redirects=False,
-            transport=transport,
-            verify=ssl_context(verify),
-            headers={"User-Agent": f"hatch-sigstore/{__version__}"},
-            trust_env=transport is None,
+        self._open_http(
+            timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
 
     @staticmethod
@@ -139,20 +131,6 @@ class ClientCore:
         return url
 
     # -- lifecycle ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.api_url!r}, {self.project!r}, {self.credentials!r})"

@@ -31,7 +31,7 @@ from hatch_sigstore.publish import (
     resolve_settings,
 )
 
-__all__ = ["GitLabPublisher", "show_summary"]
+__all__ = ["GitLabPublisher", "SigstorePublisher", "show_summary"]
 
 # Files at least this big get a progress bar (when the terminal is interactive).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -105,10 +105,9 @@ class _HatchReporter:
             self._app.display_error(f"FAILED    {where}: {redact(result.message, self._secrets)}")
 
 
-class GitLabPublisher(PublisherInterface):
-    """Signature files to GitLab's generic registry, then the dists to its PyPI registry."""
-
-    PLUGIN_NAME = PLUGIN_NAME
+class SigstorePublisher(PublisherInterface):
+    """What ``-p gitlab`` and ``-p pypi`` share: every error one paragraph, secrets redacted,
+    through ``app.abort`` (no traceback)."""
 
     _secrets: tuple[str, ...] = ()
 
@@ -117,6 +116,15 @@ class GitLabPublisher(PublisherInterface):
             self._publish(artifacts, options)
         except HatchSigstoreError as exc:
             self.app.abort(redact(str(exc), self._secrets))
+
+    def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class GitLabPublisher(SigstorePublisher):
+    """Signature files to GitLab's generic registry, then the dists to its PyPI registry."""
+
+    PLUGIN_NAME = PLUGIN_NAME
 
     def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
         app = self.app

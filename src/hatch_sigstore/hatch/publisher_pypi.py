@@ -12,10 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hatch.publish.plugin.interface import PublisherInterface
-
-from hatch_sigstore.errors import HatchSigstoreError, redact
-from hatch_sigstore.hatch.publisher import _HatchReporter, show_summary
+from hatch_sigstore.errors import redact
+from hatch_sigstore.hatch.publisher import SigstorePublisher, _HatchReporter, show_summary
 from hatch_sigstore.publish import (
     PYPI_PLUGIN_NAME,
     build_pypi_plan,
@@ -29,18 +27,10 @@ from hatch_sigstore.publish import (
 __all__ = ["PyPIPublisher"]
 
 
-class PyPIPublisher(PublisherInterface):
+class PyPIPublisher(SigstorePublisher):
     """Wheels and sdists, each with its PEP 740 attestation, to PyPI (or any warehouse)."""
 
     PLUGIN_NAME = PYPI_PLUGIN_NAME
-
-    _secrets: tuple[str, ...] = ()
-
-    def publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
-        try:
-            self._publish(artifacts, options)
-        except HatchSigstoreError as exc:
-            self.app.abort(redact(str(exc), self._secrets))
 
     def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
         app = self.app

@@ -20,7 +20,7 @@ from hatch_sigstore.gitlab import UploadOutcome
 from hatch_sigstore.publish.plan import UploadItem
 from hatch_sigstore.publish.pypi_plan import PyPIPlan
 from hatch_sigstore.publish.pypi_summary import PyPISummary
-from hatch_sigstore.publish.run import Reporter, run_groups
+from hatch_sigstore.publish.run import Reporter, run_groups, triage
 from hatch_sigstore.publish.summary import ItemResult, Status
 
 __all__ = ["IndexAPI", "execute_pypi"]
@@ -84,23 +84,18 @@ def execute_pypi(
             except Exception as exc:  # reported per file, never lost
                 failed(members[0], exc)
                 return []
-            for it in members:
-                if it.filename not in listed:
-                    todo.append(it)
-                elif listed[it.filename] == it.sha256:
-                    settle(ItemResult(it, "present"))
-                else:
-                    stop.set()
-                    settle(
-                        ItemResult(
-                            it,
-                            "failed",
-                            f"{it.filename} is already on {index} with different contents "
-                            f"(sha256 {listed[it.filename] or 'unknown'}; local {it.sha256}). "
-                            "PyPI never replaces a file nor lets a file name be used again "
-                            "(file-name-reuse): publish a new version, e.g. a post-release",
-                        )
-                    )
+            todo += triage(
+                members,
+                listed,
+                settle,
+                stop,
+                lambda it, other: (
+                    f"{it.filename} is already on {index} with different contents "
+                    f"(sha256 {other or 'unknown'}; local {it.sha256}). PyPI never replaces a "
+                    "file nor lets a file name be used again (file-name-reuse): publish a new "
+                    "version, e.g. a post-release"
+                ),
+            )
         return [] if stop.is_set() else todo
 
     def run_one(item: UploadItem) -> None:

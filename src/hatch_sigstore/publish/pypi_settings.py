@@ -17,21 +17,20 @@ sigstore.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import ConfigError, TokenError
 from hatch_sigstore.identity import DEFAULT_CONFIG_PATH, Given, Source, expect
 from hatch_sigstore.publish.settings import (
     DEFAULT_CONCURRENCY,
-    _as_bool,
-    _as_number,
     _as_str,
     _merge,
+    _Reader,
     _Value,
 )
 from hatch_sigstore.pypi import (
@@ -51,7 +50,6 @@ __all__ = ["PYPI_OPTIONS", "PYPI_PLUGIN_NAME", "PYPI_TABLE", "PyPISettings", "re
 PYPI_PLUGIN_NAME = "pypi"
 PYPI_TABLE = f"[tool.hatch.publish.{PYPI_PLUGIN_NAME}]"
 PYPI_GITLAB = "https://gitlab.com"  # the only GitLab issuer PyPI verifies attestations from
-_T = TypeVar("_T")
 
 # key -> (default, help). The single source for validation, messages and the README table.
 PYPI_OPTIONS: dict[str, tuple[str, str]] = {
@@ -171,23 +169,8 @@ def resolve_pypi(
     )
     ci = CIContext.from_env(env)
 
-    def read(parse: Callable[[], _T], default: _T) -> _T:
-        try:
-            return parse()
-        except ConfigError as exc:
-            errors.append(exc)
-            return default
-
-    def flag(key: str, default: bool = False) -> bool:
-        return read(lambda: _as_bool(values[key]), default) if key in values else default
-
-    def text(key: str) -> str | None:
-        return read(lambda: _as_str(values[key]), None) if key in values else None
-
-    def number(key: str, *, integer: bool, minimum: float) -> float | None:
-        if key not in values:
-            return None
-        return read(lambda: _as_number(values[key], integer=integer, minimum=minimum), None)
+    reader = _Reader(values, errors)
+    read, flag, text, number = reader.read, reader.flag, reader.text, reader.number
 
     url_source = values["url"].source if "url" in values else "url"
     urls = read(

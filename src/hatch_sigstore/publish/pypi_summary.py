@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from hatch_sigstore.errors import PublishError
 from hatch_sigstore.publish.plan import format_size
-from hatch_sigstore.publish.summary import ItemResult, Status
+from hatch_sigstore.publish.summary import ItemResult, Status, failure_error
 
 if TYPE_CHECKING:
     from hatch_sigstore.publish.pypi_plan import PyPIPlan
@@ -74,8 +74,4 @@ class PyPISummary:
         )
 
     def error(self, *, with_state: bool = True) -> PublishError:
-        fails = self.failures()
-        first = f"{fails[0].item.filename}: {fails[0].message.rstrip('. ')}" if fails else "-"
-        more = f" ({len(fails) - 1} more failure(s) listed above)" if len(fails) > 1 else ""
-        state = f" {self.registry_state()}" if with_state else ""
-        return PublishError(f"Publishing failed: {first}.{more}{state}")
+        return failure_error(self.failures(), self.registry_state() if with_state else "")

@@ -360,6 +360,38 @@ def _policy_from(
     return policy, policy.describe()
 
 
+class _Reader:
+    """Typed reads of merged values that record a problem and go on with the default (every
+    problem is reported at the end). The pypi target reads its table the same way."""
+
+    def __init__(self, values: Mapping[str, _Value], errors: list[ConfigError]) -> None:
+        self.values = values
+        self.errors = errors
+
+    def read(self, parse: Callable[[], _T], default: _T) -> _T:
+        try:
+            return parse()
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return default
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        if key not in self.values:
+            return default
+        return self.read(lambda: _as_bool(self.values[key]), default)
+
+    def text(self, key: str) -> str | None:
+        if key not in self.values:
+            return None
+        return self.read(lambda: _as_str(self.values[key]), None)
+
+    def number(self, key: str, *, integer: bool, minimum: float) -> float | None:
+        if key not in self.values:
+            return None
+        value = self.values[key]
+        return self.read(lambda: _as_number(value, integer=integer, minimum=minimum), None)
+
+
 def resolve_settings(
     options: Mapping[str, object],
     project_config: Mapping[str, object] | None = None,
@@ -377,24 +409,8 @@ def resolve_settings(
     errors: list[ConfigError] = []  # every problem, reported together at the end
     values = _merge(options, project_config or {}, user_config or {}, errors)
     ci = CIContext.from_env(env)
-
-    def read(parse: Callable[[], _T], default: _T) -> _T:
-        try:
-            return parse()
-        except ConfigError as exc:
-            errors.append(exc)
-            return default
-
-    def flag(key: str) -> bool:
-        return read(lambda: _as_bool(values[key]), False) if key in values else False
-
-    def text(key: str) -> str | None:
-        return read(lambda: _as_str(values[key]), None) if key in values else None
-
-    def number(key: str, *, integer: bool, minimum: float) -> float | None:
-        if key not in values:
-            return None
-        return read(lambda: _as_number(values[key], integer=integer, minimum=minimum), None)
+    reader = _Reader(values, errors)
+    read, flag, text, number = reader.read, reader.flag, reader.text, reader.number
 
     api_url = read(lambda: _api_url(values, ci), None)
     project = read(lambda: _project(values, ci), None)

@@ -5,13 +5,14 @@ Uploaded, skipped (already there), failed or not attempted; and what a re-run wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from hatch_sigstore.errors import PublishError
 from hatch_sigstore.publish.plan import Plan, Registry, UploadItem, format_size
 
-__all__ = ["ItemResult", "Status", "Summary"]
+__all__ = ["ItemResult", "Status", "Summary", "failure_error"]
 
 Status = Literal["uploaded", "present", "failed", "not attempted"]
 
@@ -74,8 +75,12 @@ class Summary:
         )
 
     def error(self, *, with_state: bool = True) -> PublishError:
-        fails = self.failures()
-        first = f"{fails[0].item.filename}: {fails[0].message.rstrip('. ')}" if fails else "-"
-        more = f" ({len(fails) - 1} more failure(s) listed above)" if len(fails) > 1 else ""
-        state = f" {self.registry_state()}" if with_state else ""
-        return PublishError(f"Publishing failed: {first}.{more}{state}")
+        return failure_error(self.failures(), self.registry_state() if with_state else "")
+
+
+def failure_error(fails: Sequence[ItemResult], state: str = "") -> PublishError:
+    """One paragraph for a failed run: the first failure, how many more, the state it leaves
+    (also the pypi target's, :mod:`.pypi_summary`)."""
+    first = f"{fails[0].item.filename}: {fails[0].message.rstrip('. ')}" if fails else "-"
+    more = f" ({len(fails) - 1} more failure(s) listed above)" if len(fails) > 1 else ""
+    return PublishError(f"Publishing failed: {first}.{more}{' ' + state if state else ''}")

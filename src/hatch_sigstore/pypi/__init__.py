@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hatch_sigstore._net._retry import RetryPolicy
 from hatch_sigstore.pypi._token import (
     DEFAULT_API_TOKEN_ENV,
     DEFAULT_ID_TOKEN_ENV,
@@ -35,6 +36,7 @@ __all__ = [
     "IndexURLs",
     "IndexedFile",
     "PyPIError",
+    "RetryPolicy",
     "UploadToken",
     "form_fields",
     "is_loopback",

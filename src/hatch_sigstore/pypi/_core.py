@@ -13,14 +13,13 @@ import contextlib
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import NoReturn, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from hatch_sigstore.__about__ import __version__
-from hatch_sigstore._net._http import exc_text, is_permanent, read_capped, ssl_context
+from hatch_sigstore._net._base import HTTPClientBase
+from hatch_sigstore._net._http import exc_text, is_permanent, read_capped
 from hatch_sigstore._net._retry import (
     Retry,
     RetryPolicy,
@@ -36,13 +35,12 @@ from hatch_sigstore.pypi._urls import IndexURLs
 __all__ = ["DEFAULT_CHUNK_SIZE", "MAX_REDIRECTS", "IndexCore"]
 
 _T = TypeVar("_T")
-_C = TypeVar("_C", bound="IndexCore")
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
 JSON_LIMIT = 32 * 1024 * 1024  # a JSON API answer of a project with many releases
 
 
-class IndexCore:
+class IndexCore(HTTPClientBase):
     """A PyPI-compatible index (warehouse). Context manager; safe to share between threads
     once the upload token is set."""
 
@@ -66,30 +64,11 @@ class IndexCore:
         self._body_deadline = max(30.0, 2 * timeout)
         self.token: UploadToken | None = None
         self.id_token: IDToken | None = None
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            follow_redirects=False,
-            transport=transport,
-            verify=ssl_context(verify),
-            headers={"User-Agent": f"hatch-sigstore/{__version__}"},
-            trust_env=transport is None,
+        self._open_http(
+            timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         token = None if self.token is None else f"<{self.token.kind}, hidden>"
         return f"{type(self).__name__}({self.urls.upload!r}, token={token})"

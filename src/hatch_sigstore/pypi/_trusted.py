@@ -30,6 +30,15 @@ _SMALL = 64 * 1024
 class TrustedPublishing(IndexCore):
     """The token-exchange half of :class:`~hatch_sigstore.pypi.IndexClient`."""
 
+    def _refused(self, response: httpx.Response, body: bytes, project: str | None) -> PyPIError:
+        return exchange_error(
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            body,
+            self._context(project=project),
+        )
+
     def audience(self, *, project: str | None = None) -> str:
         """The audience the index wants in ID tokens (``GET /_/oidc/audience``)."""
         url = self.urls.audience_url
@@ -38,13 +47,7 @@ class TrustedPublishing(IndexCore):
         data = json_object(body) if response.status_code == 200 else None
         audience = data.get("audience") if data else None
         if not isinstance(audience, str) or not audience:
-            raise exchange_error(
-                response.status_code,
-                response.reason_phrase,
-                response.headers,
-                body,
-                self._context(project=project),
-            )
+            raise self._refused(response, body, project)
         return audience
 
     def exchange(self, id_token: IDToken, *, project: str | None = None) -> UploadToken:
@@ -70,14 +73,7 @@ class TrustedPublishing(IndexCore):
                 raise self._retry_transport(exc) from None
             status = response.status_code
             if is_retryable_status(status):
-                error = exchange_error(
-                    status,
-                    response.reason_phrase,
-                    response.headers,
-                    body,
-                    self._context(project=project),
-                )
-                raise self._retry_status(response, error)
+                raise self._retry_status(response, self._refused(response, body, project))
             return response, body
 
         response, body = self._retrying(attempt, action, url)
@@ -90,13 +86,7 @@ class TrustedPublishing(IndexCore):
                     remediation="Check the index URL: this is not a warehouse instance.",
                     status=200,
                 )
-            raise exchange_error(
-                response.status_code,
-                response.reason_phrase,
-                response.headers,
-                body,
-                self._context(project=project),
-            )
+            raise self._refused(response, body, project)
         expires = data.get("expires") if data else None
         self.token = UploadToken(
             token,
