@@ -103,7 +103,7 @@ _REDACTED = "***"
 
 @cache
 def _secret_patterns() -> tuple[re.Pattern[str], ...]:
-    """JWTs (three base64url segments) and GitLab token prefixes: caught even when we were not
+    """JWTs (three base64url segments), GitLab and PyPI token prefixes: caught even when we were not
     told the secret, as a second line of defence behind building messages from names, not values.
 
     Compiled on first use: every build imports this module, few ever redact (~1 ms saved).
@@ -111,6 +111,8 @@ def _secret_patterns() -> tuple[re.Pattern[str], ...]:
     return (
         re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
         re.compile(r"\b(?:glpat|gldt|glcbt|glptt|glrt|gloas)-[A-Za-z0-9_\-.]{8,}"),
+        # PyPI API and trusted-publishing tokens: "pypi-" + a base64url v2 macaroon ("AgE…")
+        re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{16,}"),
     )
 
 

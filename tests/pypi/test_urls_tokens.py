@@ -242,3 +242,13 @@ def test_form_fields_of_a_real_dist(tmp_path: Path) -> None:
     fields = form_fields(_read_metadata_bytes(wheel, "wheel"), wheel.name)
     assert ("version", "2.0") in fields
     assert ("requires_python", ">=3.8") in fields
+
+
+def test_pypi_tokens_are_redacted_even_when_not_named() -> None:
+    from hatch_sigstore.errors import redact
+
+    token = "pypi-AgEIcHlwaS5vcmcCJGQ0ZjE5ZTg5LTAwYWMtNDAwMS1iMGE1"
+    assert redact(f"server said: {token}!") == "server said: ***!"
+    assert redact("pypi-attestations and pypi-AgE-short stay") == (
+        "pypi-attestations and pypi-AgE-short stay"
+    )
