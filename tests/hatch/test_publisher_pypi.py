@@ -47,6 +47,11 @@ def index_requests(index: PyPIIndex, release: PyPIRelease) -> list[tuple[str, st
     ]
 
 
+def writes(index: PyPIIndex, release: PyPIRelease) -> list[tuple[str, str, int]]:
+    """What the release sent: token exchanges and uploads (reads are anonymous GETs)."""
+    return [r for r in index_requests(index, release) if r[0] != "GET"]
+
+
 def uploads(index: PyPIIndex) -> int:
     return sum(1 for r in index.requests if r.method == "POST" and r.path == "/legacy/")
 
@@ -92,6 +97,7 @@ def test_publish_with_attestations_then_rerun_sends_nothing(
     again = hatch_publish(release)
     assert again.exit_code == 0, again.output
     assert "Summary: 0 uploaded, 2 skipped (already there)" in again.output
+    assert "Nothing to send, so no token was exchanged" in again.output
     assert uploads(pypi_index) - before == 2  # nothing was sent again
     assert_on_index(pypi_index, release)
 
@@ -104,7 +110,10 @@ def test_dry_run_exchanges_nothing_and_sends_nothing(
     assert run.exit_code == 0, run.output
     assert "Dry run: no token was exchanged and nothing was sent" in run.output
     assert "+ attestation" in run.output
-    assert index_requests(pypi_index, release) == []
+    # only the anonymous question what the index holds
+    assert [(m, p) for m, p, _ in index_requests(pypi_index, release)] == [
+        ("GET", f"/pypi/{release.name}/1.0.0/json")
+    ]
     assert pypi_index.files(release.name) == []
 
 
@@ -162,7 +171,7 @@ def test_interrupted_between_the_dists_finishes_on_rerun(
     assert_on_index(pypi_index, release)
 
 
-# -- preflight refusals: nothing reaches the index -------------------------------------------
+# -- preflight refusals: nothing is sent (the index is only asked what it holds) ------------
 
 
 def test_no_attestation_is_refused_unless_attestations_are_off(
@@ -182,7 +191,7 @@ def test_no_attestation_is_refused_unless_attestations_are_off(
     assert ".publish.attestation is not beside it" in run.output
     assert 'outputs = ["bundle", "attestation"]' in run.output
     assert "-o attestations=false" in run.output
-    assert index_requests(pypi_index, release) == []
+    assert writes(pypi_index, release) == []
 
     loud = hatch_publish(release, "-o", "attestations=false")
     assert loud.exit_code == 0, loud.output
@@ -219,7 +228,7 @@ def test_attestation_of_another_pipeline_is_refused(
     assert run.exit_code == 1
     assert "Preflight failed" in run.output
     assert f"the certificate's {why}" in run.output
-    assert index_requests(pypi_index, release) == []
+    assert writes(pypi_index, release) == []
 
 
 def test_dist_changed_after_signing_is_refused(release: PyPIRelease, pypi_index: PyPIIndex) -> None:
@@ -232,7 +241,7 @@ def test_dist_changed_after_signing_is_refused(release: PyPIRelease, pypi_index:
     assert run.exit_code == 1
     assert f"{wheel.name}: " in run.output
     assert "not about this file's content" in run.output or "does not verify" in run.output
-    assert index_requests(pypi_index, release) == []
+    assert writes(pypi_index, release) == []
 
 
 def test_api_token_fallback(release: PyPIRelease, pypi_index: PyPIIndex) -> None:
@@ -491,8 +500,8 @@ def test_other_bytes_under_a_published_name_are_refused_before_sending(
     release.fresh_id_token()
     run = hatch_publish(release)
     assert run.exit_code == 1
-    assert f"{wheel.name} is already on" in run.output
-    assert "with different contents" in run.output
+    assert f"already holds {wheel.name} (sha256" in run.output
+    assert "with different contents. Nothing was sent." in run.output
     assert "file-name-reuse" in run.output
     assert uploads(pypi_index) == before  # refused before sending
 

@@ -44,7 +44,7 @@ from hatch_sigstore.publish.pypi_plan import (
     pypi_preflight,
     require_pypi,
 )
-from hatch_sigstore.publish.pypi_run import IndexAPI, execute_pypi
+from hatch_sigstore.publish.pypi_run import IndexAPI, execute_pypi, index_state
 from hatch_sigstore.publish.pypi_settings import (
     PYPI_OPTIONS,
     PYPI_PLUGIN_NAME,
@@ -87,6 +87,7 @@ __all__ = [
     "collect_dists",
     "execute",
     "execute_pypi",
+    "index_state",
     "preflight",
     "pypi_preflight",
     "read_dist",

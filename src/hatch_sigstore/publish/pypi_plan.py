@@ -12,7 +12,7 @@ loudly). The plan lists the uploads, each with the attestation that goes with it
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +34,32 @@ class PyPIPreflight:
     attestation: Path | None = None  # the file that goes along (verified)
 
 
-def pypi_preflight(dists: Sequence[Dist], settings: PyPISettings) -> list[PyPIPreflight]:
-    """Check every dist's attestation; returns all results, the caller decides."""
+def pypi_preflight(
+    dists: Sequence[Dist], settings: PyPISettings, *, present: Mapping[str, str] | None = None
+) -> list[PyPIPreflight]:
+    """Check the attestation of every dist not ``present`` on the index (``file name →
+    sha256``; those are not sent). Returns all results in the order of ``dists``."""
+    order = {d.filename: i for i, d in enumerate(dists)}
+    out = _preflight(dists, settings, present or {})
+    return sorted(out, key=lambda r: order[r.dist.filename])
+
+
+def _preflight(
+    dists: Sequence[Dist], settings: PyPISettings, present: Mapping[str, str]
+) -> list[PyPIPreflight]:
+    def digest(d: Dist) -> str:
+        return present.get(d.filename) or sha256_file(d.path)
+
+    there = [
+        PyPIPreflight(d, True, digest(d), "already on the index with the same sha256: not sent")
+        for d in dists
+        if d.filename in present
+    ]
+    dists = [d for d in dists if d.filename not in present]
     if not settings.attestations or settings.policy is None:
-        return [PyPIPreflight(d, True, sha256_file(d.path), "attestations off") for d in dists]
+        return there + [PyPIPreflight(d, True, digest(d), "attestations off") for d in dists]
+    if not dists:
+        return there  # nothing to send, nothing to verify (sigstore is not even imported)
     from hatch_sigstore.verify import verify_files
 
     attested = [d for d in dists if d.path.with_name(d.filename + ATTESTATION_SUFFIX).is_file()]
@@ -47,17 +69,14 @@ def pypi_preflight(dists: Sequence[Dist], settings: PyPISettings) -> list[PyPIPr
             [d.path for d in attested], settings.policy, settings.trust, sidecar="attestation"
         )
     }
-    out = []
+    out = there
     for d in dists:
         sidecar = d.path.with_name(d.filename + ATTESTATION_SUFFIX)
         result = results.get(d.filename)
         if result is None:
             out.append(
                 PyPIPreflight(
-                    d,
-                    False,
-                    sha256_file(d.path),
-                    f"no attestation: {sidecar.name} is not beside it",
+                    d, False, digest(d), f"no attestation: {sidecar.name} is not beside it"
                 )
             )
         elif result.ok:
@@ -65,14 +84,14 @@ def pypi_preflight(dists: Sequence[Dist], settings: PyPISettings) -> list[PyPIPr
                 PyPIPreflight(
                     d,
                     True,
-                    result.sha256 or sha256_file(d.path),
+                    result.sha256 or digest(d),
                     f"attested by {result.identity}",
                     sidecar,
                 )
             )
         else:
             detail = result.reason or "did not verify"
-            out.append(PyPIPreflight(d, False, result.sha256 or sha256_file(d.path), detail))
+            out.append(PyPIPreflight(d, False, result.sha256 or digest(d), detail))
     return out
 
 
@@ -107,9 +126,10 @@ class PyPIPlan:
     items: tuple[UploadItem, ...]
     attestations: Mapping[str, Path]  # file name -> its attestation, when one goes along
     forms: Mapping[str, tuple[tuple[str, str], ...]]  # file name -> its metadata form fields
+    present: frozenset[str] = frozenset()  # file names already on the index (not sent)
 
     def form(self, item: UploadItem) -> tuple[tuple[str, str], ...]:
-        return self.forms[item.filename]
+        return self.forms[item.filename]  # every item to send has its form
 
     def attestation_texts(self, item: UploadItem) -> list[str]:
         """The attestation of ``item`` as the compact JSON the ``attestations`` field lists."""
@@ -134,8 +154,12 @@ class PyPIPlan:
         for r in self.preflight:
             mark = "ok" if r.ok else "FAILED"
             lines.append(f"  {mark:<10} {r.dist.filename}: {r.detail}")
-        lines.append("Uploads (a file already on the index with the same sha256 is skipped):")
+        lines.append("Uploads:")
+        if not self.items or all(it.filename in self.present for it in self.items):
+            lines.append("   (none: the index holds every file with the same sha256)")
         for it in self.items:
+            if it.filename in self.present:
+                continue
             with_att = " + attestation" if it.filename in self.attestations else ""
             lines.append(
                 f"   POST {s.urls.upload}  {it.filename}{with_att}  ({it.package} "
@@ -145,7 +169,11 @@ class PyPIPlan:
 
 
 def build_pypi_plan(
-    dists: Sequence[Dist], results: Sequence[PyPIPreflight], settings: PyPISettings
+    dists: Sequence[Dist],
+    results: Sequence[PyPIPreflight],
+    settings: PyPISettings,
+    *,
+    present: Collection[str] = (),
 ) -> PyPIPlan:
     sdists: dict[tuple[str, str], str] = {}
     for d in dists:
@@ -163,7 +191,8 @@ def build_pypi_plan(
         for r in results
     )
     attestations = {r.dist.filename: r.attestation for r in results if r.attestation is not None}
-    return PyPIPlan(settings, tuple(results), items, attestations, _forms(dists))
+    forms = _forms([d for d in dists if d.filename not in present])
+    return PyPIPlan(settings, tuple(results), items, attestations, forms, frozenset(present))
 
 
 def _forms(dists: Sequence[Dist]) -> dict[str, tuple[tuple[str, str], ...]]:

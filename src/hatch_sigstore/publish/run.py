@@ -20,7 +20,7 @@ from hatch_sigstore.gitlab import IndexFile, UploadOutcome
 from hatch_sigstore.publish.plan import Plan, UploadItem
 from hatch_sigstore.publish.summary import ItemResult, Status, Summary
 
-__all__ = ["RegistryAPI", "Reporter", "execute", "run_groups", "triage"]
+__all__ = ["RegistryAPI", "Reporter", "execute", "run_groups"]
 
 
 class RegistryAPI(Protocol):
@@ -101,28 +101,6 @@ def run_groups(
                         pending[pool.submit(run_one, member)] = (key, False)
 
 
-def triage(
-    items: Sequence[UploadItem],
-    listed: Mapping[str, str | None],
-    settle: Callable[[ItemResult], None],
-    stop: threading.Event,
-    different: Callable[[UploadItem, str | None], str],
-) -> list[UploadItem]:
-    """What of ``items`` is still to send, given ``listed`` (file name → sha256 on the registry):
-    a file there with the same sha256 is settled as present; one there with other bytes fails
-    with ``different(item, its sha256)`` and sets ``stop``. (Also the pypi target's.)"""
-    todo: list[UploadItem] = []
-    for it in items:
-        if it.filename not in listed:
-            todo.append(it)
-        elif listed[it.filename] == it.sha256:
-            settle(ItemResult(it, "present"))
-        else:
-            stop.set()
-            settle(ItemResult(it, "failed", different(it, listed[it.filename])))
-    return todo
-
-
 def execute(
     plan: Plan,
     client: RegistryAPI,
@@ -181,18 +159,23 @@ def execute(
                 settle(ItemResult(members[0], "failed", redact(str(exc), secrets)))
                 stop.set()
                 return []
-            todo += triage(
-                members,
-                listed,
-                settle,
-                stop,
-                lambda it, other: (
-                    f"{it.filename} already exists in the GitLab PyPI registry with "
-                    f"different contents (sha256 {other}; local "
-                    f"{it.sha256}). Refusing to overwrite: GitLab never replaces a PyPI "
-                    "file. Publish a new version, or delete the file in GitLab first."
-                ),
-            )
+            for it in members:
+                if it.filename not in listed:
+                    todo.append(it)
+                elif listed[it.filename] == it.sha256:
+                    settle(ItemResult(it, "present"))
+                else:
+                    stop.set()
+                    settle(
+                        ItemResult(
+                            it,
+                            "failed",
+                            f"{it.filename} already exists in the GitLab PyPI registry with "
+                            f"different contents (sha256 {listed[it.filename]}; local "
+                            f"{it.sha256}). Refusing to overwrite: GitLab never replaces a PyPI "
+                            "file. Publish a new version, or delete the file in GitLab first.",
+                        )
+                    )
         return [] if stop.is_set() else todo
 
     def run_phase(items: Sequence[UploadItem]) -> None:
