@@ -482,7 +482,7 @@ def test_publisher_of_another_project(
     run = hatch_publish(release)
     assert run.exit_code == 1
     assert "OIDC scoped token is not valid for project" in run.output
-    assert f"Add the publisher to {release.name!r}'s Publishing settings" in run.output
+    assert f"Add the publisher to the Publishing settings of {release.name!r}" in run.output
 
 
 def test_other_bytes_under_a_published_name_are_refused_before_sending(

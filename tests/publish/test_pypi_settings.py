@@ -156,3 +156,16 @@ def test_named_variables(tmp_path: Path) -> None:
     settings = resolve({"id-token-env": "MY_ID"}, env=env)
     assert settings.id_token is not None
     assert settings.id_token.source == "MY_ID"
+
+
+def test_the_readme_documents_every_option() -> None:
+    from hatch_sigstore.publish import PYPI_OPTIONS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Publishing to PyPI", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            documented.update(part.strip("` ") for part in line.split("|")[1].split("/"))
+            documented.update(part.strip("` ") for part in line.split("|")[1].split(","))
+    assert set(PYPI_OPTIONS) <= documented, set(PYPI_OPTIONS) - documented

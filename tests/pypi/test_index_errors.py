@@ -121,7 +121,7 @@ PLAIN = {"content-type": "text/plain; charset=UTF-8"}
             403,
             "Invalid API Token: OIDC scoped token is not valid for project 'my-project'",
             TP,
-            "Add the publisher to 'my-project''s Publishing settings",
+            "Add the publisher to the Publishing settings of 'my-project'",
         ),
         (
             403,

@@ -108,7 +108,7 @@ def _publisher_fix(ctx: Context) -> str:
     """What a GitLab publisher in PyPI's settings must say for this job's token."""
     token = ctx.id_token
     where = (
-        f"{ctx.project!r}'s Publishing settings ({ctx.urls.publishing_page(ctx.project)})"
+        f"the Publishing settings of {ctx.project!r} ({ctx.urls.publishing_page(ctx.project)})"
         if ctx.project
         else "the project's Publishing settings (Your projects → Manage → Publishing)"
     )
@@ -270,8 +270,8 @@ def upload_error(
     elif "oidc scoped token is not valid for project" in lowered:
         fix = (
             f"The trusted publisher that matched this job is registered for another project "
-            f"than {project!r}. Add the publisher to {project!r}'s Publishing settings too, or "
-            "fix the name in pyproject.toml."
+            f"than {project!r}. Add the publisher to the Publishing settings of {project!r} "
+            "too, or fix the name in pyproject.toml."
         )
     elif "project-scoped token is not valid" in lowered:
         fix = f"The API token in {var} is scoped to another project: create one for {project!r}."
