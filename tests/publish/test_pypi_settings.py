@@ -163,7 +163,7 @@ def test_the_readme_documents_every_option() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Publishing to PyPI", 1)[1].split("\n## ", 1)[0]
-    documented = set()
+    documented: set[str] = set()
     for line in section.splitlines():
         if line.startswith("| `"):
             documented.update(part.strip("` ") for part in line.split("|")[1].split("/"))
