@@ -20,6 +20,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from publish_helpers import make_sdist
+
 HERE = Path(sys.executable).parent
 
 
@@ -73,8 +76,8 @@ def main() -> None:
         work.mkdir()
         paths = []
         for i in range(args.files):
-            path = work / f"pkg_{i:03d}-1.0.tar.gz"
-            path.write_bytes(f"file {i}\n".encode() * 64)
+            # real sdists: verify binds each to the release its name says (reads its PKG-INFO)
+            path = make_sdist(work, f"pkg_{i:03d}", "1.0", payload=f"file {i}\n".encode() * 64)
             paths.append(path)
         sign_all(paths, local.trust_config_path, local.mint_token(ref="v1.0", ref_type="tag"))
         ident = local.expected_identity(ref="v1.0", ref_type="tag")

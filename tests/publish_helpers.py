@@ -55,7 +55,10 @@ def make_plan(tmp_path: Path, releases: list[tuple[str, str]], *, concurrency: i
                 (dist_dir / (path.name + suffix)).write_text(f"{path.name}{suffix}")
     s = resolve({"concurrency": concurrency}, env=CI_ENV)
     dists = collect_dists([dist_dir])
-    results = [PreflightResult(d, True, "0" * 64, "signed") for d in dists]
+    results = [
+        PreflightResult(d, True, "0" * 64, "signed", tuple((sc, "1" * 64) for sc in d.sidecars))
+        for d in dists
+    ]
     return build_plan(dists, results, s)
 
 

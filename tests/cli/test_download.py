@@ -85,12 +85,13 @@ def sign(
     *,
     project: str = SIGNER,
     project_id: str = "42",
+    tag: str = TAG,
 ) -> None:
     from hatch_sigstore.sign import SignOptions, sign_files
     from hatch_sigstore.trust import TrustChoice
 
     token = local_sigstore.mint_token(
-        project_path=project, ref=TAG, ref_type="tag", project_id=project_id
+        project_path=project, ref=tag, ref_type="tag", project_id=project_id
     )
     options = SignOptions(
         trust=TrustChoice.resolve(trust_config=local_sigstore.trust_config_path, env={}),
@@ -609,6 +610,78 @@ def test_defaults_come_from_gitlab_ci(
     run = cli(f"{NAME}=={VERSION}", "-d", str(tmp_path / "out"), "--from-ci")
     assert run.code == 0, run.out + run.err
     assert "refs/tags/v1.0.0" in run.out
+
+
+# --------------------------------------------------------------------------------------------
+# Each file is bound to the release asked for (issue 10 #2)
+
+
+def _served_as(path: Path, directory: Path, name: str) -> None:
+    """``path`` and its bundle, as a Developer (or a hostile registry) can upload them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, directory / name)
+    shutil.copyfile(
+        path.with_name(path.name + ".sigstore.json"), directory / f"{name}.sigstore.json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("made_as", "tag", "says"),
+    [
+        (("demo_pkg", "0.9.0"), "v0.9.0", "its METADATA says demo-pkg 0.9.0"),  # rollback
+        (("demo_pkg_extra", VERSION), TAG, "its METADATA says demo-pkg-extra 1.0.0"),  # sibling
+    ],
+)
+def test_a_signed_dist_of_another_release_is_refused_and_deleted(
+    download: Download,
+    gitlab_registry: GitLabRegistry,
+    local_sigstore: LocalSigstore,
+    tmp_path: Path,
+    made_as: tuple[str, str],
+    tag: str,
+    says: str,
+) -> None:
+    """A wheel signed by the right pipeline at a release tag, served as demo_pkg 1.0.0 by the
+    stand-in (GitLab stores what the form says): it verifies as bytes, and is refused."""
+    name, version = made_as
+    (tmp_path / "made").mkdir()
+    made = make_wheel(tmp_path / "made", name, version)
+    sign(local_sigstore, [made], tag=tag)
+    _served_as(made, tmp_path / "served", WHEEL)
+    project = gitlab_registry.create_project(f"group/served-{name}")
+    publish(gitlab_registry, project, tmp_path / "served")
+    token = gitlab_registry.personal_token(project=project, role="reporter")
+    out = tmp_path / "verified"
+    run = download(project, token, out, "--ref-glob", "refs/tags/v*", "--json")
+    assert run.code == 1, run.out + run.err
+    [outcome] = run.json["files"]
+    assert not outcome["verified"]
+    assert "the file name says demo-pkg 1.0.0" in outcome["reason"]
+    assert says in outcome["reason"]
+    assert "demo-pkg==1.0.0 was asked for" in outcome["reason"]
+    assert files_in(out) == []  # refused and deleted, with its bundle
+
+
+def test_version_from_tag_in_download(
+    download: Download,
+    gitlab_registry: GitLabRegistry,
+    local_sigstore: LocalSigstore,
+    tmp_path: Path,
+) -> None:
+    """A real 1.0.0 wheel, but signed at v0.9.0's tag: kept by default, refused when the
+    version must be the tag's."""
+    made_dir = tmp_path / "made"
+    made_dir.mkdir()
+    wheel = make_wheel(made_dir)
+    sign(local_sigstore, [wheel], tag="v0.9.0")
+    project = gitlab_registry.create_project("group/tagged")
+    publish(gitlab_registry, project, made_dir)
+    token = gitlab_registry.personal_token(project=project, role="reporter")
+    assert download(project, token, tmp_path / "plain").code == 0
+    run = download(project, token, tmp_path / "strict", "--version-from-tag")
+    assert run.code == 1
+    assert "signed at refs/tags/v0.9.0 (version 0.9.0)" in run.out
+    assert files_in(tmp_path / "strict") == []
 
 
 # --------------------------------------------------------------------------------------------

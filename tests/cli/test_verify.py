@@ -192,6 +192,24 @@ def test_only_sidecars_given(capsys: pytest.CaptureFixture[str], real_world: Pat
         ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_ID": "55235664"}, [], 0),
         ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_ID": "1"}, [], 1),
         ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_PATH": "facutuesca/fork"}, [], 1),
+        # naming the pipeline's own project keeps its ref and its project id
+        ({"CI_COMMIT_TAG": "v1.0"}, ["--gitlab", PROJECT], 1),
+        ({"CI_COMMIT_BRANCH": "main", "CI_PROJECT_ID": "1"}, ["--gitlab", PROJECT.upper()], 1),
+        # another project: its ref stays the pipeline's, the pipeline's id is not its id
+        (
+            {
+                "CI_COMMIT_BRANCH": "main",
+                "CI_PROJECT_PATH": "facutuesca/fork",
+                "CI_PROJECT_ID": "1",
+            },
+            ["--gitlab", PROJECT],
+            0,
+        ),
+        (
+            {"CI_COMMIT_TAG": "v1.0", "CI_PROJECT_PATH": "facutuesca/fork", "CI_PROJECT_ID": "1"},
+            ["--gitlab", PROJECT],
+            1,
+        ),
     ],
 )
 def test_from_ci(
@@ -236,6 +254,34 @@ def test_offline_refuses_cosign_only_material(
     assert "drop --offline" in out
 
 
+def test_version_from_tag(capsys: pytest.CaptureFixture[str], real_world: Path) -> None:
+    """The real-world sdist was signed on refs/heads/main: no tag names its version."""
+    code, out, _ = run(capsys, str(real_world / SDIST), "--gitlab", PROJECT, "--json")
+    assert code == 0
+    [plain] = json.loads(out)
+    assert (plain["name"], plain["version"]) == ("gitlab-oidc-project", "0.0.3")
+    code, out, _ = run(capsys, str(real_world / SDIST), "--gitlab", PROJECT, "--version-from-tag")
+    assert code == 1
+    assert "signed at refs/heads/main, not at a tag" in out
+    assert "version = its tag's" in out  # the summary line names the policy
+
+
+def test_a_renamed_dist_fails_verify(
+    capsys: pytest.CaptureFixture[str], real_world: Path, tmp_path: Path
+) -> None:
+    """The real-world 0.0.3 sdist and its attestation, renamed 0.0.4: the PEP 740 subject
+    already names the real file, and the metadata says 0.0.3."""
+    renamed = tmp_path / "gitlab_oidc_project-0.0.4.tar.gz"
+    shutil.copyfile(real_world / SDIST, renamed)
+    shutil.copyfile(
+        real_world / f"{SDIST}.publish.attestation",
+        tmp_path / f"{renamed.name}.publish.attestation",
+    )
+    code, out, _ = run(capsys, str(renamed), "--gitlab", PROJECT)
+    assert code == 1
+    assert "not this file's name" in out
+
+
 @pytest.mark.slow
 def test_console_script(real_world: Path) -> None:
     exe = Path(sys.executable).with_name("hatch-sigstore")
@@ -261,7 +307,8 @@ def _policy_options(command: str) -> dict[str, tuple[str | None, object]]:
     return {
         option: (action.help, action.default)
         for group in groups
-        if group.title and group.title.startswith(("who must have signed", "which Sigstore"))
+        if group.title
+        and group.title.startswith(("who must have signed", "which Sigstore", "what each dist"))
         for action in group._group_actions
         for option in action.option_strings
     }
@@ -277,6 +324,7 @@ POLICY_FLAGS = (
     "--gitlab", "--server", "--ref", "--ref-glob", "--config-path", "--project-id",
     "--runner-environment", "--sha", "--from-ci", "--cert-identity", "--cert-identity-regexp",
     "--cert-oidc-issuer", "--cert-oidc-issuer-regexp", "--staging", "--trust-config",
+    "--version-from-tag",
 )  # fmt: skip
 
 

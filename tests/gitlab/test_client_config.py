@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from hatch_sigstore.errors import ConfigError
@@ -52,15 +51,3 @@ def test_generic_coordinates_validated_locally(package: str, version: str, filen
 def test_ca_bundle_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CA bundle"):
         RegistryClient("https://h/api/v4", "1", Credentials.anonymous(), verify=str(tmp_path / "x"))
-
-
-def test_httpx_is_only_imported_by_the_registry_clients() -> None:
-    root = Path(__file__).resolve().parents[2] / "src" / "hatch_sigstore"
-    offenders = [
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*.py")
-        if "import httpx" in p.read_text()
-        and p.parent.name not in ("gitlab", "pypi", "_net", "sandbox")
-    ]
-    assert offenders == []
-    assert httpx is not None

@@ -21,9 +21,26 @@ from hatch_sigstore._net._retry import (
 
 @pytest.mark.parametrize(
     ("status", "retry"),
-    [(200, False), (201, False), (302, False), (400, False), (401, False), (403, False),
-     (404, False), (408, True), (413, False), (422, False), (429, True), (500, True),
-     (501, False), (502, True), (503, True), (504, True), (505, False), (599, True)],
+    [
+        (200, False),
+        (201, False),
+        (302, False),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (408, True),
+        (413, False),
+        (422, False),
+        (429, True),
+        (500, True),
+        (501, False),
+        (502, True),
+        (503, True),
+        (504, True),
+        (505, False),
+        (599, True),
+    ],
 )
 def test_retryable_statuses(status: int, retry: bool) -> None:
     assert is_retryable_status(status) is retry

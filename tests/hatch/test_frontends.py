@@ -52,7 +52,9 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(folder)],
-        cwd=REPO, check=True, capture_output=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
     return folder
 
@@ -90,7 +92,12 @@ COMMANDS = {
 
 def run(name: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        COMMANDS[name], cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        COMMANDS[name],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
 
@@ -107,12 +114,12 @@ def check_artifacts(dist: Path, local_sigstore: LocalSigstore) -> None:
         assert urls_of(meta) == {"Homepage": HOMEPAGE}
     project = tomllib.loads(sdist_member(sdist, "pyproject.toml"))["project"]
     assert (project["name"], project["version"], project["urls"]) == (
-        "my_ci_project", "1.2.3", {"Homepage": HOMEPAGE},
+        "my_ci_project",
+        "1.2.3",
+        {"Homepage": HOMEPAGE},
     )
     trust = TrustChoice.resolve(trust_config=local_sigstore.trust_config_path)
-    results = verify_files(
-        [sdist, wheel], Policy.gitlab(local_sigstore.expected_identity()), trust
-    )
+    results = verify_files([sdist, wheel], Policy.gitlab(local_sigstore.expected_identity()), trust)
     assert [r.ok for r in results] == [True, True], [r.reason for r in results]
 
 
@@ -165,9 +172,10 @@ def test_without_ci_nothing_changes_and_nothing_is_signed(
     names = sorted(p.name for p in (root / "dist").iterdir() if not p.name.startswith("."))
     assert names == ["my_package-0.0.0-py3-none-any.whl", "my_package-0.0.0.tar.gz"]
     assert "not signing: no Sigstore identity token" in done.stderr
-    assert sdist_member(root / "dist" / names[1], "pyproject.toml") == (
-        root / "pyproject.toml"
-    ).read_text()
+    assert (
+        sdist_member(root / "dist" / names[1], "pyproject.toml")
+        == (root / "pyproject.toml").read_text()
+    )
     assert all(sidecars_of(root / "dist" / n) == {} for n in names)
 
 
@@ -178,7 +186,12 @@ def test_build_metadata_reports_rewritten_values(
     env = frontend_env(wheelhouse, hatch_home, dict(CI_METADATA))
     done = subprocess.run(
         [sys.executable, "-m", "build", "--metadata", "."],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     meta = json.loads(done.stdout)

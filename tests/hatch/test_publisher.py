@@ -560,7 +560,10 @@ def test_dist_disagreeing_with_metadata(release: Release, gitlab_registry: GitLa
     make_wheel(release.root / "dist", "alpha", "1.0.1", meta_version="1.0.2")
     run = publish(release)
     assert run.exit_code == 1
-    assert "alpha-1.0.1-py3-none-any.whl does not agree with its own METADATA" in run.output
+    assert (
+        "alpha-1.0.1-py3-none-any.whl is not the release its name says: the file name says "
+        "alpha 1.0.1, but its METADATA says alpha 1.0.2" in run.output
+    )
     assert project_requests(gitlab_registry, release.project) == []
 
 

@@ -194,3 +194,37 @@ def test_every_wrong_option_is_reported_at_once() -> None:
         "[tool.hatch.publish.gitlab] ref",
     ):
         assert sum(where in line for line in lines[1:]) == 1, where
+
+
+@pytest.mark.parametrize(
+    ("options", "policy"),
+    [
+        # the pipeline's own project (in any case): its ref and project id stay
+        ({}, "ref refs/tags/v1.0.0), project id 42"),
+        ({"gitlab-project": "group/project"}, "ref refs/tags/v1.0.0), project id 42"),
+        ({"gitlab-project": "Group/Project/"}, "ref refs/tags/v1.0.0), project id 42"),
+        (
+            {"config-path": "ci/release.yml"},
+            "(ci/release.yml, ref refs/tags/v1.0.0), project id 42",
+        ),
+        # widening takes an explicit ref or ref-glob; the id pin of the own project stays
+        (
+            {"gitlab-project": "group/project", "ref-glob": "refs/*"},
+            "refs matching refs/*), project id 42",
+        ),
+        ({"ref": "refs/heads/main"}, "ref refs/heads/main), project id 42"),
+        # another project (or server): the pipeline's ref stays, its id is not theirs
+        (
+            {"gitlab-project": "other/project"},
+            "other/project (.gitlab-ci.yml, ref refs/tags/v1.0.0)",
+        ),
+        (
+            {"gitlab-server": "https://gitlab.other"},
+            "gitlab.other/group/project (.gitlab-ci.yml, ref refs/tags/v1.0.0)",
+        ),
+        ({"version-from-tag": "true"}, "project id 42, version = its tag's"),
+    ],
+)
+def test_policies_never_widen_silently(options: dict[str, object], policy: str) -> None:
+    s = resolve(options, env=CI_ENV)
+    assert s.policy_text.endswith(policy), s.policy_text

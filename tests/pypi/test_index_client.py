@@ -56,10 +56,9 @@ def sha(path: Path) -> str:
 
 
 def fields_of(path: Path) -> list[tuple[str, str]]:
-    from hatch_sigstore.publish.dists import _read_metadata_bytes
+    from hatch_sigstore.verify import read_release
 
-    kind = "wheel" if path.name.endswith(".whl") else "sdist"
-    return form_fields(_read_metadata_bytes(path, kind), path.name)
+    return form_fields(read_release(path).metadata.as_bytes(), path.name)
 
 
 def att_text(path: Path) -> list[str]:

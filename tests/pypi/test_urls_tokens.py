@@ -235,11 +235,11 @@ def test_form_fields_refuse_what_twine_refuses(text: str, message: str) -> None:
 
 
 def test_form_fields_of_a_real_dist(tmp_path: Path) -> None:
-    from hatch_sigstore.publish.dists import _read_metadata_bytes
+    from hatch_sigstore.verify import read_release
     from publish_helpers import make_wheel
 
     wheel = make_wheel(tmp_path, "demo", "2.0")
-    fields = form_fields(_read_metadata_bytes(wheel, "wheel"), wheel.name)
+    fields = form_fields(read_release(wheel).metadata.as_bytes(), wheel.name)
     assert ("version", "2.0") in fields
     assert ("requires_python", ">=3.8") in fields
 

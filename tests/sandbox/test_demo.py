@@ -62,3 +62,21 @@ def test_find_example_project_refuses_a_folder_without_pyproject(tmp_path: Path)
     with pytest.raises(ConfigError, match="--example DIR"):
         find_example_project(tmp_path)
     assert find_example_project(EXAMPLE) == EXAMPLE
+
+
+def test_find_example_project_defaults_to_the_shipped_copy_else_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hatch_sigstore.sandbox.demo as demo
+
+    # An editable install imports from src/, where no packaged copy exists: the checkout's.
+    assert not demo.PACKAGED_EXAMPLE.exists()
+    assert find_example_project() == EXAMPLE
+    shipped = tmp_path / "_example"
+    shutil.copytree(EXAMPLE, shipped)
+    monkeypatch.setattr(demo, "PACKAGED_EXAMPLE", shipped)
+    assert find_example_project() == shipped  # an installed wheel: its own copy, from anywhere
+    monkeypatch.setattr(demo, "PACKAGED_EXAMPLE", tmp_path / "gone")
+    monkeypatch.setattr(demo, "CHECKOUT_EXAMPLE", tmp_path / "gone-too")
+    with pytest.raises(ConfigError, match=r"missing from this installation.*force-reinstall"):
+        find_example_project()

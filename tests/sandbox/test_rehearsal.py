@@ -1,7 +1,8 @@
-"""`hatch-sigstore sandbox up` / `down`: detached services and the env file, for real."""
+"""`hatch-sigstore sandbox up` / `down` / `token`: detached services and the env file, for real."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -10,16 +11,26 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hatch_sigstore.cli import main
 from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, down, up
+from hatch_sigstore.sandbox._state import (
+    ENV_FILE_MARKER,
+    ENV_FILE_NAME,
+    STATE_HOME_VARIABLE,
+    default_state_dir,
+    is_sandbox_env,
+    project_root,
+    state_home,
+)
+from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, ref_slug, up
 
 
 def _read_env(path: Path) -> dict[str, str]:
-    env = {}
+    env: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("export "):
             key, _, value = line.removeprefix("export ").partition("=")
@@ -103,3 +114,298 @@ def test_cli_turns_a_file_error_into_one_line(
     assert err.startswith("error: ")
     assert str(blocker) in err
     assert "Traceback" not in err
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, unverified (the local Sigstore checks the signature)."""
+    payload = token.split(".")[1]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert isinstance(data, dict)
+    return data
+
+
+# -- where the state lives -------------------------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A state home of its own: tests never write to the real one."""
+    folder = tmp_path / "state-home"
+    monkeypatch.setenv(STATE_HOME_VARIABLE, str(folder))
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: Path) -> Iterator[Path]:
+    """A project folder (with a subfolder) that the test runs in; its sandbox is stopped after."""
+    root = tmp_path / "my-project"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "pkg"\nversion = "1"\n')
+    monkeypatch.chdir(root)
+    yield root
+    down(default_state_dir(root))
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({STATE_HOME_VARIABLE: "/x/override", "XDG_STATE_HOME": "/x/xdg"}, "/x/override"),
+        ({"XDG_STATE_HOME": "/x/xdg"}, "/x/xdg/hatch-sigstore"),
+        # XDG: a relative path is invalid and ignored
+        ({"XDG_STATE_HOME": "relative"}, "~/.local/state/hatch-sigstore"),
+        ({}, "~/.local/state/hatch-sigstore"),
+    ],
+)
+def test_state_home(
+    variables: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in (STATE_HOME_VARIABLE, "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert state_home() == Path(expected.replace("~", str(tmp_path)))
+
+
+def test_project_root_is_the_nearest_pyproject_then_git(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "sub" / "deep").mkdir(parents=True)
+    assert project_root(tmp_path / "repo" / "sub" / "deep") == tmp_path / "repo"
+    (tmp_path / "repo" / "sub" / "pyproject.toml").write_text("")
+    assert project_root(tmp_path / "repo" / "sub" / "deep") == tmp_path / "repo" / "sub"
+
+
+def test_each_project_gets_its_own_state_folder(home: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "a" / "app", tmp_path / "b" / "app"
+    assert default_state_dir(one) != default_state_dir(two)
+    assert default_state_dir(one) == default_state_dir(one)
+    for folder in (one, two):
+        assert default_state_dir(folder).parent == home / "sandbox"
+        assert default_state_dir(folder).name.startswith("app-")
+
+
+def test_up_keeps_its_state_outside_the_project_and_down_finds_it_from_a_subfolder(
+    project: Path, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    assert main(["sandbox", "up"]) == 0
+    out = capsys.readouterr().out
+    state = default_state_dir(project)
+    env_file = state / ENV_FILE_NAME
+    assert f"source {env_file}" in out
+    assert env_file.is_file()
+    # Nothing in the project: an sdist without an include list cannot pick the tokens up.
+    assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert _read_env(env_file)["CI_PROJECT_DIR"] == str(project)
+
+    monkeypatch.chdir(project / "src" / "pkg")
+    assert main(["sandbox", "status"]) == 0
+    assert str(env_file) in capsys.readouterr().out
+    assert main(["sandbox", "status", "--env-file"]) == 0
+    assert capsys.readouterr().out == f"{env_file}\n"
+    assert main(["sandbox", "down"]) == 0
+    assert "stopped" in capsys.readouterr().out
+    assert not env_file.exists()
+    assert main(["sandbox", "status"]) == 3
+    assert "No sandbox is running" in capsys.readouterr().out
+
+
+def test_the_env_file_has_a_fixed_name_and_a_first_line_marker(state: Path) -> None:
+    env_file = up(state)
+    assert env_file.name == ENV_FILE_NAME == "sandbox.env"
+    first = env_file.read_text(encoding="utf-8").splitlines()[0]
+    assert first == ENV_FILE_MARKER
+    assert is_sandbox_env(first)
+    assert is_sandbox_env(env_file.read_bytes().splitlines()[0])
+    assert not is_sandbox_env("export CI=true")
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (
+            ["--tag", "v1.2.3"],
+            {
+                "CI_COMMIT_TAG": "v1.2.3",
+                "CI_COMMIT_REF_NAME": "v1.2.3",
+                "CI_COMMIT_REF_SLUG": "v1-2-3",
+                "CI_COMMIT_REF_PROTECTED": "true",
+                "ref_type": "tag",
+                "ref_path": "refs/tags/v1.2.3",
+            },
+        ),
+        (
+            ["--tag", "v1.2.3", "--no-protected"],
+            {
+                "CI_COMMIT_TAG": "v1.2.3",
+                "CI_COMMIT_REF_PROTECTED": "false",
+                "ref_type": "tag",
+                "ref_path": "refs/tags/v1.2.3",
+            },
+        ),
+        (
+            [],
+            {
+                "CI_COMMIT_BRANCH": "main",
+                "CI_COMMIT_REF_NAME": "main",
+                "CI_COMMIT_REF_PROTECTED": "true",
+                "ref_type": "branch",
+                "ref_path": "refs/heads/main",
+            },
+        ),
+        (
+            ["--branch", "Feature/Login_2"],
+            {
+                "CI_COMMIT_BRANCH": "Feature/Login_2",
+                "CI_COMMIT_REF_SLUG": "feature-login-2",
+                "CI_COMMIT_REF_PROTECTED": "false",
+                "ref_type": "branch",
+                "ref_path": "refs/heads/Feature/Login_2",
+            },
+        ),
+    ],
+)
+def test_up_rehearses_a_tag_or_a_branch_pipeline(
+    flags: list[str],
+    expected: dict[str, str],
+    state: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["sandbox", "up", "--state-dir", str(state), *flags]) == 0
+    out = capsys.readouterr().out
+    env = _read_env(state / ENV_FILE)
+    claims = _claims(env["SIGSTORE_ID_TOKEN"])
+    assert env["SIGSTORE_ID_TOKEN"] not in out  # never shown unless asked for
+
+    # The variables of that pipeline: a tag pipeline has no CI_COMMIT_BRANCH, and vice versa.
+    for key, value in expected.items():
+        if key.startswith("CI_"):
+            assert env[key] == value, key
+    if claims["ref_type"] == "tag":
+        assert "CI_COMMIT_BRANCH" not in env
+    else:
+        assert "CI_COMMIT_TAG" not in env
+    assert env["CI_DEFAULT_BRANCH"] == "main"
+    # ... and an ID token whose claims match them, as GitLab's Ci::JwtV2 mints it.
+    assert claims["ref"] == env["CI_COMMIT_REF_NAME"]
+    assert claims["ref_type"] == expected["ref_type"]
+    assert claims["ref_path"] == expected["ref_path"]
+    assert claims["ref_protected"] == env["CI_COMMIT_REF_PROTECTED"]
+    assert claims["project_path"] == claims["job_project_path"] == env["CI_PROJECT_PATH"]
+    assert claims["project_id"] == claims["job_project_id"] == env["CI_PROJECT_ID"]
+    assert claims["namespace_id"] == claims["job_namespace_id"]
+    assert claims["pipeline_id"] == env["CI_PIPELINE_ID"]
+    assert claims["job_id"] == env["CI_JOB_ID"]
+    assert claims["sha"] == env["CI_COMMIT_SHA"]
+    assert claims["sub"] == (
+        f"project_path:{env['CI_PROJECT_PATH']}:ref_type:{claims['ref_type']}:ref:{claims['ref']}"
+    )
+    assert claims["ci_config_ref_uri"] == (
+        f"{env['CI_SERVER_FQDN']}/{env['CI_PROJECT_PATH']}//.gitlab-ci.yml@{claims['ref_path']}"
+    )
+    assert claims["aud"] == "sigstore"
+    assert claims["iss"] == env["CI_SERVER_URL"]
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_token_mints_more_tokens_for_the_running_job(
+    state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["sandbox", "up", "--state-dir", str(state), "--tag", "v2.0.0"]) == 0
+    capsys.readouterr()
+    env = _read_env(state / ENV_FILE)
+    job = _claims(env["SIGSTORE_ID_TOKEN"])
+
+    assert main(["sandbox", "token", "--state-dir", str(state), "--aud", "pypi"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # the token alone: SIGSTORE_ID_TOKEN=$(... sandbox token)
+    pypi = _claims(out.strip())
+    assert pypi["aud"] == "pypi"
+    assert pypi["jti"] != job["jti"]
+    same = ("sub", "ref", "ref_path", "ref_protected", "pipeline_id", "job_id", "project_id")
+    assert {k: pypi[k] for k in same} == {k: job[k] for k in same}
+
+    # Another ref on request; written to a private file, nothing printed.
+    target = tmp_path / "token.jwt"
+    args = ["--branch", "next", "--expires-in", "120", "-o", str(target)]
+    assert main(["sandbox", "token", "--state-dir", str(state), *args]) == 0
+    assert capsys.readouterr().out == ""
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    branch = _claims(target.read_text().strip())
+    assert (branch["ref_path"], branch["ref_protected"], branch["aud"]) == (
+        "refs/heads/next",
+        "false",
+        "sigstore",
+    )
+    assert branch["exp"] - branch["iat"] == 120
+
+
+def test_a_minted_token_signs_as_the_rehearsed_tag(
+    state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real signer takes the token, and the signature verifies as that tag's pipeline."""
+    assert main(["sandbox", "up", "--state-dir", str(state), "--tag", "v3.1.0"]) == 0
+    capsys.readouterr()
+    env = _read_env(state / ENV_FILE)
+    assert main(["sandbox", "token", "--state-dir", str(state)]) == 0
+    token = capsys.readouterr().out.strip()
+    artifact = tmp_path / "pkg-3.1.0.tar.gz"
+    artifact.write_bytes(os.urandom(256))
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", token)
+    monkeypatch.setenv("HATCH_SIGSTORE_TRUST_CONFIG", env["HATCH_SIGSTORE_TRUST_CONFIG"])
+    assert main(["sign", "--no-cosign", str(artifact)]) == 0
+    assert token not in capsys.readouterr().out
+    policy = ["--gitlab", env["CI_PROJECT_PATH"], "--server", env["CI_SERVER_URL"]]
+    assert main(["verify", str(artifact), *policy, "--ref", "refs/tags/v3.1.0"]) == 0
+    assert main(["verify", str(artifact), *policy, "--ref", "refs/heads/main"]) == 1
+
+
+def test_token_without_a_running_sandbox_says_how_to_start_one(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sandbox", "token", "--state-dir", str(state)]) == 1
+    assert "sandbox up" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ref", ["-x", "a..b", "a b", "v1.lock", "x~1", "refs/", ""])
+def test_pipeline_refuses_a_bad_ref_name(ref: str) -> None:
+    with pytest.raises(ConfigError, match="not a valid git ref name"):
+        Pipeline.of(tag=ref)
+
+
+def test_pipeline_defaults() -> None:
+    assert Pipeline.of() == Pipeline(ref="main", ref_type="branch", protected=True)
+    assert Pipeline.of(branch="dev").protected is False
+    assert Pipeline.of(tag="v1", protected=False).protected is False
+    assert Pipeline.of(tag="v1").full_ref == "refs/tags/v1"
+    with pytest.raises(ConfigError, match="--tag and --branch"):
+        Pipeline.of(tag="v1", branch="main")
+
+
+@pytest.mark.parametrize(
+    ("ref", "slug"),
+    [("main", "main"), ("Feature/ABC_1", "feature-abc-1"), ("-x-", "x"), ("a" * 70, "a" * 63)],
+)
+def test_ref_slug(ref: str, slug: str) -> None:
+    assert ref_slug(ref) == slug
+
+
+def test_cli_tag_and_branch_exclude_each_other(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sandbox", "up", "--state-dir", str(state), "--tag", "v1", "--branch", "main"])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_up_warns_about_an_old_state_folder_inside_the_project(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / ".sandbox" / "registry").mkdir(parents=True)
+    assert main(["sandbox", "up"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {project / '.sandbox'} is the state folder of an older" in err
+    assert "rm -r .sandbox" in err

@@ -31,6 +31,7 @@ from hatch_sigstore.sandbox._merkle import hash_leaf, root_from_inclusion_proof
 from hatch_sigstore.sign import SigningSession, SignOptions
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verify import Policy, verify_files
+from publish_helpers import make_sdist, make_wheel
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,7 @@ def v2_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigsto
 def signed(v2_sandbox: LocalSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One wheel signed with --rekor-version 2 (bundle next to it)."""
     folder = tmp_path_factory.mktemp("signed-v2")
-    wheel = folder / "pkg-1.0-py3-none-any.whl"
-    wheel.write_bytes(b"a wheel signed into rekor v2\n" * 50)
+    wheel = make_wheel(folder, "pkg", "1.0", payload=b"a wheel signed into rekor v2\n" * 50)
     options = SignOptions(
         trust=TrustChoice.resolve(trust_config=v2_sandbox.trust_config_path, env={}),
         env={},
@@ -295,8 +295,7 @@ def test_tampered_bundle_fails(
 
 
 def test_v1_stays_the_default_in_a_v2_sandbox(v2_sandbox: LocalSigstore, tmp_path: Path) -> None:
-    sdist = tmp_path / "pkg-1.1.tar.gz"
-    sdist.write_bytes(b"signed into rekor v1\n")
+    sdist = make_sdist(tmp_path, "pkg", "1.1", payload=b"signed into rekor v1\n")
     before = v2_sandbox.log_v2_size
     options = SignOptions(
         trust=TrustChoice.resolve(trust_config=v2_sandbox.trust_config_path, env={}),

@@ -45,6 +45,7 @@ from hatch_sigstore.sign import (
     sign_files,
 )
 from hatch_sigstore.trust import TrustChoice
+from publish_helpers import make_sdist, make_wheel
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
@@ -185,7 +186,8 @@ def test_rekor_v2_with_timestamp_authority(tmp_path: Path) -> None:
     from hatch_sigstore.sandbox import LocalSigstore
     from hatch_sigstore.verify import Policy, verify_files
 
-    files = make_files(tmp_path / "dist", dists(2))
+    # real dists: verify_files binds each to the release its name says
+    files = [make_wheel(tmp_path / "dist", "pkg", "1.0.0"), make_sdist(tmp_path / "dist", "pkg")]
     with LocalSigstore(state_dir=tmp_path / "sigstore", rekor_v2=True) as sandbox:
         results = sign_files(files, opts(sandbox, rekor_version=2))
         assert sandbox.stats == {"fulcio": 1, "rekor_create": 2, "rekor_retrieve": 0, "tsa": 2}

@@ -111,6 +111,16 @@ def test_real_world_claims_are_reported(real_world: Path) -> None:
         ref="refs/heads/main",
         repository=f"https://gitlab.com/{GITLAB_PROJECT}",
         project_id="55235664",
+        # the release its own PKG-INFO names (bound: it agrees with the file name)
+        name="gitlab-oidc-project",
+        version="0.0.3",
+        # the sidecar read, with the sha256 of the bytes that verified
+        sidecar_files=(
+            (
+                f"{SDIST}.publish.attestation",
+                "b790801779c2654a7138e0212b701582ade5785bc8299bbb29d2580e4586ffd2",
+            ),
+        ),
     )
     # a failure still says who did sign
     assert not wheel.ok

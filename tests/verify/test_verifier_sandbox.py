@@ -33,6 +33,7 @@ from hatch_sigstore.verify import (
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore
 
+from publish_helpers import make_sdist, make_wheel
 from verify_helpers import (
     copy_with_sidecars,
     flip_byte,
@@ -83,10 +84,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
     directory = tmp_path_factory.mktemp("signed")
     with LocalSigstore(state_dir=tmp_path_factory.mktemp("sigstore")) as local:
         trust = TrustChoice("file", local.trust_config_path)
-        tag = directory / "demo-1.0.tar.gz"
-        tag.write_bytes(b"sdist bytes " * 100)
-        branch = directory / "demo-1.0-py3-none-any.whl"
-        branch.write_bytes(b"wheel bytes " * 100)
+        tag = make_sdist(directory, "demo", "1.0", payload=b"sdist bytes " * 100)
+        branch = make_wheel(directory, "demo", "1.0", payload=b"wheel bytes " * 100)
         _sign(local, trust, tag, ref="v1.0", ref_type="tag")
         _sign(local, trust, branch, ref="main", ref_type="branch")
         yield Signed(local, trust, directory, tag, branch)
@@ -135,8 +134,7 @@ def test_sandbox_other_server_fails(signed: Signed) -> None:
 
 
 def test_sandbox_cert_from_another_config_file_fails(signed: Signed, tmp_path: Path) -> None:
-    artifact = tmp_path / "demo-2.0.tar.gz"
-    artifact.write_bytes(b"other")
+    artifact = make_sdist(tmp_path, "demo", "2.0")
     _sign(signed.sigstore, signed.trust, artifact, config_path="deploy/evil.yml")
     assert not verify_file(artifact, sandbox_policy(signed), signed.trust).ok
     assert verify_file(

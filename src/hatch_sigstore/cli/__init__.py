@@ -11,11 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from hatch_sigstore.__about__ import __version__
+from hatch_sigstore.cli._extras import check_extras
 from hatch_sigstore.errors import HatchSigstoreError, redact
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("sign", "verify", "download", "sandbox")
+_SUBCOMMANDS = ("sign", "verify", "download", "index", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_extras(args)  # a missing extra is named at once, with the pip command
         status: int = args.func(args)
     except HatchSigstoreError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)

@@ -4,6 +4,8 @@
 :class:`~hatch_sigstore.verify.Policy` they ask for (refusing to guess when none names a
 signer) and ``trust_from_args(args, env)`` picks the Sigstore instance. Both commands call these
 three and nothing else, so they accept and refuse exactly the same things with the same words.
+``add_signer_arguments`` alone is the signer half: ``index serve`` reads its
+``[package.NAME]`` keys off it, so a TOML policy has exactly the flags' names and meaning.
 Registering imports argparse only; sigstore is imported when a policy is used.
 """
 
@@ -16,10 +18,17 @@ from typing import TYPE_CHECKING
 from hatch_sigstore.identity import DEFAULT_CONFIG_PATH, DEFAULT_SERVER
 
 if TYPE_CHECKING:
+    from hatch_sigstore.identity import ExpectedIdentity
     from hatch_sigstore.trust import TrustChoice
     from hatch_sigstore.verify import Policy
 
-__all__ = ["add_policy_arguments", "policy_from_args", "trust_from_args"]
+__all__ = [
+    "add_policy_arguments",
+    "add_signer_arguments",
+    "add_trust_arguments",
+    "policy_from_args",
+    "trust_from_args",
+]
 
 # Flags that refine a GitLab policy: (flag, attribute).
 _GITLAB_REFINEMENTS = (
@@ -41,6 +50,12 @@ _COSIGN_FLAGS = (
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the signer policy flags (one policy is required) and the trust flags to ``parser``."""
+    add_signer_arguments(parser)
+    add_trust_arguments(parser)
+
+
+def add_signer_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that say who must have signed (``policy_from_args`` reads them)."""
     gitlab = parser.add_argument_group(
         "who must have signed (one policy is required): a GitLab CI pipeline",
         "The certificate must come from a pipeline of this project on this GitLab instance: "
@@ -97,6 +112,22 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     issuer.add_argument(
         "--cert-oidc-issuer-regexp", metavar="REGEXP", help="regexp searched in the issuer"
     )
+    release = parser.add_argument_group(
+        "what each dist must be",
+        "A wheel's or sdist's own metadata (Name, Version) must always match its file name "
+        "(and, for download, NAME==VERSION): a signature binds bytes, not a release.",
+    )
+    release.add_argument(
+        "--version-from-tag",
+        action="store_true",
+        help="also require each dist's version to be the tag its certificate was issued at "
+        "(refs/tags/v1.2.3 => 1.2.3, PEP 440-normalised); a dist signed on a branch, or at "
+        "another release's tag, fails",
+    )
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """--staging / --trust-config (``trust_from_args`` reads them)."""
     trust = parser.add_argument_group("which Sigstore to trust")
     where = trust.add_mutually_exclusive_group()
     where.add_argument("--staging", action="store_true", help="trust the public staging Sigstore")
@@ -120,7 +151,7 @@ def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
     """The policy the flags ask for; raises ConfigError when none names a signer."""
     from hatch_sigstore.ci import CIContext
     from hatch_sigstore.errors import ConfigError
-    from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
+    from hatch_sigstore.identity import Given, Source, expect
     from hatch_sigstore.verify import Policy
 
     cosign_flags = any(getattr(args, name) is not None for name in _COSIGN_FLAGS)
@@ -143,6 +174,7 @@ def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
             cert_identity_regexp=args.cert_identity_regexp,
             cert_oidc_issuer=args.cert_oidc_issuer,
             cert_oidc_issuer_regexp=args.cert_oidc_issuer_regexp,
+            version_from_tag=args.version_from_tag,
         )
     base: ExpectedIdentity | None = None
     if args.from_ci:
@@ -161,7 +193,11 @@ def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
 
     ref = given("--ref", args.ref, base.ref if base else None, "CI_COMMIT_TAG/CI_COMMIT_BRANCH")
     if args.ref_glob is not None and args.ref is None:
-        ref = None  # a pattern replaces the pipeline's own ref
+        ref = None  # an explicit pattern replaces the pipeline's own ref
+    if base is not None and not _same_project(args, base):
+        # --gitlab/--server name another project: the pipeline's project id is not its id
+        # (its ref stays: a policy is never widened without --ref/--ref-glob)
+        base = base._replace(project_id=None)
     identity = expect(
         server=given("--server", args.server, base.server if base else None, "CI_SERVER_URL"),
         project_path=given(
@@ -177,4 +213,16 @@ def policy_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
             "--project-id", args.project_id, base.project_id if base else None, "CI_PROJECT_ID"
         ),
     )
-    return Policy.gitlab(identity, runner_environment=args.runner_environment, sha=args.sha)
+    return Policy.gitlab(
+        identity,
+        runner_environment=args.runner_environment,
+        sha=args.sha,
+        version_from_tag=args.version_from_tag,
+    )
+
+
+def _same_project(args: argparse.Namespace, base: ExpectedIdentity) -> bool:
+    """Do --gitlab and --server (when given) name the running pipeline's own project?"""
+    project = (args.gitlab or base.project_path).strip().strip("/").lower()
+    server = (args.server or base.server).strip().rstrip("/").lower()
+    return project == base.project_path.lower() and server == base.server.lower()

@@ -26,7 +26,6 @@ def register(subparsers: Any) -> None:
     _register_serve(actions)
 
 
-_DEFAULT_STATE = ".sandbox"
 _OBJECT_STORAGE_HELP = (
     "keep package files in a local S3-like object store: downloads redirect there"
 )
@@ -44,7 +43,7 @@ def _register_demo(actions: Any) -> None:
     demo.add_argument(
         "--example",
         metavar="DIR",
-        help="the project to release (default: ./example-project, or the checkout's)",
+        help="the project to release (default: the example project shipped with hatch-sigstore)",
     )
     demo.add_argument(
         "--keep",
@@ -62,69 +61,216 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+_STATE_HELP = (
+    "where the sandbox keeps its state (default: a per-user folder for the project you are "
+    "in, e.g. ~/.local/state/hatch-sigstore/sandbox/NAME-HASH; see `sandbox status`)"
+)
+
+
+def _add_state_dir(parser: Any) -> None:
+    parser.add_argument("--state-dir", metavar="DIR", help=_STATE_HELP)
+
+
+def _add_pipeline(parser: Any, *, what: str) -> None:
+    ref = parser.add_mutually_exclusive_group()
+    ref.add_argument("--tag", metavar="NAME", help=f"{what} a tag pipeline for tag NAME")
+    ref.add_argument(
+        "--branch", metavar="NAME", help=f"{what} a branch pipeline for NAME (default: main)"
+    )
+    parser.add_argument(
+        "--protected",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether the ref is protected (CI_COMMIT_REF_PROTECTED, claim ref_protected); "
+        "default: yes for tags and for main, no for other branches",
+    )
+
+
+def _state_of(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(state folder, project root) for the command line's --state-dir, or the current project."""
+    from pathlib import Path
+
+    from hatch_sigstore.sandbox._state import default_state_dir, project_root
+
+    root = project_root()
+    return (Path(args.state_dir) if args.state_dir else default_state_dir(root)), root
+
+
+def _pipeline_of(args: argparse.Namespace) -> Any:
+    from hatch_sigstore.sandbox.rehearsal import Pipeline
+
+    if args.tag is None and args.branch is None and args.protected is None:
+        return None
+    return Pipeline.of(tag=args.tag, branch=args.branch, protected=args.protected)
+
+
 def _register_up_down(actions: Any) -> None:
     up = actions.add_parser(
         "up",
         help="start both stand-ins in the background and write an env file",
         description="Start the local Sigstore and the GitLab registry stand-in in the "
         "background, create a project with a job token and a personal token, and write "
-        f"STATE_DIR/sandbox.env (default {_DEFAULT_STATE}/) with the variables a GitLab job "
-        "would have. `source` it to rehearse your own release by hand. NEVER for production.",
+        "sandbox.env with the variables a GitLab job of a branch pipeline (default: main) or "
+        "a tag pipeline (--tag) would have, its ID token included. `source` it to rehearse "
+        "your own release by hand. The state lives in a per-user folder, never in your "
+        "project. NEVER for production.",
     )
-    up.add_argument("--state-dir", default=_DEFAULT_STATE, metavar="DIR")
+    _add_state_dir(up)
     up.add_argument(
         "--project",
         default="rehearsal/my-project",
         metavar="GROUP/PROJECT",
         help="the project path to create (default: rehearsal/my-project)",
     )
+    _add_pipeline(up, what="rehearse")
     up.add_argument("--object-storage", action="store_true", help=_OBJECT_STORAGE_HELP)
     up.set_defaults(func=run_up)
     down = actions.add_parser("down", help="stop what `sandbox up` started")
-    down.add_argument("--state-dir", default=_DEFAULT_STATE, metavar="DIR")
+    _add_state_dir(down)
     down.set_defaults(func=run_down)
+    status = actions.add_parser(
+        "status", help="say whether a sandbox runs for this project, and where its files are"
+    )
+    _add_state_dir(status)
+    status.add_argument(
+        "--env-file",
+        action="store_true",
+        help="print only the env file's path, for: "
+        'source "$(hatch-sigstore sandbox status --env-file)"',
+    )
+    status.set_defaults(func=run_status)
+    token = actions.add_parser(
+        "token",
+        help="print a fresh ID token of the running sandbox's job (the point of this command)",
+        description="Mint another GitLab-CI-shaped ID token from the running sandbox, for its "
+        "project and pipeline (or --tag/--branch), and print it on stdout, where it is meant "
+        "to go: SIGSTORE_ID_TOKEN=$(hatch-sigstore sandbox token). With --output FILE it is "
+        "written to FILE (mode 0600) and nothing is printed. The claims are those of GitLab's "
+        "id_tokens (see the README). NEVER for production.",
+    )
+    _add_state_dir(token)
+    token.add_argument(
+        "--aud",
+        default="sigstore",
+        metavar="AUDIENCE",
+        help="the aud claim: sigstore (for signing; the default) or pypi (trusted publishing)",
+    )
+    _add_pipeline(token, what="for")
+    token.add_argument(
+        "--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
+    token.add_argument("--output", "-o", metavar="FILE", help="write the token to FILE instead")
+    token.set_defaults(func=run_token)
     # The detached process behind `up`; not for direct use.
     services = actions.add_parser("services")
     services.add_argument("--state-dir", required=True)
     services.add_argument("--project", required=True)
+    services.add_argument("--pipeline", required=True)
+    services.add_argument("--project-root")
     services.add_argument("--object-storage", action="store_true")
     services.set_defaults(func=run_services)
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import sys
 
-    from hatch_sigstore.sandbox.rehearsal import up
+    from hatch_sigstore.sandbox.rehearsal import Pipeline, up
 
+    state, root = _state_of(args)
+    legacy = root / ".sandbox"
+    if (legacy / "sandbox.env").exists() or (legacy / "registry").is_dir():
+        print(
+            f"warning: {legacy} is the state folder of an older hatch-sigstore sandbox, inside "
+            "your project: delete it (rm -r .sandbox). It holds tokens, and an sdist without an "
+            "include list would ship it.",
+            file=sys.stderr,
+        )
+    pipeline = _pipeline_of(args) or Pipeline()
     env_file = up(
-        Path(args.state_dir), project_path=args.project, object_storage=args.object_storage
+        state,
+        project_path=args.project,
+        pipeline=pipeline,
+        project_root=root,
+        object_storage=args.object_storage,
     )
     print(
         "hatch-sigstore sandbox is up (NEVER for production).\n"
+        f"  pipeline:   {pipeline.ref_type} {pipeline.ref}"
+        f" ({'protected' if pipeline.protected else 'unprotected'})\n"
         f"  variables:  source {env_file}\n"
         "  then:       hatch build && hatch publish -p gitlab   (in your project)\n"
-        f"  stop:       hatch-sigstore sandbox down --state-dir {args.state_dir}"
+        "  a token:    hatch-sigstore sandbox token [--aud pypi]\n"
+        "  stop:       hatch-sigstore sandbox down"
+        + (f" --state-dir {args.state_dir}" if args.state_dir else "   (from the project)")
     )
     return 0
 
 
 def run_down(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from hatch_sigstore.sandbox.rehearsal import down
 
-    stopped = down(Path(args.state_dir))
-    print("hatch-sigstore sandbox stopped." if stopped else "No sandbox was running.")
+    state, _ = _state_of(args)
+    stopped = down(state)
+    print("hatch-sigstore sandbox stopped." if stopped else f"No sandbox was running ({state}).")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    import sys
+
+    from hatch_sigstore.sandbox.rehearsal import ENV_FILE, read_info
+
+    state, root = _state_of(args)
+    info = read_info(state)
+    if info is None:
+        message = f"No sandbox is running for {root} (state folder {state})."
+        print(message, file=sys.stderr if args.env_file else sys.stdout)
+        return 3  # like `systemctl status`: not running
+    if args.env_file:
+        print(state / ENV_FILE)
+        return 0
+    pipeline = info["pipeline"]
+    print(
+        f"A sandbox is running for {info.get('project_root') or root}.\n"
+        f"  state:      {state}\n"
+        f"  variables:  source {state / ENV_FILE}\n"
+        f"  pipeline:   {pipeline['ref_type']} {pipeline['ref']}\n"
+        f"  project:    {info['project_path']} (id {info['project_id']})\n"
+        f"  registry:   {info['api_url']}\n"
+        f"  Sigstore:   {info['sigstore_url']}"
+    )
+    return 0
+
+
+def run_token(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hatch_sigstore.sandbox.rehearsal import mint_token, write_private
+
+    state, _ = _state_of(args)
+    token = mint_token(
+        state, audience=args.aud, pipeline=_pipeline_of(args), expires_in=args.expires_in
+    )
+    if args.output:
+        write_private(Path(args.output), token + "\n")
+    else:
+        print(token)
     return 0
 
 
 def run_services(args: argparse.Namespace) -> int:
+    import json
     from pathlib import Path
 
+    from hatch_sigstore.sandbox.rehearsal import Pipeline
     from hatch_sigstore.sandbox.rehearsal import run_services as services
 
     return services(
-        Path(args.state_dir), project_path=args.project, object_storage=args.object_storage
+        Path(args.state_dir),
+        project_path=args.project,
+        pipeline=Pipeline(**json.loads(args.pipeline)),
+        project_root=Path(args.project_root) if args.project_root else None,
+        object_storage=args.object_storage,
     )
 
 

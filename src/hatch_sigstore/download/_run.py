@@ -1,7 +1,9 @@
 """The download: resolve ``NAME==VERSION``, fetch, check hashes, verify, keep only what verified.
 
 Everything happens in a private staging folder inside the target, so a file that did not
-verify never appears there, not even for a moment.
+verify never appears there, not even for a moment. "Verified" includes the release: each
+file's own metadata must name the requested project and version (a signed 0.9.0 wheel served
+as 1.0.0 is refused and deleted, with both versions in the reason).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def download(
                 budget=budget,
             )
             work = fetch_all(fetch, selected, workers=workers, budget=budget, say=say)
-            results = _verify(work, policy, trust, offline)
+            results = _verify(work, policy, trust, offline, name=name, version=version)
             outcomes, removed = _place(work, results, target, _secrets(credentials))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -168,8 +170,16 @@ def _nothing_found(
 
 
 def _verify(
-    work: Sequence[Work], policy: Policy, trust: TrustChoice, offline: bool | None
+    work: Sequence[Work],
+    policy: Policy,
+    trust: TrustChoice,
+    offline: bool | None,
+    *,
+    name: str,
+    version: Version,
 ) -> dict[str, FileResult]:
+    """Verify the staged files, each bound to the release asked for: a file whose own metadata
+    names another project or version (a rollback, a sibling package) is refused."""
     from hatch_sigstore.verify import verify_files
 
     ready = [item for item in work if item.reason is None and item.staged is not None]
@@ -184,7 +194,14 @@ def _verify(
         )
         offline = not cosign_only
     paths = [item.staged for item in ready if item.staged is not None]
-    results = verify_files(paths, policy, trust, offline=offline)
+    results = verify_files(
+        paths,
+        policy,
+        trust,
+        offline=offline,
+        expected_name=name,
+        expected_version=str(version),
+    )
     return {Path(result.artifact).name: result for result in results}
 
 

@@ -13,14 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from hatch_sigstore._names import is_safe_filename
@@ -166,16 +159,8 @@ def select_files(
 
 
 def parse_dist_filename(filename: str) -> tuple[Kind, NormalizedName, Version] | None:
-    if filename.endswith(".whl"):
-        try:
-            name, version, _build, _tags = parse_wheel_filename(filename)
-        except (InvalidWheelFilename, InvalidVersion):
-            return None
-        return "wheel", name, version
-    if filename.endswith((".tar.gz", ".zip")):
-        try:
-            name, version = parse_sdist_filename(filename)
-        except (InvalidSdistFilename, InvalidVersion):
-            return None
-        return "sdist", name, version
-    return None
+    """``(kind, name, version)`` of a wheel or sdist file name, None for any other name (the
+    verifier's rule: :func:`hatch_sigstore.verify.release.dist_filename`)."""
+    from hatch_sigstore.verify.release import dist_filename
+
+    return dist_filename(filename)

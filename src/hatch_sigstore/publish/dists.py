@@ -1,33 +1,42 @@
 """The dists to publish: each wheel and sdist, its metadata checked, paired with its sidecars.
 
-Every dist's metadata is read and checked against its file name (the index would otherwise
-serve a package under a name or version its installer does not expect).
+Every dist's metadata is read (by :mod:`hatch_sigstore.verify.release`, the one reader the
+verifier, the download and the publisher share) and checked against its file name: the index
+would otherwise serve a package under a name or version its installer does not expect.
+
+Only regular files inside the dist folder are published: a dist or a signature file that is a
+symbolic link (``dist/X.sig`` pointing at a secret elsewhere) or anything else that is not a
+regular file (a FIFO, a directory named like a wheel) stops the publish before anything is
+sent.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import tarfile
-import zipfile
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from email.message import Message
 from pathlib import Path
 from typing import Literal
 
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
-from hatch_sigstore._files import BUNDLE_SUFFIX, SIGNATURE_SUFFIX, is_sidecar, sidecars_of
+from hatch_sigstore._files import BUNDLE_SUFFIX, SIDECAR_SUFFIXES, SIGNATURE_SUFFIX, is_sidecar
 from hatch_sigstore._names import is_generic_filename
 from hatch_sigstore.errors import PublishError
+from hatch_sigstore.verify.release import (
+    Examined,
+    Release,
+    ReleaseError,
+    bind_to_release,
+    examine,
+)
 
 __all__ = ["Dist", "collect_dists", "read_dist"]
 
@@ -46,7 +55,12 @@ _DESCRIPTION_MAX = 4000
 
 @dataclass(frozen=True)
 class Dist:
-    """A wheel or sdist, its core metadata, and the signature files found beside it."""
+    """A wheel or sdist, its core metadata, and the signature files found beside it.
+
+    ``examined``: the file already read once (an sdist, whose metadata read is a full pass that
+    also gives the digest), so preflight does not read it again; None for a wheel, whose
+    digest preflight reads while the verifier loads.
+    """
 
     path: Path
     kind: Literal["wheel", "sdist"]
@@ -55,47 +69,65 @@ class Dist:
     size: int
     sidecars: tuple[Path, ...]
     pypi_metadata: Mapping[str, str] = field(default_factory=dict, repr=False)
+    examined: Examined | None = field(default=None, repr=False, compare=False)
 
     @property
     def filename(self) -> str:
         return self.path.name
 
 
-def _read_metadata_bytes(path: Path, kind: str) -> bytes:
-    if kind == "wheel":
-        with zipfile.ZipFile(path) as zf:
-            candidates = [
-                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            ]
-            if len(candidates) != 1:
-                raise PublishError(
-                    f"{path.name} has {len(candidates)} .dist-info/METADATA files; a wheel has "
-                    "exactly one.",
-                    remediation="Rebuild it (hatch build).",
-                )
-            info = zf.getinfo(candidates[0])
-            if info.file_size > 16 * 1024 * 1024:
-                raise PublishError(f"{path.name}: METADATA is implausibly large.")
-            return zf.read(info)
-    # sdist: the top-level PKG-INFO (hatchling writes it; PEP 643 requires it).
-    with tarfile.open(path, "r:gz") as tf:
-        for member in tf:
-            parts = member.name.split("/")
-            if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
-                if member.size > 16 * 1024 * 1024:
-                    raise PublishError(f"{path.name}: PKG-INFO is implausibly large.")
-                handle = tf.extractfile(member)
-                assert handle is not None
-                return handle.read()
-    raise PublishError(
-        f"{path.name} has no top-level PKG-INFO, so its name and version cannot be read.",
-        remediation="Rebuild the sdist with a PEP 517 backend (hatch build -t sdist).",
-    )
+def _regular_file(path: Path, what: str) -> os.stat_result | None:
+    """``lstat`` of ``path``; None when absent; PublishError for a link or a non-file."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise PublishError(
+            f"Cannot read {what} {path} ({exc.strerror or exc}).",
+            remediation="Check the dist folder's permissions.",
+        ) from None
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        raise PublishError(
+            f"{what.capitalize()} {path} is a symbolic link (to {target!r}); hatch-sigstore "
+            "publishes only regular files inside the dist folder, so a link can never carry "
+            "a file from elsewhere (a secret, another release) into the registry. Nothing "
+            "was uploaded.",
+            remediation=f"Replace the link with the file itself, or remove {path.name}.",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise PublishError(
+            f"{what.capitalize()} {path} is not a regular file. Nothing was uploaded.",
+            remediation=f"Remove {path.name} from the dist folder.",
+        )
+    return st
 
 
-def _parse_metadata(raw: bytes) -> Message:
-    parser = email.parser.BytesParser(policy=email.policy.compat32)
-    return parser.parsebytes(raw)
+def _sidecars(path: Path) -> tuple[Path, ...]:
+    found = []
+    for suffix in SIDECAR_SUFFIXES:
+        candidate = path.with_name(path.name + suffix)
+        if _regular_file(candidate, "the signature file") is not None:
+            found.append(candidate)
+    return tuple(sorted(found, key=lambda p: p.name))
+
+
+def _pypi_fields(release: Release) -> dict[str, str]:
+    meta = release.metadata
+    pypi: dict[str, str] = {}
+    for form_key, (header, limit) in _PYPI_FIELDS.items():
+        value = meta.get(header)
+        if value:
+            pypi[form_key] = str(value).strip()[:limit]
+    body = meta.get_payload()
+    description = meta.get("Description") or (body if isinstance(body, str) else "")
+    if description and description.strip():
+        pypi["description"] = description.strip()[:_DESCRIPTION_MAX]
+    return pypi
 
 
 def read_dist(path: Path) -> Dist:
@@ -105,10 +137,10 @@ def read_dist(path: Path) -> Dist:
     try:
         if filename.endswith(".whl"):
             kind = "wheel"
-            fn_name, fn_version, _build, _tags = parse_wheel_filename(filename)
+            parse_wheel_filename(filename)
         else:
             kind = "sdist"
-            fn_name, fn_version = parse_sdist_filename(filename)
+            parse_sdist_filename(filename)
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
         raise PublishError(
             f"{filename} is not a valid {'wheel' if filename.endswith('.whl') else 'sdist'} "
@@ -120,60 +152,48 @@ def read_dist(path: Path) -> Dist:
             f"{filename} is a .zip sdist; PEP 625 sdists are .tar.gz.",
             remediation="Rebuild the sdist (hatch build -t sdist).",
         )
+    st = _regular_file(path, "the dist")
+    if st is None:
+        raise PublishError(f"{path} does not exist.", remediation="Build first (hatch build).")
+    examined: Examined | None = None
     try:
-        raw = _read_metadata_bytes(path, kind)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        # An sdist's metadata is a full pass over the file: take its digest in the same pass.
+        if kind == "sdist":
+            examined = examine(path)
+            release = bind_to_release(examined)
+        else:
+            release = bind_to_release(path)
+    except ReleaseError as exc:
         raise PublishError(
-            f"{filename} cannot be read as a {kind} ({exc.__class__.__name__}: {exc}).",
-            remediation="Rebuild it; the file is damaged or not what its name says.",
+            f"{exc}.",
+            remediation="Rebuild the dist instead of renaming or editing it (the index would "
+            "serve a package under a name or version its installer does not expect).",
         ) from None
-    meta = _parse_metadata(raw)
-    name, version = (meta.get("Name") or "").strip(), (meta.get("Version") or "").strip()
-    source = "METADATA" if kind == "wheel" else "PKG-INFO"
-    if not name or not version:
+    except OSError as exc:
         raise PublishError(
-            f"{filename}: its {source} has no {'Name' if not name else 'Version'}.",
-            remediation="Rebuild it with a PEP 517 backend.",
-        )
-    try:
-        meta_version = Version(version)
-    except InvalidVersion:
-        raise PublishError(
-            f"{filename}: its {source} says Version: {version}, which is not a PEP 440 version.",
-            remediation="Fix the version and rebuild.",
+            f"{filename} cannot be read ({exc.strerror or exc}).", remediation="Rebuild it."
         ) from None
-    if canonicalize_name(name) != fn_name or meta_version != fn_version:
-        raise PublishError(
-            f"{filename} does not agree with its own {source}: the file name says "
-            f"{fn_name} {fn_version}, the metadata says {name} {version}.",
-            remediation="Rebuild the dist instead of renaming it (the index would serve a "
-            "package under a name or version its installer does not expect).",
-        )
+    assert release is not None  # a dist's file name, so a release or an error
     for part in (filename, *(filename + s for s in (BUNDLE_SUFFIX, SIGNATURE_SUFFIX))):
         if not is_generic_filename(part):
             raise PublishError(
                 f"{filename} has characters GitLab's generic registry refuses in file names.",
                 remediation="Only letters, digits and . _ - + are accepted.",
             )
-    pypi: dict[str, str] = {}
-    for form_key, (header, limit) in _PYPI_FIELDS.items():
-        value = meta.get(header)
-        if value:
-            pypi[form_key] = str(value).strip()[:limit]
-    body = meta.get_payload()
-    description = meta.get("Description") or (body if isinstance(body, str) else "")
-    if description and description.strip():
-        pypi["description"] = description.strip()[:_DESCRIPTION_MAX]
-    sidecars = tuple(sorted(sidecars_of(path).values(), key=lambda p: p.name))
     return Dist(
         path=path,
         kind=kind,
-        name=name,
-        version=version,
-        size=path.stat().st_size,
-        sidecars=sidecars,
-        pypi_metadata=pypi,
+        name=release.name,
+        version=release.version,
+        size=st.st_size,
+        sidecars=_sidecars(path),
+        pypi_metadata=_pypi_fields(release),
+        examined=examined,
     )
+
+
+def _publishable_name(name: str) -> bool:
+    return is_sidecar(name) or name.endswith((".whl", ".tar.gz"))
 
 
 def collect_dists(artifacts: Iterable[Path]) -> list[Dist]:
@@ -181,8 +201,9 @@ def collect_dists(artifacts: Iterable[Path]) -> list[Dist]:
     files: list[Path] = []
     for artifact in artifacts:
         if artifact.is_dir():
-            files.extend(sorted(p for p in artifact.iterdir() if p.is_file()))
-        elif artifact.is_file():
+            # every entry that would be published must be a regular file (links refused)
+            files.extend(sorted(p for p in artifact.iterdir() if _publishable_name(p.name)))
+        elif artifact.is_file() or artifact.is_symlink():
             files.append(artifact)
         else:
             raise PublishError(
@@ -193,7 +214,10 @@ def collect_dists(artifacts: Iterable[Path]) -> list[Dist]:
     seen: dict[str, Path] = {}
     dists: list[Dist] = []
     for f in files:
-        if is_sidecar(f) or not (f.name.endswith(".whl") or f.name.endswith(".tar.gz")):
+        if is_sidecar(f):
+            _regular_file(f, "the signature file")
+            continue
+        if not f.name.endswith((".whl", ".tar.gz")):
             continue
         if f.name in seen:
             if seen[f.name].resolve() == f.resolve():

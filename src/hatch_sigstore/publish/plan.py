@@ -1,10 +1,16 @@
 """Preflight and plan: verify every dist before anything is sent, then list the uploads in order.
 
 Preflight fails closed: one unsigned or mis-signed dist stops everything before a single
-request (unless the explicit ``allow-unsigned`` opt-out is given). The sha256 each dist was
-verified with travels on: :class:`PreflightResult` → :class:`UploadItem` → the upload, which
-declares it to the registry and checks it again while streaming. The plan puts the signature
-files (generic registry) before the dists (PyPI registry).
+request (unless the explicit ``allow-unsigned`` opt-out is given). *Every* signature file beside
+a dist must verify against the policy (a ``.sig`` + ``.crt`` pair, a PEP 740 attestation, a
+bundle), and each dist must be the release its file name says (its own metadata; with
+``version-from-tag``, the certificate's tag): only what verified is ever uploaded, and a
+signature file that does not verify is never published, not even with ``allow-unsigned``.
+
+Each byte is read once before the upload: the sha256 each file was verified with travels on:
+:class:`PreflightResult` → :class:`UploadItem` → the upload, which declares it to the registry
+and checks it again while streaming, so the bytes sent are the bytes that verified. The plan
+puts the signature files (generic registry) before the dists (PyPI registry).
 """
 
 from __future__ import annotations
@@ -37,33 +43,49 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PreflightResult:
+    """One dist's verdict; ``sidecars``: the signature files that verified, each with the
+    sha256 of the bytes that did (the only ones uploaded)."""
+
     dist: Dist
     ok: bool
     sha256: str
     detail: str  # who signed, or why not
+    sidecars: tuple[tuple[Path, str], ...] = ()
 
 
 def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[PreflightResult]:
-    """Verify every dist against the policy. Returns all results; the caller decides.
+    """Verify every dist and every signature file beside it against the policy, and bind each
+    dist to its release. Returns all results; the caller decides.
 
-    Without a policy (only possible with ``allow-unsigned``) nothing is verified.
+    Without a policy (only possible with ``allow-unsigned``) nothing is verified, and so no
+    signature file is uploaded.
     """
     if settings.policy is None:
         return [
-            PreflightResult(d, False, sha256_file(d.path), "not verified: no expected identity")
+            PreflightResult(d, False, _sha256(d), "not verified: no expected identity")
             for d in dists
         ]
-    from hatch_sigstore.verify import verify_files
+    from hatch_sigstore.verify import EVERY_SIDECAR, verify_files
 
+    # online: a .sig + .crt that is not exactly a verified bundle's needs the log lookup
     results: list[FileResult] = verify_files(
-        [d.path for d in dists], settings.policy, settings.trust
+        [d.examined or d.path for d in dists],
+        settings.policy,
+        settings.trust,
+        offline=False,
+        sidecar=EVERY_SIDECAR,
     )
     out = []
     for d, r in zip(dists, results, strict=True):
-        sha = r.sha256 or sha256_file(d.path)
+        sha = r.sha256 or _sha256(d)
         detail = f"signed by {r.identity} ({r.sidecar})" if r.ok else (r.reason or "failed")
-        out.append(PreflightResult(d, r.ok, sha, detail))
+        verified = tuple((d.path.with_name(name), digest) for name, digest in r.sidecar_files)
+        out.append(PreflightResult(d, r.ok, sha, detail, verified if r.ok else ()))
     return out
+
+
+def _sha256(dist: Dist) -> str:
+    return dist.examined.sha256 if dist.examined is not None else sha256_file(dist.path)
 
 
 def require_preflight(results: Sequence[PreflightResult], settings: PublishSettings) -> None:
@@ -77,8 +99,10 @@ def require_preflight(results: Sequence[PreflightResult], settings: PublishSetti
         f"identity ({settings.policy_text}) — {lines}. Nothing was uploaded; the registry is "
         "unchanged.",
         remediation="Sign the dists in the pipeline that builds them (the sigstore build hook, "
-        "or hatch-sigstore sign), or fix the expected identity (gitlab-project, ref, ref-glob, "
-        "identity, trust-config). To publish anyway, pass -o allow-unsigned=true.",
+        "or hatch-sigstore sign), remove signature files that are not theirs, or fix the "
+        "expected identity (gitlab-project, ref, ref-glob, identity, version-from-tag, "
+        "trust-config). To publish the dists anyway (without the signature files that did not "
+        "verify), pass -o allow-unsigned=true.",
     )
 
 
@@ -125,6 +149,10 @@ class Plan:
         for r in self.preflight:
             mark = "ok" if r.ok else ("UNSIGNED (allowed)" if s.allow_unsigned else "FAILED")
             lines.append(f"  {mark:<10} {r.dist.filename}: {r.detail}")
+            left_out = sorted(set(r.dist.sidecars) - {path for path, _ in r.sidecars})
+            if left_out:
+                names = ", ".join(p.name for p in left_out)
+                lines.append(f"  {'':<10} not uploaded (did not verify): {names}")
         lines.append("1. Signature files → generic registry (first file of a version alone):")
         for it in self.generic or ():
             lines.append(
@@ -152,10 +180,11 @@ def build_plan(
         package, version = generic_coordinates(d.name, d.version)
         if settings.generic_package:
             package = settings.generic_package
-        for sc in d.sidecars:
-            generic.append(
-                UploadItem("generic", sc, sha256_file(sc), sc.stat().st_size, package, version, d)
-            )
+        verified = dict(r.sidecars)
+        for sc in d.sidecars:  # only what verified, as it verified
+            if sc in verified:
+                size = sc.stat().st_size
+                generic.append(UploadItem("generic", sc, verified[sc], size, package, version, d))
         pypi.append(UploadItem("pypi", d.path, r.sha256, d.size, d.name, d.version, d))
     return Plan(settings, tuple(results), tuple(generic), tuple(pypi))
 

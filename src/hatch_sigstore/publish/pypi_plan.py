@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hatch_sigstore._files import ATTESTATION_SUFFIX, sha256_file
 from hatch_sigstore.errors import PublishError
-from hatch_sigstore.publish.dists import Dist, _read_metadata_bytes
+from hatch_sigstore.publish.dists import Dist
 from hatch_sigstore.publish.plan import UploadItem, format_size
 from hatch_sigstore.publish.pypi_settings import PYPI_TABLE, PyPISettings
 
@@ -200,7 +200,14 @@ def _forms(dists: Sequence[Dist]) -> dict[str, tuple[tuple[str, str], ...]]:
     refuse stops the publish here, not half-way)."""
     from hatch_sigstore.pypi import form_fields
 
-    return {
-        d.filename: tuple(form_fields(_read_metadata_bytes(d.path, d.kind), d.filename))
-        for d in dists
-    }
+    return {d.filename: tuple(form_fields(_metadata_of(d), d.filename)) for d in dists}
+
+
+def _metadata_of(d: Dist) -> bytes:
+    """The dist's METADATA / PKG-INFO as its bytes (the release reader's parse, which keeps
+    them exactly; an sdist examined while collecting is not read again)."""
+    from hatch_sigstore.verify import read_release
+
+    examined = d.examined.release if d.examined is not None else None
+    release = examined if examined is not None else read_release(d.path)
+    return release.metadata.as_bytes()

@@ -67,6 +67,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "gitlab-server": ("CI_SERVER_URL, else url minus /api/v4", "GitLab server of that pipeline"),
     "ref": ("pipeline ref in CI, else any", "full ref that signed: refs/heads/main, refs/tags/v1"),
     "ref-glob": ("-", "glob over the signing ref instead, e.g. refs/tags/v*"),
+    "version-from-tag": (
+        "false",
+        "each dist's version must be its certificate's tag: refs/tags/v1.2.3 ⇒ 1.2.3",
+    ),
     "config-path": ("CI_CONFIG_PATH or .gitlab-ci.yml", "CI config path in the identity"),
     "trust-config": (
         TRUST_CONFIG_ENV,
@@ -270,9 +274,14 @@ def _merge(
 
 
 def _policy_from(
-    values: Mapping[str, _Value], ci: CIContext, api_url: str | None
+    values: Mapping[str, _Value], ci: CIContext, api_url: str | None, *, from_tag: bool = False
 ) -> tuple[Policy | None, str]:
-    """The verification policy from explicit options, else from CI; None if nothing names one."""
+    """The verification policy from explicit options, else from CI; None if nothing names one.
+
+    Options never widen the pipeline's own policy silently: in CI the ref stays the pipeline's
+    unless ``ref`` or ``ref-glob`` is given, and naming the pipeline's own project (on its own
+    server) keeps the project id pin (CI_PROJECT_ID).
+    """
     from hatch_sigstore.identity import Given, Source, expect
     from hatch_sigstore.verify import Policy
     from hatch_sigstore.verify.policy import check_regexp
@@ -311,7 +320,10 @@ def _policy_from(
         if identity_re is not None:
             check_regexp(identity_re, values["identity-regexp"].source)
         cosign = Policy.cosign(
-            cert_identity=identity, cert_identity_regexp=identity_re, cert_oidc_issuer=issuer
+            cert_identity=identity,
+            cert_identity_regexp=identity_re,
+            cert_oidc_issuer=issuer,
+            version_from_tag=from_tag,
         )
         return cosign, cosign.describe()
     if "issuer" in values:
@@ -339,8 +351,9 @@ def _policy_from(
                 remediation='Set gitlab-server = "https://gitlab.example.com".',
             )
         ref, ref_glob = given("ref"), given("ref-glob")
-        if ref is None and ref_glob is None and "gitlab-project" not in values:
-            ref = ci.ref_given()  # same project as the pipeline: default to its ref
+        if ref is None and ref_glob is None:
+            # never wider than the pipeline's own policy unless a ref or ref-glob says so
+            ref = ci.ref_given()
         config_path = given("config-path") or Given(
             ci.config_path, Source.variable("CI_CONFIG_PATH")
         )
@@ -351,12 +364,16 @@ def _policy_from(
             ref_glob=ref_glob,
             config_path=config_path,
         )
-        policy = Policy.gitlab(expected)
+        if ci.project_id and _is_own_project(expected.server, expected.project_path, ci):
+            # the pipeline's own project: keep its id pin (it survives renames and transfers);
+            # Policy.gitlab checks the value
+            expected = expected._replace(project_id=ci.project_id)
+        policy = Policy.gitlab(expected, version_from_tag=from_tag)
         return policy, policy.describe()
     expected_ci = ci.expected_identity()
     if expected_ci is None:
         return None, "none"
-    policy = Policy.gitlab(expected_ci)
+    policy = Policy.gitlab(expected_ci, version_from_tag=from_tag)
     return policy, policy.describe()
 
 
@@ -390,6 +407,17 @@ class _Reader:
             return None
         value = self.values[key]
         return self.read(lambda: _as_number(value, integer=integer, minimum=minimum), None)
+
+
+def _is_own_project(server: str, project_path: str, ci: CIContext) -> bool:
+    """Is this the running pipeline's project? (GitLab paths and hosts ignore case.)"""
+    own_server, own_project = ci.server_url, ci.project_path
+    if not own_server or not own_project:
+        return False
+    return (
+        server.rstrip("/").lower() == own_server.rstrip("/").lower()
+        and project_path.strip("/").lower() == own_project.strip("/").lower()
+    )
 
 
 def resolve_settings(
@@ -427,9 +455,10 @@ def resolve_settings(
         paths = (root / "dist",)
 
     allow_unsigned = flag("allow-unsigned")
+    from_tag = flag("version-from-tag")
     named = True  # did the options name an expected signer (rightly or wrongly)?
     try:
-        policy, policy_text = _policy_from(values, ci, api_url)
+        policy, policy_text = _policy_from(values, ci, api_url, from_tag=from_tag)
         named = policy is not None
     except ConfigError as exc:
         if not allow_unsigned:
@@ -445,6 +474,16 @@ def resolve_settings(
         ),
         TrustChoice(),
     )
+    if from_tag and not named:
+        errors.append(
+            ConfigError(
+                f"{values['version-from-tag'].source} ties each dist's version to the tag its "
+                "certificate was issued at, but no expected signer is named, so no certificate "
+                "is checked.",
+                remediation='Name the signer (gitlab-project = "group/project", or run in '
+                "GitLab CI), or drop version-from-tag.",
+            )
+        )
     if not named and not allow_unsigned and api_url is not None:
         errors.append(
             ConfigError(

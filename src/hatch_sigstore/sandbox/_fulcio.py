@@ -161,6 +161,9 @@ class CertificateAuthority:
             .sign(self.root_key, hashes.SHA384())
         )
         self.ct_log_id = hashlib.sha256(_spki_der(self.ct_key.public_key())).digest()
+        # Test-only knob: more SAN URIs on every leaf issued while set. Public Fulcio always
+        # issues exactly one SAN; this lets tests show a verifier refusing a second identity.
+        self.extra_sans: list[str] = []
 
     @property
     def chain(self) -> tuple[x509.Certificate, x509.Certificate]:
@@ -223,7 +226,10 @@ class CertificateAuthority:
                 critical=False,
             )
             .add_extension(
-                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(san)]), critical=True
+                x509.SubjectAlternativeName(
+                    [x509.UniformResourceIdentifier(u) for u in (san, *self.extra_sans)]
+                ),
+                critical=True,
             )
         )
         issuer = claims.get("iss")

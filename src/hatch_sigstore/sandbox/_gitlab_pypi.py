@@ -49,7 +49,15 @@ from hatch_sigstore.sandbox._gitlab_wire import (
     param_errors,
 )
 
-__all__ = ["PYPI_AUTH", "file_response", "handle_pypi", "principal_kind"]
+__all__ = [
+    "PYPI_AUTH",
+    "file_response",
+    "find_file",
+    "handle_pypi",
+    "principal_kind",
+    "render_simple_index",
+    "render_simple_package",
+]
 
 PYPI_AUTH = RouteAuth(deploy_token=True, basic_pat=True, job_token_basic=True)
 
@@ -301,27 +309,39 @@ def _base(req: Request, project: Project) -> str:
 
 
 def simple_index(req: Request, project: Project) -> Response:
+    return render_simple_index(req, [project], _base(req, project), project.name)
+
+
+def simple_package(req: Request, project: Project, name: str) -> Response:
+    return render_simple_package(req, [project], _base(req, project), name)
+
+
+def render_simple_index(
+    req: Request, projects: list[Project], base: str, display_name: str
+) -> Response:
+    """The index page of a project, or of a group (the packages of ``projects``)."""
     with req.ctx.store.lock:
-        packages = [p for p in req.ctx.store.pypi[project.id] if p.files]
+        packages = [p for project in projects for p in req.ctx.store.pypi[project.id] if p.files]
         rows = [(p.name, p.metadata.get("requires_python", "")) for p in packages]
     if _wants_json(req):
         names = sorted({normalize_pypi_name(n) for n, _ in rows})
-        projects = [{"name": n} for n in names]
-        return _json(req, {"meta": {"api-version": "1.0"}, "projects": projects})
-    base = _base(req, project)
+        listed = [{"name": n} for n in names]
+        return _json(req, {"meta": {"api-version": "1.0"}, "projects": listed})
     links = "".join(
         f'<a href="{base}/simple/{normalize_pypi_name(n)}" data-requires-python="{_esc(rp)}">'
         f"{n}</a>"
         for n, rp in rows
     )
-    return _html(req, project.name, links)
+    return _html(req, display_name, links)
 
 
-def simple_package(req: Request, project: Project, name: str) -> Response:
+def render_simple_package(req: Request, projects: list[Project], base: str, name: str) -> Response:
+    """A package's page in a project's or a group's index; links under ``base``."""
     wanted = name.lower()
     with req.ctx.store.lock:
         packages = [
             p
+            for project in projects
             for p in req.ctx.store.pypi[project.id]
             if p.files and normalize_pypi_name(p.name) == wanted
         ]
@@ -332,7 +352,6 @@ def simple_package(req: Request, project: Project, name: str) -> Response:
             forward.headers.update(_vary(req))
             return forward
         raise ApiError(404, {"message": "404 Package Not Found"}, _vary(req))
-    base = _base(req, project)
 
     def url(f: PypiFile) -> str:
         sha = f.sha256_digest or ""
@@ -364,20 +383,36 @@ def simple_package(req: Request, project: Project, name: str) -> Response:
 
 
 def download(req: Request, project: Project, sha256: str, filename: str) -> Response:
+    return serve_file(req, [project], sha256, filename, missing="404 Package Not Found")
+
+
+def find_file(req: Request, projects: list[Project], sha256: str, filename: str) -> PypiFile | None:
+    """The newest file of ``projects`` with this name and index sha256 (``PackageFinder``)."""
     with req.ctx.store.lock:
         matches = [
             f
+            for project in projects
             for p in req.ctx.store.pypi[project.id]
             for f in p.files
             if f.file_name == filename and f.sha256_digest == sha256
         ]
-    if not matches:
-        raise message(404, "404 Package Not Found")
-    found = max(matches, key=lambda f: f.id)
+    return max(matches, key=lambda f: f.id) if matches else None
+
+
+def serve_file(
+    req: Request, projects: list[Project], sha256: str, filename: str, *, missing: str
+) -> Response:
+    """The project and group file routes: ``present_package_file!(package_file,
+    supports_direct_download: true)`` — a redirect under object storage, no disposition."""
+    found = find_file(req, projects, sha256, filename)
+    if found is None:
+        raise message(404, missing)
     with req.ctx.store.lock:
-        package = next(p for p in req.ctx.store.pypi[project.id] if p.id == found.package_id)
+        package = next(
+            p for project in projects for p in req.ctx.store.pypi[project.id]
+            if p.id == found.package_id
+        )  # fmt: skip
         touch_downloaded(package)
     stored = StoredFile(found.blob, found.size, found.file_name, found.file_store,
                         found.object_key)  # fmt: skip
-    # present_package_file!(package_file, supports_direct_download: true): no disposition
     return present_file(req, stored)

@@ -198,6 +198,8 @@ class Store:
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self._project_ids = itertools.count(1)
+        self._group_ids = itertools.count(1001)  # apart from project ids, as in a real GitLab
+        self.group_ids: dict[str, int] = {}
         self._seq = itertools.count(1)
         self.projects: dict[int, Project] = {}
         self.users: dict[int, User] = {}
@@ -263,6 +265,26 @@ class Store:
             if found is None:
                 raise KeyError(f"no such project: {project!r}")
             return found
+
+    # groups: the namespaces of projects ---------------------------------------------------
+    def projects_in_group(self, path: str) -> list[Project]:
+        prefix = path.lower().rstrip("/") + "/"
+        with self.lock:
+            return [p for p in self.projects.values() if p.path.lower().startswith(prefix)]
+
+    def group_path(self, ident: str) -> str | None:
+        """A group's full path from its numeric id or path (None: no such group)."""
+        with self.lock:
+            if ident.isdigit() and ident.isascii():
+                return next((p for p, i in self.group_ids.items() if i == int(ident)), None)
+            return ident.strip("/") if self.projects_in_group(ident) else None
+
+    def group_id(self, path: str) -> int:
+        with self.lock:
+            key = path.lower()
+            if key not in self.group_ids:
+                self.group_ids[key] = next(self._group_ids)
+            return self.group_ids[key]
 
     # users and tokens ----------------------------------------------------------------------
     def add_user(self, *, default_role: int = 0, roles: dict[int, int] | None = None) -> User:

@@ -50,6 +50,7 @@ class Owner(Protocol):
 
     def _route(self, req: Request) -> Response: ...
 
+
 # (title, explanation) of the Pyramid HTTPException classes warehouse raises
 _PYRAMID = {
     200: ("OK", ""),

@@ -56,22 +56,29 @@ class DemoResult:
         return bool(self.stages) and all(stage.ok for stage in self.stages)
 
 
+# The copy inside the installed package (pyproject.toml force-includes example-project/ there).
+PACKAGED_EXAMPLE = Path(__file__).resolve().parent / "_example"
+# A source checkout (editable installs import from src/, where no packaged copy exists).
+CHECKOUT_EXAMPLE = Path(__file__).resolve().parents[3] / "example-project"
+
+
 def find_example_project(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The example project: ``explicit``, else ``./example-project``, else the source checkout's."""
-    candidates = [Path(explicit)] if explicit else []
-    if not explicit:
-        candidates += [
-            Path.cwd() / "example-project",
-            Path(__file__).resolve().parents[3] / "example-project",
-        ]
+    """The project to release: ``explicit``, else the packaged example, else the checkout's."""
+    candidates = [Path(explicit)] if explicit else [PACKAGED_EXAMPLE, CHECKOUT_EXAMPLE]
     for candidate in candidates:
         if (candidate / "pyproject.toml").is_file():
             return candidate.resolve()
+    if explicit:
+        raise ConfigError(
+            f"--example {explicit}: no pyproject.toml there.",
+            remediation="Pass --example DIR with the folder of a project (its pyproject.toml).",
+        )
     raise ConfigError(
-        "Cannot find the example project (a folder with a pyproject.toml): looked at "
-        + ", ".join(str(c) for c in candidates)
-        + ".",
-        remediation="Run the demo from a checkout of hatch-sigstore, or pass --example DIR.",
+        "The example project is missing from this installation of hatch-sigstore (looked at "
+        + " and ".join(str(c) for c in candidates)
+        + ").",
+        remediation='Reinstall it (pip install --force-reinstall "hatch-sigstore[all]"), or '
+        "pass --example DIR with a project to release.",
     )
 
 

@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from hatch_sigstore.sandbox._gitlab_body import BodyError, BodyReader
 from hatch_sigstore.sandbox._gitlab_faults import DEFAULT_STORE_DELAY, Fault, FaultInjector
 from hatch_sigstore.sandbox._gitlab_files import FILE_STORE_LOCAL, FILE_STORE_REMOTE
 from hatch_sigstore.sandbox._gitlab_generic import handle_generic
+from hatch_sigstore.sandbox._gitlab_group import handle_group_pypi
 from hatch_sigstore.sandbox._gitlab_packages_api import handle_packages_api
 from hatch_sigstore.sandbox._gitlab_protection import add_rule, handle_rules
 from hatch_sigstore.sandbox._gitlab_pypi import handle_pypi
@@ -441,6 +442,10 @@ class GitLabRegistry:
             url = url.replace("://", f"://__token__:{token}@", 1)
         return url
 
+    def group_simple_url(self, group: str) -> str:
+        """A group's pip index URL (by full path): its projects' PyPI packages."""
+        return f"{self.api_url}/groups/{quote(group, safe='')}/-/packages/pypi/simple"
+
     def generic_url(
         self, project: Project | int | str, name: str, version: str, filename: str
     ) -> str:
@@ -722,6 +727,10 @@ class GitLabRegistry:
         while segs and segs[-1] == "":
             segs.pop()  # Grape ignores trailing slashes
         try:
+            if segs[:3] == ["api", "v4", "groups"] and segs[4:7] == ["-", "packages", "pypi"]:
+                if not self.settings.packages_enabled:
+                    return json_response(404, {"message": "404 Not Found"})
+                return handle_group_pypi(req, segs[3], segs[7:]) or _not_found()
             if len(segs) < 5 or segs[:3] != ["api", "v4", "projects"] or segs[4] != "packages":
                 return _not_found()
             raw_id, rest = segs[3], segs[5:]

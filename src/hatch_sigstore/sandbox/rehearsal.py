@@ -1,31 +1,109 @@
-"""``hatch-sigstore sandbox up`` / ``down``: both stand-ins left running for a rehearsal by hand.
+"""``hatch-sigstore sandbox up`` / ``down`` / ``token``: both stand-ins running for a rehearsal.
 
 ``up`` starts a detached process that runs the local Sigstore and the GitLab registry stand-in,
-creates one project with a job token and a personal token, and writes ``sandbox.env`` (the
-variables a GitLab job would have) into the state folder. ``down`` stops that process.
-NEVER for production: the tokens in ``sandbox.env`` open only these local services.
+creates one project with a job token and a personal token, and writes ``sandbox.env``: the
+variables a GitLab job of a tag or branch pipeline would have, with an ID token whose claims
+match that pipeline. ``token`` mints more ID tokens for the same job; ``down`` stops it all.
+
+The state lives outside the project, in a per-user folder keyed by the project's root (see
+:mod:`hatch_sigstore.sandbox._state`). NEVER for production: the tokens open only these local
+services, and whatever the local Sigstore signs proves nothing to anyone else.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.sandbox._state import ENV_FILE_MARKER, ENV_FILE_NAME
 
-__all__ = ["ENV_FILE", "PID_FILE", "down", "run_services", "up"]
+__all__ = [
+    "ENV_FILE",
+    "INFO_FILE",
+    "PID_FILE",
+    "Pipeline",
+    "down",
+    "mint_token",
+    "read_info",
+    "run_services",
+    "up",
+    "write_private",
+]
 
-ENV_FILE = "sandbox.env"
+ENV_FILE = ENV_FILE_NAME
 PID_FILE = "sandbox.pid"
 LOG_FILE = "sandbox.log"
+# What `up` started, for `token`, `status` and people: URLs, project, pipeline. No secrets.
+INFO_FILE = "sandbox.json"
 REHEARSAL_PROJECT = "rehearsal/my-project"
-TOKEN_LIFETIME = 3600  # an hour of rehearsal; re-run `up` for a fresh token
+DEFAULT_BRANCH = "main"
+TOKEN_LIFETIME = 3600  # GitLab: an ID token lives as long as the job timeout (default 1 h)
+_NULL_SHA = "0" * 40
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The pipeline being rehearsed: a branch or a tag, protected or not."""
+
+    ref: str = DEFAULT_BRANCH
+    ref_type: str = "branch"  # "branch" or "tag"
+    protected: bool = True
+    default_branch: str = DEFAULT_BRANCH
+
+    @classmethod
+    def of(
+        cls, *, tag: str | None = None, branch: str | None = None, protected: bool | None = None
+    ) -> Pipeline:
+        """A tag pipeline for ``tag``, else a branch pipeline for ``branch`` (default ``main``).
+
+        Protected by default for the default branch (GitLab protects it on creation) and for
+        tags (release tags are protected so that only maintainers can make them); other
+        branches are not.
+        """
+        if tag is not None and branch is not None:
+            raise ConfigError(
+                "--tag and --branch both given; a pipeline runs for one ref.",
+                remediation="Pass --tag NAME for a tag pipeline or --branch NAME for a branch one.",
+            )
+        ref_type, ref = ("tag", tag) if tag is not None else ("branch", branch or DEFAULT_BRANCH)
+        _check_ref_name(ref, "--tag" if ref_type == "tag" else "--branch")
+        if protected is None:
+            protected = ref_type == "tag" or ref == DEFAULT_BRANCH
+        return cls(ref=ref, ref_type=ref_type, protected=protected)
+
+    @property
+    def full_ref(self) -> str:
+        return f"refs/{'tags' if self.ref_type == 'tag' else 'heads'}/{self.ref}"
+
+
+# git check-ref-format, the parts that matter for a name given on a command line.
+_BAD_REF = re.compile(r"(^[-/.])|([/.]$)|(\.\.)|(//)|(@\{)|(\.lock$)|[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def _check_ref_name(ref: str, flag: str) -> None:
+    if not ref or ref == "@" or _BAD_REF.search(ref):
+        raise ConfigError(
+            f"{flag} {ref!r} is not a valid git ref name.",
+            remediation="Use a name git accepts (git check-ref-format), e.g. v1.2.3 or main.",
+        )
+
+
+def ref_slug(ref: str) -> str:
+    """GitLab's ``CI_COMMIT_REF_SLUG``: lowercased, ``[^a-z0-9]`` → ``-``, 63 bytes, trimmed."""
+    return re.sub(r"[^a-z0-9]", "-", ref.lower())[:63].strip("-")
 
 
 def _alive(pid: int) -> bool:
@@ -46,40 +124,62 @@ def _running_pid(state: Path) -> int | None:
     return pid if _alive(pid) else None
 
 
+def read_info(state: Path) -> dict[str, Any] | None:
+    """What the running sandbox in ``state`` serves (no secrets), or None if none runs."""
+    if _running_pid(state) is None:
+        return None
+    try:
+        info = json.loads((state / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def up(
     state: Path,
     *,
     project_path: str = REHEARSAL_PROJECT,
+    pipeline: Pipeline | None = None,
+    project_root: Path | None = None,
     timeout: float = 30.0,
     object_storage: bool = False,
 ) -> Path:
     """Start the services in the background; return the env file once they are ready."""
+    pipeline = pipeline or Pipeline()
     state = state.resolve()
     if (pid := _running_pid(state)) is not None:
         raise ConfigError(
             f"A sandbox is already running from {state} (pid {pid}).",
             remediation=f"Use it (source {state / ENV_FILE}), or stop it first with "
-            f"'hatch-sigstore sandbox down --state-dir {state}'.",
+            "'hatch-sigstore sandbox down'.",
         )
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
     env_file = state / ENV_FILE
     env_file.unlink(missing_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "hatch_sigstore",
+        "sandbox",
+        "services",
+        "--state-dir",
+        str(state),
+        "--project",
+        project_path,
+        "--pipeline",
+        json.dumps(asdict(pipeline)),
+    ]
+    if project_root is not None:
+        argv += ["--project-root", str(project_root)]
+    if object_storage:
+        argv.append("--object-storage")
     with open(state / LOG_FILE, "ab") as log:
-        # The launcher forks the services off and exits at once, so the services outlive this
-        # command and are nobody's zombie: `down` can tell when they are gone.
+        log_start = log.tell()
+        # The launcher imports everything, forks the services off and exits at once, so the
+        # services outlive this command and are nobody's zombie: `down` can tell when they are
+        # gone. A launcher that fails (an import, a bad argument) fails at once, not at timeout.
         launcher = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hatch_sigstore",
-                "sandbox",
-                "services",
-                "--state-dir",
-                str(state),
-                "--project",
-                project_path,
-                *(["--object-storage"] if object_storage else []),
-            ],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -95,11 +195,17 @@ def up(
             break  # started, then died
         time.sleep(0.05)
     down(state)
-    tail = (state / LOG_FILE).read_text(encoding="utf-8", errors="replace").strip()
+    with open(state / LOG_FILE, "rb") as log:
+        log.seek(log_start)
+        tail = log.read().decode("utf-8", "replace").strip()
     last = tail.splitlines()[-1] if tail else "no output"
+    when = (
+        f"exited with status {launcher.returncode}"
+        if launcher.returncode
+        else f"did not start within {timeout:.0f} s"
+    )
     raise ConfigError(
-        f"The sandbox services did not start within {timeout:.0f} s ({last}).",
-        remediation=f"See {state / LOG_FILE}.",
+        f"The sandbox services {when} ({last}).", remediation=f"See {state / LOG_FILE}."
     )
 
 
@@ -108,7 +214,8 @@ def down(state: Path, *, timeout: float = 10.0) -> bool:
     state = state.resolve()
     pid = _running_pid(state)
     if pid is None:
-        (state / PID_FILE).unlink(missing_ok=True)
+        for name in (PID_FILE, ENV_FILE, INFO_FILE):
+            (state / name).unlink(missing_ok=True)
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -116,18 +223,70 @@ def down(state: Path, *, timeout: float = 10.0) -> bool:
         time.sleep(0.05)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-    for name in (PID_FILE, ENV_FILE):
+    for name in (PID_FILE, ENV_FILE, INFO_FILE):
         (state / name).unlink(missing_ok=True)
     return True
 
 
+def job_claims(
+    pipeline: Pipeline, *, project_path: str, project_id: str, pipeline_id: int
+) -> dict[str, Any]:
+    """Claim values that depend on the pipeline, as GitLab's ``Ci::Jwt``/``JwtV2`` set them.
+
+    ``ref_protected`` is ``build.protected.to_s``; ``job_project_*`` are the project running
+    the job (the same as ``project_*`` outside merge requests from forks).
+    """
+    namespace = project_path.rsplit("/", 1)[0] if "/" in project_path else project_path
+    return {
+        "ref_protected": "true" if pipeline.protected else "false",
+        "pipeline_id": str(pipeline_id),
+        "job_id": str(pipeline_id * 10 + 1),
+        "job_project_id": project_id,
+        "job_project_path": project_path,
+        "job_namespace_path": namespace,
+    }
+
+
+def pipeline_variables(
+    pipeline: Pipeline, *, pipeline_id: int, sha: str, project_root: Path | None
+) -> dict[str, str]:
+    """The predefined variables of the pipeline beyond those ``LocalSigstore.ci_env`` sets.
+
+    After GitLab's ``Gitlab::Ci::Variables::Builder::Pipeline``: ``CI_COMMIT_BRANCH`` only in
+    branch pipelines, ``CI_COMMIT_TAG`` (+ ``_MESSAGE``) only in tag pipelines.
+    """
+    variables = {
+        "CI_COMMIT_REF_NAME": pipeline.ref,
+        "CI_COMMIT_REF_SLUG": ref_slug(pipeline.ref),
+        "CI_COMMIT_REF_PROTECTED": "true" if pipeline.protected else "false",
+        "CI_COMMIT_SHORT_SHA": sha[:8],
+        "CI_COMMIT_BEFORE_SHA": _NULL_SHA,
+        "CI_DEFAULT_BRANCH": pipeline.default_branch,
+        "CI_PIPELINE_ID": str(pipeline_id),
+        "CI_PIPELINE_IID": str(pipeline_id % 1000),
+        "CI_JOB_ID": str(pipeline_id * 10 + 1),
+    }
+    if pipeline.ref_type == "tag":
+        variables["CI_COMMIT_TAG_MESSAGE"] = ""
+    if project_root is not None:
+        variables["CI_PROJECT_DIR"] = str(project_root)
+    return variables
+
+
 def run_services(
-    state: Path, *, project_path: str = REHEARSAL_PROJECT, object_storage: bool = False
+    state: Path,
+    *,
+    project_path: str = REHEARSAL_PROJECT,
+    pipeline: Pipeline | None = None,
+    project_root: Path | None = None,
+    object_storage: bool = False,
 ) -> int:
     """The detached process: serve both stand-ins until SIGTERM, with ``sandbox.env`` written."""
-    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
-    from hatch_sigstore.sandbox.gitlab import Settings
+    # Imported before the fork, so a missing dependency fails the launcher, which `up` sees.
+    from hatch_sigstore.sandbox.gitlab import GitLabRegistry, Settings
+    from hatch_sigstore.sandbox.sigstore import LocalSigstore
 
+    pipeline = pipeline or Pipeline()
     state = state.resolve()
     if os.fork() > 0:  # the launcher: its child carries on, detached
         os._exit(0)
@@ -143,40 +302,133 @@ def run_services(
         LocalSigstore(state_dir=state / "sigstore", gitlab_url=registry.url) as sigstore,
     ):
         project = registry.create_project(project_path, visibility="private")
+        pipeline_id = 1000 + int(time.time()) % 100000
+        claims = job_claims(
+            pipeline, project_path=project.path, project_id=str(project.id), pipeline_id=pipeline_id
+        )
+        claims["job_namespace_id"] = sigstore.token_claims(project_path=project.path)[
+            "namespace_id"
+        ]
         env = sigstore.ci_env(
             project_path=project.path,
-            ref="main",
-            ref_type="branch",
+            ref=pipeline.ref,
+            ref_type=pipeline.ref_type,
             project_id=str(project.id),
             expires_in=TOKEN_LIFETIME,
+            **claims,
+        )
+        sha = env["CI_COMMIT_SHA"]
+        env.update(
+            pipeline_variables(
+                pipeline, pipeline_id=pipeline_id, sha=sha, project_root=project_root
+            )
         )
         env.update(
             {
                 "CI_API_V4_URL": registry.api_url,
                 "CI_JOB_TOKEN": registry.job_token(project),
                 "GITLAB_TOKEN": registry.personal_token(project=project),
+                "CI_SERVER_FQDN": registry.url.split("://", 1)[-1].rstrip("/"),
                 "HATCH_SIGSTORE_SANDBOX_SIGSTORE_URL": sigstore.url,
             }
         )
+        info = {
+            "project_root": str(project_root) if project_root else None,
+            "project_path": project.path,
+            "project_id": str(project.id),
+            "registry_url": registry.url,
+            "api_url": registry.api_url,
+            "sigstore_url": sigstore.url,
+            "trust_config": str(sigstore.trust_config_path),
+            "pipeline": asdict(pipeline),
+            "claims": claims,
+            "sha": env["CI_COMMIT_SHA"],
+        }
+        write_private(state / INFO_FILE, json.dumps(info, indent=2) + "\n")
         _write_env_file(state / ENV_FILE, env)
-        print(f"sandbox up: registry {registry.url}, Sigstore {sigstore.url}", flush=True)
+        print(
+            f"sandbox up: registry {registry.url}, Sigstore {sigstore.url}, "
+            f"{pipeline.ref_type} pipeline for {pipeline.ref}",
+            flush=True,
+        )
         try:
             stop.wait()
         finally:
-            for name in (PID_FILE, ENV_FILE):
+            for name in (PID_FILE, ENV_FILE, INFO_FILE):
                 (state / name).unlink(missing_ok=True)
     return 0
 
 
+def mint_token(
+    state: Path,
+    *,
+    audience: str = "sigstore",
+    pipeline: Pipeline | None = None,
+    expires_in: int = TOKEN_LIFETIME,
+    timeout: float = 10.0,
+) -> str:
+    """A fresh ID token from the running sandbox, for its job (or for ``pipeline``'s ref)."""
+    state = state.resolve()
+    info = read_info(state)
+    if info is None:
+        raise ConfigError(
+            f"No sandbox is running from {state}.",
+            remediation="Start one with 'hatch-sigstore sandbox up' (in your project).",
+        )
+    if not audience.strip():
+        raise ConfigError("--aud must not be empty.", remediation="Pass e.g. --aud sigstore.")
+    if expires_in <= 0:
+        raise ConfigError("--expires-in must be positive.", remediation="Pass seconds, e.g. 600.")
+    running = Pipeline(**info["pipeline"])
+    chosen = pipeline or running
+    claims = dict(info["claims"])
+    claims["ref_protected"] = "true" if chosen.protected else "false"
+    body = {
+        "project_path": info["project_path"],
+        "project_id": info["project_id"],
+        "ref": chosen.ref,
+        "ref_type": chosen.ref_type,
+        "audience": audience,
+        "expires_in": expires_in,
+        "sha": info["sha"],
+        **{k: v for k, v in claims.items() if k not in ("project_path", "project_id")},
+    }
+    url = str(info["sigstore_url"])
+    if not url.startswith("http://"):
+        raise ConfigError(f"{state / INFO_FILE} names no sandbox URL.", remediation="Restart it.")
+    request = urllib.request.Request(  # noqa: S310 (checked: http, the sandbox's loopback URL)
+        f"{url}/sandbox/token",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
+            token: str = response.read().decode("ascii").strip()
+    except (urllib.error.URLError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"The sandbox's Sigstore at {url} did not mint a token ({exc}).",
+            remediation=f"Restart the sandbox: 'hatch-sigstore sandbox down' then 'up'; see "
+            f"{state / LOG_FILE}.",
+        ) from exc
+    return token
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by the owner only (it holds tokens), atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def _write_env_file(path: Path, env: dict[str, str]) -> None:
     lines = [
+        ENV_FILE_MARKER,  # always the first line: tools recognise the file by it
         "# hatch-sigstore sandbox: a GitLab CI job's variables for the LOCAL stand-ins.",
         "# NEVER for production. Tokens here open only the local services; they die with them.",
     ]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
-    tmp = path.with_name(path.name + ".tmp")
-    # Readable by the owner only: it holds (sandbox) tokens.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_private(path, "\n".join(lines) + "\n")

@@ -182,6 +182,11 @@ class LocalSigstore:
         return self._state_dir / "trust_config.json"
 
     @property
+    def certificate_authority(self) -> CertificateAuthority:
+        """The sandbox Fulcio's CA (tests set its test-only ``extra_sans`` knob)."""
+        return self._ca
+
+    @property
     def trusted_root_path(self) -> Path:
         return self._state_dir / "trusted_root.json"
 

@@ -20,7 +20,6 @@ are spelled differently.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -37,7 +36,9 @@ from cryptography.x509 import (
 from sigstore.errors import VerificationError
 from sigstore.verify import policy as sp
 
-__all__ = ["CertClaims", "Check", "all_of", "claims_of"]
+from hatch_sigstore.verify._regexp import compile_re2
+
+__all__ = ["CertClaims", "Check", "OneSAN", "all_of", "claims_of"]
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
 OID_ISSUER_V1 = ObjectIdentifier(_FULCIO + "1")
@@ -161,9 +162,27 @@ class IssuerIs(Check):
             )
 
 
+class OneSAN(Check):
+    """Exactly one Subject Alternative Name, as Fulcio issues: a second name (of any type) is
+    a name no policy was written for."""
+
+    def verify(self, cert: Certificate) -> None:
+        try:
+            san = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+        except ExtensionNotFound:
+            raise VerificationError(
+                "the certificate has no Subject Alternative Name; Fulcio always writes one"
+            ) from None
+        if len(san) != 1:
+            raise VerificationError(
+                f"the certificate carries {len(san)} Subject Alternative Names "
+                f"({_names(sans_of(cert))}); Fulcio issues exactly one"
+            )
+
+
 class IssuerMatches(Check):
     def __init__(self, pattern: str) -> None:
-        self.pattern, self.regex = pattern, re.compile(pattern)
+        self.pattern, self.regex = pattern, compile_re2(pattern)
 
     def verify(self, cert: Certificate) -> None:
         actual = issuer_of(cert)
@@ -189,7 +208,7 @@ class IdentityIs(Check):
 
 class IdentityMatches(Check):
     def __init__(self, pattern: str) -> None:
-        self.pattern, self.regex = pattern, re.compile(pattern)
+        self.pattern, self.regex = pattern, compile_re2(pattern)
 
     def verify(self, cert: Certificate) -> None:
         sans = sans_of(cert)

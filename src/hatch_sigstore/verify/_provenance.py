@@ -135,6 +135,11 @@ class PublisherPolicy(Policy):
 
     publisher: TrustedPublisher
     also: Policy | None = None
+    version_from_tag: bool = False  # taken from ``also`` (PyPI's rules do not bind versions)
+
+    def __post_init__(self) -> None:
+        if self.also is not None and self.also.version_from_tag:
+            object.__setattr__(self, "version_from_tag", True)
 
     def checks(self) -> Sequence[Check]:
         extra = list(self.also.checks()) if self.also is not None else []

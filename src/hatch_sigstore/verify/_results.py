@@ -18,7 +18,9 @@ class FileResult:
 
     ``identity`` (SAN), ``issuer``, ``ref`` (.14), ``repository`` (.12) and ``project_id`` (.15)
     are read from the signing certificate whenever one could be parsed, also on failure: they
-    show who actually signed.
+    show who actually signed. ``name`` and ``version`` are what a dist's own metadata says it
+    is (None for other files). ``sidecar_files`` lists each sidecar file read, with the sha256
+    of the exact bytes verified: the publisher uploads those bytes and no others.
     """
 
     artifact: Path
@@ -31,10 +33,14 @@ class FileResult:
     ref: str | None = None
     repository: str | None = None
     project_id: str | None = None
+    name: str | None = None
+    version: str | None = None
+    sidecar_files: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["artifact"] = str(self.artifact)
+        data["sidecar_files"] = dict(self.sidecar_files)
         return data
 
 

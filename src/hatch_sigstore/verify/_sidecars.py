@@ -28,21 +28,33 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUNDLE_MEDIA_TYPES",
+    "EVERY_SIDECAR",
     "INTOTO_PAYLOAD_TYPE",
+    "KNOWN_PREDICATES",
     "PYPI_PUBLISH_PREDICATE",
     "SIDECAR_KINDS",
+    "SIDECAR_MAX_BYTES",
+    "SLSA_PROVENANCE_PREDICATE",
     "SidecarKind",
     "bundle_digest",
     "check_statement",
     "decode_signature",
     "find_sidecar",
+    "present_sidecars",
     "read_sidecar",
     "unwrap_base64_pem",
 ]
 
 SIDECAR_KINDS = ("bundle", "attestation", "cosign")
 SidecarKind = Literal["bundle", "attestation", "cosign"]
+EVERY_SIDECAR = "every"  # every sidecar present must verify (the publisher's preflight)
+SIDECAR_MAX_BYTES = 4 * 1024 * 1024  # bundles and attestations are a few kB
 PYPI_PUBLISH_PREDICATE = "https://docs.pypi.org/attestations/publish/v1"
+# The in-toto predicates a DSSE bundle of a dist may carry: PEP 740's publish attestation and
+# SLSA build provenance v1 (https://slsa.dev/spec/v1.0/provenance). Anything else (a test
+# result, a vulnerability scan) signed by the same pipeline says nothing about the release.
+SLSA_PROVENANCE_PREDICATE = "https://slsa.dev/provenance/v1"
+KNOWN_PREDICATES = (PYPI_PUBLISH_PREDICATE, SLSA_PROVENANCE_PREDICATE)
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _INTOTO_STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 BUNDLE_MEDIA_TYPES = (
@@ -55,9 +67,14 @@ BUNDLE_MEDIA_TYPES = (
 
 def read_sidecar(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as exc:
         raise FileFailedError(f"cannot read {path.name} ({exc.strerror or exc})") from None
+    if len(data) > SIDECAR_MAX_BYTES:
+        raise FileFailedError(
+            f"{path.name} is over {SIDECAR_MAX_BYTES >> 20} MiB; no signature file is that big"
+        )
     if not data.strip():
         raise FileFailedError(f"{path.name} is empty; re-download or re-sign")
     return data
@@ -131,10 +148,39 @@ def find_sidecar(path: Path, wanted: str | None) -> tuple[SidecarKind, tuple[Pat
     )
 
 
+def present_sidecars(path: Path) -> list[tuple[SidecarKind, tuple[Path, ...]]]:
+    """Every sidecar beside ``path`` (bundle, legacy bundle, attestation, cosign pair), in that
+    order; a ``.sig`` or ``.crt`` without its other half fails, as does having none at all."""
+
+    def beside(suffix: str) -> Path:
+        return path.with_name(path.name + suffix)
+
+    found: list[tuple[SidecarKind, tuple[Path, ...]]] = [
+        ("bundle", (p,))
+        for p in (beside(BUNDLE_SUFFIX), beside(LEGACY_BUNDLE_SUFFIX))
+        if p.is_file()
+    ]
+    if beside(ATTESTATION_SUFFIX).is_file():
+        found.append(("attestation", (beside(ATTESTATION_SUFFIX),)))
+    sig, crt = beside(SIGNATURE_SUFFIX), beside(CERTIFICATE_SUFFIX)
+    if sig.is_file() != crt.is_file():
+        present, absent = (sig, crt) if sig.is_file() else (crt, sig)
+        raise FileFailedError(
+            f"{present.name} was found without {absent.name}: a signature file that cannot be "
+            "verified is never published; remove it, or restore its other half"
+        )
+    if sig.is_file():
+        found.append(("cosign", (sig, crt)))
+    if not found:
+        find_sidecar(path, None)  # raises "no signature found"
+    return found
+
+
 def check_statement(
     path: Path, hashed: Hashed, payload_type: str, payload: bytes, *, predicate: str | None
 ) -> None:
-    """The verified in-toto statement must be about this file (and, for PEP 740, publish)."""
+    """The verified in-toto statement must be about this file: a subject with its sha256 and its
+    name, and a predicate we know (``predicate``, or any of :data:`KNOWN_PREDICATES`)."""
     if payload_type != INTOTO_PAYLOAD_TYPE:
         raise FileFailedError(
             f"the signed envelope holds {payload_type!r}, not an in-toto statement"
@@ -149,14 +195,19 @@ def check_statement(
     if not isinstance(subjects, list) or not subjects:
         raise FileFailedError("the in-toto statement names no subject")
     digest = hashed.digest.hex()
-    if predicate is not None:
-        if statement.get("predicateType") != predicate:
-            raise FileFailedError(
-                f"the attestation's predicate is {statement.get('predicateType')!r}, not "
-                f"PyPI's publish attestation ({predicate})"
-            )
-        if len(subjects) != 1:
-            raise FileFailedError("a PEP 740 attestation must have exactly one subject")
+    predicate_type = statement.get("predicateType")
+    if predicate is not None and predicate_type != predicate:
+        raise FileFailedError(
+            f"the attestation's predicate is {predicate_type!r}, not PyPI's publish "
+            f"attestation ({predicate})"
+        )
+    if predicate is None and predicate_type not in KNOWN_PREDICATES:
+        raise FileFailedError(
+            f"the signed in-toto statement's predicate is {str(predicate_type)[:120]!r}, which "
+            f"says nothing about a release; only {' and '.join(KNOWN_PREDICATES)} are accepted"
+        )
+    if predicate_type == PYPI_PUBLISH_PREDICATE and len(subjects) != 1:
+        raise FileFailedError("a PEP 740 attestation must have exactly one subject")
     matching = [
         s
         for s in subjects
@@ -171,12 +222,13 @@ def check_statement(
             f"{digest} (subjects: {names}); the file was changed or the attestation belongs "
             "to another file"
         )
-    if predicate is not None:
-        name = matching[0].get("name")
-        if not isinstance(name, str) or not _same_distribution(name, path.name):
-            raise FileFailedError(
-                f"the attestation's subject is {name!r}, not this file's name {path.name!r}"
-            )
+    subject_names = [s.get("name") for s in matching]
+    if not any(isinstance(n, str) and _same_distribution(n, path.name) for n in subject_names):
+        shown = ", ".join(repr(n)[:120] for n in subject_names)
+        raise FileFailedError(
+            f"the attestation's subject is {shown}, not this file's name {path.name!r}: a "
+            "statement about the same bytes under another name does not vouch for this one"
+        )
 
 
 def _same_distribution(subject: str, filename: str) -> bool:

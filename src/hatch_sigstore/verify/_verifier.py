@@ -12,32 +12,56 @@ Sidecars, in the order they are looked for (``sidecar=`` picks one):
   exactly as ``cosign verify-blob`` and ``sigstore verify --certificate`` do. With
   ``offline=True`` (the default) such a file fails with a reason saying what to do instead.
 
+``sidecar="every"`` (the publisher's preflight) requires *every* sidecar beside the file to
+verify against the policy, and at least one to exist: a ``.sig`` without its ``.crt`` or an
+unverifiable attestation fails the file. ``.sig`` + ``.crt`` that are exactly the signature and
+certificate of a bundle that verified are verified with it, offline.
+
+Once the signature verifies, a file whose name is a wheel's or an sdist's is bound to its
+release (:mod:`hatch_sigstore.verify.release`): its metadata must name the file name's project
+and version, and those asked for; with the policy's ``version_from_tag``, the version must be
+the certificate's tag. Each file is read once (:func:`~hatch_sigstore.verify.release.examine`:
+the digest, and an sdist's metadata in the same pass), on worker threads while the verifier
+loads.
+
 Nothing here raises for a file that does not verify: each file gets a :class:`FileResult`.
 sigstore is imported only when something is verified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hatch_sigstore._files import BUNDLE_SUFFIX, sha256_file
+from hatch_sigstore._files import BUNDLE_SUFFIX
 from hatch_sigstore.errors import ConfigError, TrustConfigError, first_line
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verify._results import FileFailedError, FileResult
 from hatch_sigstore.verify._sidecars import (
     BUNDLE_MEDIA_TYPES,
+    EVERY_SIDECAR,
     PYPI_PUBLISH_PREDICATE,
     SIDECAR_KINDS,
     bundle_digest,
     check_statement,
     decode_signature,
     find_sidecar,
+    present_sidecars,
     read_sidecar,
     unwrap_base64_pem,
+)
+from hatch_sigstore.verify.release import (
+    Examined,
+    Release,
+    bind_to_release,
+    examine,
+    tag_version_problem,
 )
 
 if TYPE_CHECKING:
@@ -59,47 +83,105 @@ class _Outcome:
     sidecar: str | None = None
     sha256: str | None = None
     cert: Certificate | None = None
+    # every sidecar file read, with the sha256 of the exact bytes that were verified
+    read: dict[str, str] = field(default_factory=dict)
+    # the signature and certificate of a message-signature bundle that verified
+    bundle_material: tuple[bytes, Certificate] | None = None
 
 
 def verify_file(
-    path: str | Path,
+    path: str | Path | Examined,
     policy: Policy,
     trust: TrustChoice,
     *,
     offline: bool = True,
     sidecar: str | None = None,
     log_timeout: float = DEFAULT_LOG_TIMEOUT,
+    expected_name: str | None = None,
+    expected_version: str | None = None,
 ) -> FileResult:
     """Verify one file (see :func:`verify_files`)."""
     return verify_files(
-        [path], policy, trust, offline=offline, sidecar=sidecar, log_timeout=log_timeout
+        [path],
+        policy,
+        trust,
+        offline=offline,
+        sidecar=sidecar,
+        log_timeout=log_timeout,
+        expected_name=expected_name,
+        expected_version=expected_version,
     )[0]
 
 
 def verify_files(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path | Examined],
     policy: Policy,
     trust: TrustChoice,
     *,
     offline: bool = True,
     sidecar: str | None = None,
     log_timeout: float = DEFAULT_LOG_TIMEOUT,
+    expected_name: str | None = None,
+    expected_version: str | None = None,
 ) -> list[FileResult]:
-    """Verify every file with one Verifier. Offline unless a cosign sidecar needs the log.
+    """Verify every file with one Verifier, and bind each dist to its release.
 
     The trusted root is always loaded offline (the embedded copy for production/staging, the
     file for a trust config); ``offline=False`` only allows the log lookup that ``.sig`` +
-    ``.crt`` need. Raises only for unusable configuration (trust config, ``sidecar`` value).
+    ``.crt`` need. ``sidecar``: one kind, ``"every"`` (all present must verify) or None (the
+    first found). ``expected_name`` / ``expected_version``: the release asked for (every file
+    must be of it). Files already read by :func:`~hatch_sigstore.verify.release.examine` are
+    not read again. Raises only for unusable configuration (trust config, ``sidecar`` value).
     """
-    if sidecar is not None and sidecar not in SIDECAR_KINDS:
+    if sidecar is not None and sidecar not in (*SIDECAR_KINDS, EVERY_SIDECAR):
         raise ConfigError(
             f"Unknown sidecar kind {sidecar!r}.",
             remediation=f"Use one of: {', '.join(SIDECAR_KINDS)}.",
         )
-    verifier = _make_verifier(trust)
-    sigstore_policy = policy.sigstore_policy()
-    session = _Session(verifier, sigstore_policy, trust, offline=offline, log_timeout=log_timeout)
-    return [session.verify(Path(p), sidecar) for p in paths]
+    items = list(paths)
+    # Digests (and an sdist's metadata) are read on worker threads while sigstore loads:
+    # hashlib and zlib release the GIL, so the two overlap on a second core.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(items)))) as pool:
+        reads = [pool.submit(_examine, item) for item in items]
+        try:
+            verifier = _make_verifier(trust)
+        except BaseException:
+            for read in reads:  # an unusable trust config: read no more files
+                read.cancel()
+            raise
+        sigstore_policy = policy.sigstore_policy()
+        session = _Session(
+            verifier,
+            sigstore_policy,
+            trust,
+            offline=offline,
+            log_timeout=log_timeout,
+            expected=(expected_name, expected_version),
+            version_from_tag=policy.version_from_tag,
+        )
+        return [
+            session.verify(_path_of(item), read.result(), sidecar)
+            for item, read in zip(items, reads, strict=True)
+        ]
+
+
+def _path_of(item: str | Path | Examined) -> Path:
+    return item.path if isinstance(item, Examined) else Path(item)
+
+
+def _examine(item: str | Path | Examined) -> Examined | str:
+    """The file read once, or why it cannot be (a FIFO is never opened: it would block)."""
+    if isinstance(item, Examined):
+        return item
+    path = Path(item)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return f"{path} is not a regular file"
+        return examine(path)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            return f"{path} does not exist or is not a file"
+        return f"cannot read {path} ({exc.strerror or exc})"
 
 
 def _make_verifier(trust: TrustChoice) -> Verifier:
@@ -119,12 +201,12 @@ def _detail(exc: BaseException) -> str:
     return first_line(exc) or exc.__class__.__name__
 
 
-def _sha256_of(path: Path) -> Hashed:
-    """The file's digest as sigstore takes it (streamed: never the whole file in memory)."""
+def _hashed(sha256: str) -> Hashed:
+    """A digest as sigstore takes it."""
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
-    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(sha256_file(path)))
+    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(sha256))
 
 
 class _PolicyProbe:
@@ -153,21 +235,29 @@ class _Session:
         *,
         offline: bool,
         log_timeout: float,
+        expected: tuple[str | None, str | None] = (None, None),
+        version_from_tag: bool = False,
     ) -> None:
         self.log_timeout = log_timeout
         self.verifier = verifier
         self.policy = policy
         self.trust = trust
         self.offline = offline
+        self.expected = expected
+        self.version_from_tag = version_from_tag
         self._rekor_log: Any = None
 
     # -- per file --
 
-    def verify(self, path: Path, sidecar: str | None) -> FileResult:
+    def verify(self, path: Path, read: Examined | str, sidecar: str | None) -> FileResult:
         outcome = _Outcome()
         reason: str | None = None
+        release: Release | None = None
         try:
-            self._verify(path, sidecar, outcome)
+            if isinstance(read, str):
+                raise FileFailedError(read)
+            outcome.sha256 = read.sha256
+            self._verify(path, read, sidecar, outcome)
         except FileFailedError as failure:
             reason = str(failure)
         except Exception as exc:  # untrusted input: sigstore can leak anything
@@ -180,6 +270,13 @@ class _Session:
                 claims = claims_of(outcome.cert)
             except Exception:
                 claims = None
+        if not isinstance(read, str):
+            release = read.release
+            if reason is None:  # only a verified file is worth binding to its release
+                try:
+                    release = self._bind(read, claims.ref if claims else None)
+                except FileFailedError as failure:
+                    reason = str(failure)
         return FileResult(
             artifact=path,
             ok=reason is None,
@@ -191,21 +288,40 @@ class _Session:
             ref=claims.ref if claims else None,
             repository=claims.repository if claims else None,
             project_id=claims.project_id if claims else None,
+            name=release.name if release else None,
+            version=release.version if release else None,
+            sidecar_files=tuple(outcome.read.items()),
         )
 
-    def _verify(self, path: Path, wanted: str | None, outcome: _Outcome) -> None:
-        if not path.is_file():
-            raise FileFailedError(f"{path} does not exist or is not a file")
+    def _bind(self, read: Examined, ref: str | None) -> Release | None:
+        expected_name, expected_version = self.expected
+        release = bind_to_release(read, expected_name, expected_version)
+        if self.version_from_tag:
+            problem = tag_version_problem(release, ref, read.path.name)
+            if problem is not None:
+                raise FileFailedError(problem)
+        return release
+
+    def _read(self, sidecar: Path, outcome: _Outcome) -> bytes:
+        data = read_sidecar(sidecar)
+        outcome.read[sidecar.name] = hashlib.sha256(data).hexdigest()
+        return data
+
+    def _verify(self, path: Path, read: Examined, wanted: str | None, outcome: _Outcome) -> None:
+        hashed = _hashed(read.sha256)
+        if wanted == EVERY_SIDECAR:
+            present = present_sidecars(path)
+            outcome.sidecar = "+".join(dict.fromkeys(kind for kind, _ in present))
+            for kind, files in present:
+                self._verify_kind(path, kind, files, hashed, outcome)
+            return
         kind, files = find_sidecar(path, wanted)
         outcome.sidecar = kind
-        if kind == "cosign" and self.offline:
-            raise FileFailedError(
-                f"{files[0].name} + {files[1].name} (cosign) can be checked only online: the "
-                f"transparency log entry is looked up; verify the {path.name}{BUNDLE_SUFFIX} "
-                "bundle instead (it carries the log proof), or verify online"
-            )
-        hashed = _sha256_of(path)
-        outcome.sha256 = hashed.digest.hex()
+        self._verify_kind(path, kind, files, hashed, outcome)
+
+    def _verify_kind(
+        self, path: Path, kind: str, files: tuple[Path, ...], hashed: Hashed, outcome: _Outcome
+    ) -> None:
         if kind == "bundle":
             self._verify_bundle(path, files[0], hashed, outcome)
         elif kind == "attestation":
@@ -253,7 +369,7 @@ class _Session:
     def _verify_bundle(self, path: Path, sidecar: Path, hashed: Hashed, outcome: _Outcome) -> None:
         from sigstore.models import Bundle
 
-        raw = read_sidecar(sidecar)
+        raw = self._read(sidecar, outcome)
         try:
             document = json.loads(raw)
         except ValueError:
@@ -274,7 +390,7 @@ class _Session:
             raise FileFailedError(
                 f"{sidecar.name} is not a valid Sigstore bundle ({_detail(exc)})"
             ) from None
-        outcome.cert = bundle.signing_certificate
+        outcome.cert = outcome.cert or bundle.signing_certificate
         if "dsseEnvelope" in document:
             self._verify_statement_bundle(path, bundle, hashed, predicate=None)
             return
@@ -286,6 +402,7 @@ class _Session:
                 "to another file"
             )
         self._check(bundle, hashed)
+        outcome.bundle_material = (bundle.signature, bundle.signing_certificate)
 
     def _verify_statement_bundle(
         self, path: Path, bundle: Bundle, hashed: Hashed, *, predicate: str | None
@@ -300,7 +417,7 @@ class _Session:
     ) -> None:
         from pypi_attestations import Attestation
 
-        raw = read_sidecar(sidecar)
+        raw = self._read(sidecar, outcome)
         try:
             json.loads(raw)
         except ValueError:
@@ -314,7 +431,7 @@ class _Session:
             raise FileFailedError(
                 f"{sidecar.name} is not a valid PEP 740 attestation ({_detail(exc)})"
             ) from None
-        outcome.cert = bundle.signing_certificate
+        outcome.cert = outcome.cert or bundle.signing_certificate
         self._verify_statement_bundle(path, bundle, hashed, predicate=PYPI_PUBLISH_PREDICATE)
 
     def _verify_cosign(
@@ -324,13 +441,21 @@ class _Session:
         from sigstore._internal.rekor import _hashedrekord_from_parts
         from sigstore.models import Bundle
 
-        cert_bytes = read_sidecar(crt_path)
+        cert_bytes = self._read(crt_path, outcome)
         try:
             cert = load_pem_x509_certificate(unwrap_base64_pem(cert_bytes))
         except ValueError:
             raise FileFailedError(f"{crt_path.name} is not a PEM certificate") from None
-        outcome.cert = cert
-        signature = decode_signature(read_sidecar(sig_path), sig_path.name)
+        outcome.cert = outcome.cert or cert
+        signature = decode_signature(self._read(sig_path, outcome), sig_path.name)
+        if outcome.bundle_material == (signature, cert):
+            return  # exactly the signature and certificate of the bundle that verified
+        if self.offline:
+            raise FileFailedError(
+                f"{sig_path.name} + {crt_path.name} (cosign) can be checked only online: the "
+                f"transparency log entry is looked up; verify the {path.name}{BUNDLE_SUFFIX} "
+                "bundle instead (it carries the log proof), or verify online"
+            )
         entry = self._retrieve(_hashedrekord_from_parts(cert, signature, hashed))
         if entry is None:
             raise FileFailedError(

@@ -9,6 +9,11 @@ here each policy also describes itself for messages and knows which checks make 
 * :class:`CosignPolicy`: cosign's ``--certificate-identity[-regexp]`` and
   ``--certificate-oidc-issuer[-regexp]``, for any signer.
 
+Either may also require each dist's version to be the certificate's tag (``version_from_tag``:
+``refs/tags/v1.2.3`` ⇒ 1.2.3), which :func:`~hatch_sigstore.verify.verify_files` checks once
+the signature verified. Every policy also requires exactly one SAN, as Fulcio issues, and
+matches regular expressions as cosign does (Go's RE2: ``$`` only at the very end).
+
 Build them with :meth:`Policy.gitlab` and :meth:`Policy.cosign`, which check their arguments
 (errors name the ``hatch-sigstore verify`` flags; the build hook, the publisher and the CLI have
 already checked the identity in their own words through :func:`hatch_sigstore.identity.expect`).
@@ -41,6 +46,7 @@ class Policy:
     :class:`CosignPolicy`, built by :meth:`gitlab` and :meth:`cosign`."""
 
     kind: ClassVar[Literal["gitlab", "cosign"]]
+    version_from_tag: bool
 
     def checks(self) -> Sequence[Check]:
         """The checks a certificate must pass, every one of them (imports cryptography)."""
@@ -49,11 +55,15 @@ class Policy:
     def describe(self) -> str:
         raise NotImplementedError
 
-    def sigstore_policy(self) -> VerificationPolicy:
-        """This policy as a sigstore ``VerificationPolicy`` (imports sigstore)."""
-        from hatch_sigstore.verify._certificate import all_of
+    def _describe_release(self) -> str:
+        return ", version = its tag's" if self.version_from_tag else ""
 
-        return all_of(self.checks())
+    def sigstore_policy(self) -> VerificationPolicy:
+        """This policy as a sigstore ``VerificationPolicy`` (imports sigstore), with the one-SAN
+        rule first."""
+        from hatch_sigstore.verify._certificate import OneSAN, all_of
+
+        return all_of([OneSAN(), *self.checks()])
 
     @staticmethod
     def gitlab(
@@ -62,6 +72,7 @@ class Policy:
         ref_glob: str | None = None,
         runner_environment: str | None = None,
         sha: str | None = None,
+        version_from_tag: bool = False,
     ) -> GitLabPolicy:
         """A GitLab CI pipeline of ``identity.project_path`` on ``identity.server``.
 
@@ -69,7 +80,8 @@ class Policy:
         (.12) is ``SERVER/PROJECT``, the SAN is ``https://HOST/PROJECT//CONFIG@REF`` for the
         certificate's own ref (.14). ``identity.ref`` pins the ref exactly, ``ref_glob`` (or
         ``identity.ref_glob``) by pattern, neither allows any ref; ``identity.project_id`` pins
-        .15, ``runner_environment`` .11 and ``sha`` .13.
+        .15, ``runner_environment`` .11 and ``sha`` .13. ``version_from_tag``: each dist's
+        version must be its certificate's tag.
         """
         checked = expect(
             server=Given(identity.server, Source("--server")),
@@ -84,7 +96,12 @@ class Policy:
                 f"--sha {sha!r} is not a full commit SHA (40 or 64 lower-case hex digits).",
                 remediation="Pass the value of CI_COMMIT_SHA.",
             )
-        return GitLabPolicy(checked, runner_environment=runner_environment, sha=sha)
+        return GitLabPolicy(
+            checked,
+            runner_environment=runner_environment,
+            sha=sha,
+            version_from_tag=version_from_tag,
+        )
 
     @staticmethod
     def cosign(
@@ -93,12 +110,14 @@ class Policy:
         cert_identity_regexp: str | None = None,
         cert_oidc_issuer: str | None = None,
         cert_oidc_issuer_regexp: str | None = None,
+        version_from_tag: bool = False,
     ) -> CosignPolicy:
         """cosign's ``--certificate-identity[-regexp]`` and ``--certificate-oidc-issuer[-regexp]``.
 
-        As in cosign, exact values must equal one SAN / the issuer, and regexps are *searched*
-        (Go's ``regexp.MatchString``, unanchored): anchor them with ``^...$``. One identity and
-        one issuer constraint are required, as cosign requires them for keyless verification.
+        As in cosign, exact values must equal the SAN / the issuer, and regexps are *searched*
+        with Go's RE2 semantics (``regexp.MatchString``, unanchored; ``$`` matches only at the
+        very end): anchor them with ``^...$``. One identity and one issuer constraint are
+        required, as cosign requires them for keyless verification.
         """
         if cert_identity is None and cert_identity_regexp is None:
             raise ConfigError(
@@ -131,6 +150,7 @@ class Policy:
             cert_identity_regexp=cert_identity_regexp,
             cert_oidc_issuer=cert_oidc_issuer,
             cert_oidc_issuer_regexp=cert_oidc_issuer_regexp,
+            version_from_tag=version_from_tag,
         )
 
 
@@ -139,14 +159,18 @@ def _given(value: str | None, flag: str) -> Given | None:
 
 
 def check_regexp(pattern: str, where: str) -> None:
-    """A :class:`ConfigError` naming ``where`` (a flag, an option) when ``pattern`` is invalid."""
+    """A :class:`ConfigError` naming ``where`` (a flag, an option) when ``pattern`` is not a
+    regular expression cosign (Go's RE2 syntax) would accept."""
+    from hatch_sigstore.verify._regexp import RegexpError, compile_re2
+
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        compile_re2(pattern)
+    except RegexpError as exc:
         raise ConfigError(
             f"{where} {pattern!r} is not a valid regular expression ({exc}).",
-            remediation="Fix the pattern; like cosign, it is searched anywhere in the value, "
-            "so anchor it with ^ and $ to match the whole value.",
+            remediation="Fix the pattern; like cosign's, it is RE2 syntax (no lookarounds or "
+            "backreferences), searched anywhere in the value: anchor it with ^ and $ to match "
+            "the whole value.",
         ) from None
 
 
@@ -159,6 +183,7 @@ class GitLabPolicy(Policy):
     identity: ExpectedIdentity
     runner_environment: str | None = None
     sha: str | None = None
+    version_from_tag: bool = False
 
     @property
     def ref_glob(self) -> str | None:
@@ -206,7 +231,7 @@ class GitLabPolicy(Policy):
             parts.append(f"runner {self.runner_environment}")
         if self.sha is not None:
             parts.append(f"commit {self.sha}")
-        return ", ".join(parts)
+        return ", ".join(parts) + self._describe_release()
 
 
 @dataclass(frozen=True)
@@ -219,6 +244,7 @@ class CosignPolicy(Policy):
     cert_identity_regexp: str | None = None
     cert_oidc_issuer: str | None = None
     cert_oidc_issuer_regexp: str | None = None
+    version_from_tag: bool = False
 
     def checks(self) -> Sequence[Check]:
         from hatch_sigstore.verify import _certificate as c
@@ -245,4 +271,4 @@ class CosignPolicy(Policy):
             if self.cert_oidc_issuer is not None
             else f"issuer matching {self.cert_oidc_issuer_regexp}"
         )
-        return f"{who}, {issuer}"
+        return f"{who}, {issuer}{self._describe_release()}"
