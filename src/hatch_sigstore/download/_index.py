@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,7 +71,13 @@ def download_from_index(
     urls = IndexURLs.from_simple_url(index_url, "--index-url")
     target = Path(directory).expanduser()
     budget = Deadline(deadline)
-    say = progress or (lambda _message: None)
+    lock = threading.Lock()
+
+    def say(message: str) -> None:  # the fetches report from their threads: one line each
+        if progress is not None:
+            with lock:
+                progress(message)
+
     options: dict[str, Any] = {
         "timeout": min(60.0, deadline),
         "retry_policy": RetryPolicy(total_time=deadline),
