@@ -9,9 +9,9 @@ refusal sends nothing at all; faults are injected into the stand-in's HTTP handl
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,11 +31,24 @@ def _isolation(monkeypatch: pytest.MonkeyPatch, pypi_index: PyPIIndex) -> Iterat
     pypi_index.oidc.enabled = True
 
 
+NewRelease = Callable[..., PyPIRelease]
+
+
 @pytest.fixture
-def release(tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex) -> PyPIRelease:
-    return make_pypi_release(
-        tmp_path, pypi_sigstore, pypi_index, table=f'url = "{pypi_index.upload_url}"'
-    )
+def new_release(tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex) -> NewRelease:
+    """Releases to the stand-in (its upload URL in the project table, plus ``extra`` lines);
+    keywords as :func:`make_pypi_release`'s."""
+
+    def make(*, extra: str = "", **kwargs: Any) -> PyPIRelease:
+        table = f'url = "{pypi_index.upload_url}"\n{extra}'
+        return make_pypi_release(tmp_path, pypi_sigstore, pypi_index, table=table, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def release(new_release: NewRelease) -> PyPIRelease:
+    return new_release()
 
 
 def index_requests(index: PyPIIndex, release: PyPIRelease) -> list[tuple[str, str, int]]:
@@ -119,16 +132,15 @@ def test_dry_run_exchanges_nothing_and_sends_nothing(
 
 @pytest.mark.parametrize(("seed", "retries"), [(1, 2), (2, 2), (3, 0), (4, 0)])
 def test_thirty_percent_faults_reruns_finish_without_duplicates(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex, seed: int, retries: int
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
+    seed: int,
+    retries: int,
 ) -> None:
     """Retries absorb most faults; without retries every fault fails the job, and re-runs
     (each a new job with a new ID token) finish it. Either way: each file once, attested."""
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"\nretries = {retries}',
-        versions=("1.0.0", "1.0.1", "1.1.0", "2.0.0"),
+    release = new_release(
+        extra=f"retries = {retries}", versions=("1.0.0", "1.0.1", "1.1.0", "2.0.0")
     )
     injected = len(pypi_index.faults.injected)
     pypi_index.faults.random(
@@ -175,15 +187,10 @@ def test_interrupted_between_the_dists_finishes_on_rerun(
 
 
 def test_no_attestation_is_refused_unless_attestations_are_off(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        outputs=frozenset({"bundle"}),
-    )
+    release = new_release(outputs=frozenset({"bundle"}))
     pypi_index.clear_requests()
     run = hatch_publish(release)
     assert run.exit_code == 1
@@ -208,21 +215,13 @@ def test_no_attestation_is_refused_unless_attestations_are_off(
     ids=["another-project", "another-ref"],
 )
 def test_attestation_of_another_pipeline_is_refused(
-    tmp_path: Path,
-    pypi_sigstore: LocalSigstore,
+    new_release: NewRelease,
     pypi_index: PyPIIndex,
     signer: str | None,
     signer_ref: str | None,
     why: str,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        signer=signer,
-        signer_ref=signer_ref,
-    )
+    release = new_release(signer=signer, signer_ref=signer_ref)
     pypi_index.clear_requests()
     run = hatch_publish(release)
     assert run.exit_code == 1
@@ -307,15 +306,10 @@ def test_bad_options(release: PyPIRelease, option: str, expected: str) -> None:
 
 
 def test_unknown_publisher(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        publisher=False,
-    )
+    release = new_release(publisher=False)
     run = hatch_publish(release)
     assert run.exit_code == 1
     assert "Publisher with matching claims was not found" in run.output
@@ -331,20 +325,13 @@ def test_unknown_publisher(
     ids=["wrong-ci-file", "environment-mismatch"],
 )
 def test_publisher_mismatch(
-    tmp_path: Path,
-    pypi_sigstore: LocalSigstore,
+    new_release: NewRelease,
     pypi_index: PyPIIndex,
     workflow: str,
     environment: str,
     job_environment: str | None,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        publisher=False,
-    )
+    release = new_release(publisher=False)
     pypi_index.create_project(release.name)
     pypi_index.add_gitlab_publisher(
         release.name, release.repository, workflow_filepath=workflow, environment=environment
@@ -358,15 +345,10 @@ def test_publisher_mismatch(
 
 
 def test_publisher_spelled_in_other_case(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        publisher=False,
-    )
+    release = new_release(publisher=False)
     pypi_index.create_project(release.name)
     pypi_index.add_gitlab_publisher(release.name, release.repository.upper())
     run = hatch_publish(release)
@@ -378,17 +360,12 @@ def test_publisher_spelled_in_other_case(
 
 
 def test_attestation_for_another_publisher_is_refused_by_the_index(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
     # the user points the preflight at the project that signed, but the token matches the
     # publisher registered for this one: the index checks the attestation against that
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"\ngitlab-project = "group/signer"',
-        signer="group/signer",
-    )
+    release = new_release(extra='gitlab-project = "group/signer"', signer="group/signer")
     run = hatch_publish(release, "-o", "concurrency=1")
     assert run.exit_code == 1
     assert "Could not verify the uploaded artifact using the included attestation" in run.output
@@ -433,15 +410,10 @@ def test_trusted_publishing_switched_off(release: PyPIRelease, pypi_index: PyPII
 
 
 def test_pending_publisher_for_an_existing_project(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        publisher=False,
-    )
+    release = new_release(publisher=False)
     pypi_index.create_project(release.name)
     pypi_index.add_pending_gitlab_publisher(release.name, release.repository)
     run = hatch_publish(release)
@@ -451,15 +423,10 @@ def test_pending_publisher_for_an_existing_project(
 
 
 def test_pending_publisher_creates_the_project(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        publisher=False,
-    )
+    release = new_release(publisher=False)
     pypi_index.add_pending_gitlab_publisher(release.name, release.repository)
     run = hatch_publish(release)
     assert run.exit_code == 0, run.output
@@ -467,15 +434,10 @@ def test_pending_publisher_creates_the_project(
 
 
 def test_publisher_of_another_project(
-    tmp_path: Path, pypi_sigstore: LocalSigstore, pypi_index: PyPIIndex
+    new_release: NewRelease,
+    pypi_index: PyPIIndex,
 ) -> None:
-    release = make_pypi_release(
-        tmp_path,
-        pypi_sigstore,
-        pypi_index,
-        table=f'url = "{pypi_index.upload_url}"',
-        publisher=False,
-    )
+    release = new_release(publisher=False)
     pypi_index.create_project(release.name)  # exists, but this job publishes elsewhere
     pypi_index.create_project(f"{release.name}-other")
     pypi_index.add_gitlab_publisher(f"{release.name}-other", release.repository)

@@ -11,6 +11,7 @@ loudly). The plan lists the uploads, each with the attestation that goes with it
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,11 +28,15 @@ __all__ = ["PyPIPlan", "PyPIPreflight", "build_pypi_plan", "pypi_preflight", "re
 
 @dataclass(frozen=True)
 class PyPIPreflight:
+    """One dist's verdict; ``attestation`` is the file that goes along, ``attestation_sha256``
+    the sha256 of the bytes of it that verified (the only ones sent)."""
+
     dist: Dist
     ok: bool
     sha256: str
     detail: str  # who signed, or why not
-    attestation: Path | None = None  # the file that goes along (verified)
+    attestation: Path | None = None
+    attestation_sha256: str | None = None
 
 
 def pypi_preflight(
@@ -87,6 +92,7 @@ def _preflight(
                     result.sha256 or digest(d),
                     f"attested by {result.identity}",
                     sidecar,
+                    dict(result.sidecar_files).get(sidecar.name),
                 )
             )
         else:
@@ -124,7 +130,7 @@ class PyPIPlan:
     settings: PyPISettings
     preflight: tuple[PyPIPreflight, ...]
     items: tuple[UploadItem, ...]
-    attestations: Mapping[str, Path]  # file name -> its attestation, when one goes along
+    attestations: Mapping[str, str]  # file name -> its attestation (the verified JSON)
     forms: Mapping[str, tuple[tuple[str, str], ...]]  # file name -> its metadata form fields
     present: frozenset[str] = frozenset()  # file names already on the index (not sent)
 
@@ -132,15 +138,9 @@ class PyPIPlan:
         return self.forms[item.filename]  # every item to send has its form
 
     def attestation_texts(self, item: UploadItem) -> list[str]:
-        """The attestation of ``item`` as the compact JSON the ``attestations`` field lists."""
-        path = self.attestations.get(item.filename)
-        if path is None:
-            return []
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise PublishError(f"Cannot read {path.name} again: {exc}.") from None
-        return [json.dumps(data, separators=(",", ":"))]
+        """The attestation of ``item`` for the ``attestations`` field (none without one)."""
+        text = self.attestations.get(item.filename)
+        return [] if text is None else [text]
 
     def render(self) -> list[str]:
         s = self.settings
@@ -190,9 +190,34 @@ def build_pypi_plan(
         UploadItem("pypi", r.dist.path, r.sha256, r.dist.size, r.dist.name, r.dist.version, r.dist)
         for r in results
     )
-    attestations = {r.dist.filename: r.attestation for r in results if r.attestation is not None}
+    attestations = {
+        r.dist.filename: _verified_text(r)
+        for r in results
+        if r.attestation is not None and r.ok
+    }
     forms = _forms([d for d in dists if d.filename not in present])
     return PyPIPlan(settings, tuple(results), items, attestations, forms, frozenset(present))
+
+
+def _verified_text(result: PyPIPreflight) -> str:
+    """The attestation's bytes, read once more here and sent from memory: refused unless they
+    are the bytes that verified (a file swapped after the check is never sent)."""
+    path = result.attestation
+    assert path is not None
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PublishError(
+            f"Cannot read {path.name} again ({exc.strerror or exc}). Nothing was uploaded."
+        ) from None
+    if result.attestation_sha256 is None or (
+        hashlib.sha256(raw).hexdigest() != result.attestation_sha256
+    ):
+        raise PublishError(
+            f"{path.name} changed after it was verified. Nothing was uploaded.",
+            remediation="Do not modify dist/ while publishing; re-run the publish.",
+        )
+    return json.dumps(json.loads(raw), separators=(",", ":"))
 
 
 def _forms(dists: Sequence[Dist]) -> dict[str, tuple[tuple[str, str], ...]]:
