@@ -6,6 +6,8 @@ their own tokens and create their own projects, so they do not see each other's 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,3 +79,34 @@ def registry(gitlab_registry: GitLabRegistry) -> Iterator[GitLabRegistry]:
 def standin(registry: GitLabRegistry, tmp_path: Path) -> Env:
     """A fresh project on the GitLab stand-in, and a registry client wired to it."""
     return Env(registry, tmp_path)
+
+
+# How the stand-in keeps package files: on local disk (GitLab streams them), in object storage
+# (downloads redirect to pre-signed URLs, the default of a GitLab with object storage and of
+# gitlab.com), or in object storage with proxy_download (GitLab streams the object).
+STORAGE = ("local", "object-storage", "proxy-download")
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest, gitlab_registry: GitLabRegistry) -> Iterator[str]:
+    """The shared stand-in in one storage mode for one test (``indirect`` parametrization);
+    afterwards: no object-store request carried a credential (and in "local" mode there were
+    none). Tests that must go through the store say so with :func:`store_requests`."""
+    mode: str = getattr(request, "param", "local")
+    saved = gitlab_registry.settings
+    gitlab_registry.settings = dataclasses.replace(
+        saved, object_storage=mode != "local", proxy_download=mode == "proxy-download"
+    )
+    start = len(gitlab_registry.request_log)
+    yield mode
+    gitlab_registry.settings = saved
+    store = [i for i in gitlab_registry.request_log[start:] if i.service == "object-store"]
+    assert [i for i in store if i.credentials] == [], "a credential reached the object store"
+    assert mode != "local" or not store
+
+
+def store_requests(registry: GitLabRegistry, project_id: int) -> int:
+    """How many requests the object store answered for ``project_id``'s files (their keys are
+    under the sha256 of the project id: ``Gitlab::HashedPath``)."""
+    hashed = hashlib.sha256(str(project_id).encode()).hexdigest()
+    return sum(1 for i in registry.object_store_requests() if f"/{hashed}/" in i.path)

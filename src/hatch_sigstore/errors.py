@@ -7,9 +7,14 @@ the text through :func:`hatch_sigstore.errors.redact` first.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
+from urllib.parse import quote as _url_quote
+from urllib.parse import quote_plus
+
+from hatch_sigstore._text import printable, shorten
 
 __all__ = [
     "ConfigError",
@@ -21,6 +26,7 @@ __all__ = [
     "TrustConfigError",
     "VerificationError",
     "first_line",
+    "quote",
     "redact",
 ]
 
@@ -99,42 +105,106 @@ class PublishError(HatchSigstoreError):
 
 
 _REDACTED = "***"
+# A known secret is also caught by a prefix this long: an echo cut by the server, or by a
+# length limit that ran before us, still hides the rest. Shorter prefixes are too common.
+_MIN_PREFIX = 8
 
 
 @cache
-def _secret_patterns() -> tuple[re.Pattern[str], ...]:
-    """JWTs (three base64url segments), GitLab and PyPI token prefixes: caught even when we were not
-    told the secret, as a second line of defence behind building messages from names, not values.
+def _secret_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Token shapes caught even when we were not told the secret, as a second line of defence
+    behind building messages from names, not values: JWTs (three base64url segments), GitLab
+    and PyPI token prefixes, credentials in a URL's user part, and the values of query
+    parameters that carry credentials (``private_token=``, ``job_token=``, ``access_token=``,
+    pre-signed object-storage URLs' ``X-Amz-Signature=``/``X-Amz-Credential=``/
+    ``X-Goog-Signature=``, an Azure SAS ``sig=``).
 
     Compiled on first use: every build imports this module, few ever redact (~1 ms saved).
     """
     return (
-        re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-        re.compile(r"\b(?:glpat|gldt|glcbt|glptt|glrt|gloas)-[A-Za-z0-9_\-.]{8,}"),
+        (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), _REDACTED),
+        (re.compile(r"\b(?:glpat|gldt|glcbt|glptt|glrt|gloas)-[A-Za-z0-9_\-.]{8,}"), _REDACTED),
         # PyPI API and trusted-publishing tokens: "pypi-" + a base64url v2 macaroon ("AgE…")
-        re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{16,}"),
+        (re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{16,}"), _REDACTED),
+        (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@"), rf"\g<1>{_REDACTED}@"),
+        (
+            re.compile(
+                r"(?i)([?&;][\w.-]*(?:token|signature|credential|secret|password|passwd|auth"
+                r"|key|sig)=)[^&#\s\"'<>]+"
+            ),
+            rf"\g<1>{_REDACTED}",
+        ),
     )
 
 
+def _forms(secret: str) -> set[str]:
+    """The spellings of a secret a server may echo: as given, URL-encoded, base64."""
+    forms = {secret, _url_quote(secret, safe=""), quote_plus(secret)}
+    forms.add(base64.b64encode(secret.encode()).decode("ascii").rstrip("="))
+    return {form for form in forms if len(form) >= 4}
+
+
+def _spans(text: str, form: str) -> list[tuple[int, int]]:
+    """Where in ``text`` a run starts like ``form`` (at least its first ``_MIN_PREFIX``
+    characters, or all of a shorter form) and continues as it does: (start, end) pairs."""
+    head = form[: min(len(form), _MIN_PREFIX)]
+    spans = []
+    start = text.find(head)
+    while start >= 0:
+        end = start + len(head)
+        while end - start < len(form) and end < len(text) and text[end] == form[end - start]:
+            end += 1
+        spans.append((start, end))
+        start = text.find(head, start + 1)
+    return spans
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Return ``text`` with every given secret and anything shaped like a token replaced."""
+    """``text`` with every given secret and anything shaped like a token replaced by ``***``.
+
+    A secret is caught as given, URL-encoded and base64-encoded, whole or cut short (any
+    prefix of 8 or more characters). Every spelling is looked for in the text as it came, and
+    overlapping finds are joined before anything is replaced (one spelling's prefix must not
+    break up another's match). Redact a text whole, *then* shorten it: a cut made first can
+    leave a secret's head that no longer matches (see :func:`quote`).
+    """
+    forms: set[str] = set()
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, _REDACTED)
-    for pattern in _secret_patterns():
-        text = pattern.sub(_REDACTED, text)
+            forms |= _forms(secret)
+    spans = sorted(span for form in forms for span in _spans(text, form))
+    if spans:
+        out: list[str] = []
+        pos = 0
+        for start, end in spans:
+            if end <= pos:
+                continue
+            if start >= pos:
+                out += [text[pos:start], _REDACTED]
+            pos = end
+        out.append(text[pos:])
+        text = "".join(out)
+    for pattern, replacement in _secret_patterns():
+        text = pattern.sub(replacement, text)
     return text
+
+
+def quote(text: str, secrets: Iterable[str | None] = (), *, limit: int | None = None) -> str:
+    """What a server or a file said, fit to put in one of our messages: redacted whole, then
+    made printable (no escape sequences or other controls, one line), then shortened to
+    ``limit`` characters. The order matters: a secret cut in half by the limit would escape
+    redaction, and an escape sequence cut in half would escape removal."""
+    text = printable(redact(text, secrets))
+    return shorten(text, limit if limit is not None else len(text) + 1)
 
 
 def first_line(source: BaseException | str, *, limit: int | None = None) -> str:
     """The first non-blank line of an error (or text), redacted; ``""`` when there is none.
 
     What a one-paragraph message quotes of a library's exception: its first line carries the
-    gist, the rest is detail (pydantic tables, tracebacks). ``limit`` cuts it, ending in "…".
-    Callers add their own fallback: ``first_line(exc) or type(exc).__name__``.
+    gist, the rest is detail (pydantic tables, tracebacks). ``limit`` cuts it, ending in "…",
+    after redaction (:func:`quote`). Callers add their own fallback:
+    ``first_line(exc) or type(exc).__name__``.
     """
     text = str(source).strip()
-    line = redact(text.splitlines()[0]) if text else ""
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return line
+    return quote(text.splitlines()[0], limit=limit) if text else ""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import pytest
 
+from conftest import STORAGE, store_requests
 from download_helpers import Run, clear_download_env, run_download
 from hatch_sigstore._files import is_sidecar
 from hatch_sigstore.download import generic_coordinates
@@ -219,7 +220,9 @@ def files_in(directory: Path) -> list[str]:
 # Sandbox-signed releases
 
 
+@pytest.mark.parametrize("storage", STORAGE, indirect=True)
 def test_download_verifies_and_keeps_the_release(
+    storage: str,
     download: Download,
     gitlab_registry: GitLabRegistry,
     published: tuple[Project, str],
@@ -246,6 +249,9 @@ def test_download_verifies_and_keeps_the_release(
         f"{WHEEL}.sigstore.json",
         f"{SDIST}.sigstore.json",
     ]
+    # with object storage every one of those four files came from the store (redirected, or
+    # proxied by GitLab), and no credential went there (the storage fixture checks)
+    assert store_requests(gitlab_registry, project.id) == (0 if storage == "local" else 4)
 
 
 def test_json_output_and_only(
@@ -388,6 +394,7 @@ def test_credentials(
     if kind == "job":
         secret = gitlab_registry.job_token(project, role="reporter")
         env.setenv("CI_JOB_TOKEN", secret)
+        env.setenv("CI_API_V4_URL", gitlab_registry.api_url)  # the job's own GitLab
     elif kind == "deploy":
         user, secret = gitlab_registry.deploy_token(project, scopes=("read_package_registry",))
         env.setenv("DEPLOY", secret)

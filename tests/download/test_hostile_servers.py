@@ -9,6 +9,7 @@ and each test bends one route.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -27,7 +28,7 @@ from hatch_sigstore.download import (
     download,
 )
 from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.gitlab import Credentials
+from hatch_sigstore.gitlab import Credentials, RetryPolicy
 from hatch_sigstore.sandbox._http import LoopbackServer
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verify import Policy
@@ -453,26 +454,55 @@ def test_html_instead_of_a_json_sidecar_fails_verification(
 
 @pytest.mark.usefixtures("clean_env")
 @pytest.mark.parametrize("what", ["dist", "sidecar"])
-def test_redirect_to_another_host_is_not_followed(
+def test_redirect_to_another_host_is_followed_without_the_token(
     hostile: Hostile,
     elsewhere: Hostile,
     real_world: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     what: str,
 ) -> None:
+    """GitLab with object storage redirects every file download to another host: followed
+    (the API URL is plain http on loopback, so plain http to loopback is too), the token
+    never goes there, and the bytes are still checked and verified."""
+    token = "glpat-SECRETsecret0123456789"
+    monkeypatch.setenv("MY_TOKEN", token)
     path = hostile.publish_real(real_world)
     att = hostile.generic_path(REAL_NAME, REAL_VERSION, f"{REAL_SDIST}.publish.attestation")
     source = path if what == "dist" else att
     elsewhere.routes[source] = hostile.routes[source]
     hostile.routes[source] = lambda h: send(
-        h, 302, b"", headers={"Location": elsewhere.url + source}
+        h, 302, b"", headers={"Location": elsewhere.url + source + "?X-Amz-Signature=abc"}
     )
+    run = download_cli(
+        capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--token-env", "MY_TOKEN", "--json"
+    )
+    assert run.code == 0, run.out + run.err
+    assert [p for p, _ in elsewhere.requests] == [source]
+    sent = {k.lower(): v for k, v in elsewhere.requests[0][1].items()}
+    assert not {"authorization", "private-token", "job-token", "deploy-token", "cookie"} & set(sent)
+    assert token not in str(elsewhere.requests)
+    assert listing(tmp_path / "out") == [REAL_SDIST, f"{REAL_SDIST}.publish.attestation"]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_redirect_to_bytes_that_do_not_match_the_index_is_refused(
+    hostile: Hostile,
+    elsewhere: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Following a redirect gives up nothing: the index's sha256 still decides."""
+    path = hostile.publish_real(real_world)
+    elsewhere.blob(path, b"not the release")
+    hostile.routes[path] = lambda h: send(h, 302, b"", headers={"Location": elsewhere.url + path})
     run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, "--json")
     assert run.code == 1
     (entry,) = run.json["files"]
-    assert "another host" in entry["reason"]
-    assert elsewhere.requests == []
+    assert entry["hash_ok"] is False
+    assert "sha256 mismatch" in entry["reason"]
     assert listing(tmp_path / "out") == []
 
 
@@ -544,3 +574,171 @@ def test_a_download_folder_that_is_a_file_is_refused_cleanly(tmp_path: Path) -> 
             trust=TrustChoice(),
         )
     assert "-d" in str(info.value)
+
+
+# -- issue 10: tokens stay at home, safe text -------------------------------------------------
+
+JOB_TOKEN = "glcbt-64_JoBtOkEnJoBtOkEnJoBtOkEn012"  # 36 characters, as GitLab mints them
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_the_job_token_never_goes_to_another_instance(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A consumer job downloads from another GitLab than its own: the job token it would pick
+    up stays home, and nothing at all is sent until the user names a token for that host."""
+    hostile.publish_real(real_world)
+    monkeypatch.setenv("CI_JOB_TOKEN", JOB_TOKEN)
+    monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example.com/api/v4")
+    monkeypatch.setenv("CI_SERVER_URL", "https://gitlab.example.com")
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY)
+    assert run.code == 1
+    assert hostile.requests == []
+    assert "sent only to this job's own GitLab (https://gitlab.example.com" in run.err
+    assert "--token-env" in run.err
+    assert JOB_TOKEN not in run.out + run.err
+    # a public project there: anonymous works, and still carries no token
+    anonymous = download_cli(
+        capsys, hostile.api, tmp_path / "anon", *REAL_POLICY, "--token-kind", "anonymous"
+    )
+    assert anonymous.code == 0, anonymous.out + anonymous.err
+    assert all(JOB_TOKEN not in str(headers) for _, headers in hostile.requests)
+    # naming the variable sends it there on purpose
+    hostile.requests.clear()
+    named = download_cli(
+        capsys, hostile.api, tmp_path / "named", *REAL_POLICY, "--token-env", "CI_JOB_TOKEN"
+    )
+    assert named.code == 0, named.out + named.err
+    assert any("Authorization" in headers for _, headers in hostile.requests)
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://gitlab.example.com/api/v4", "over plain http"),
+        ("https://gitlab.example.com/api/v4?private_token=glpat-INQUERYsecret0123", "query"),
+        ("https://gitlab.example.com/api/v4?job_token=glcbt-INQUERYsecret0123", "query"),
+        ("https://gitlab.example.com/api/v4?access_token=INQUERYsecret0123", "query"),
+        ("https://oauth2:INQUERYsecret0123@gitlab.example.com/api/v4", "credentials"),
+    ],
+)
+def test_urls_that_would_expose_a_token_are_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    why: str,
+) -> None:
+    """Refused before any connection (these hosts do not exist; nothing is resolved)."""
+    monkeypatch.setenv("MY_TOKEN", "glpat-MYTOKENsecret0123456789")
+    run = download_cli(capsys, url, tmp_path / "out", *REAL_POLICY, "--token-env", "MY_TOKEN")
+    assert run.code == 1
+    assert why in run.err
+    assert "INQUERYsecret" not in run.out + run.err
+    assert "MYTOKENsecret" not in run.out + run.err
+    assert "Traceback" not in run.err
+
+
+def _stall(handler: BaseHTTPRequestHandler, owner: Hostile, data: bytes) -> None:
+    """Headers and the first bytes, then nothing: a server holding the connection open."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/octet-stream")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data[:100])
+    handler.wfile.flush()
+    owner.stop.wait(30)
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_stalled_body_is_cut_by_the_idle_timeout_long_before_the_deadline(
+    hostile: Hostile, real_world: Path, tmp_path: Path
+) -> None:
+    """The deadline bounds a whole response; the idle timeout (the client's ``timeout``)
+    bounds each wait for the next byte, so a server that stops sending does not keep the job
+    and its token alive until the deadline."""
+    path = hostile.publish_real(real_world)
+    data = (real_world / REAL_SDIST).read_bytes()
+    hostile.routes[path] = lambda h: _stall(h, hostile, data)
+    started = time.monotonic()
+    report = download(
+        f"{REAL_NAME}=={REAL_VERSION}",
+        api_url=hostile.api,
+        project=PROJECT,
+        credentials=Credentials.anonymous(),
+        directory=tmp_path / "out",
+        policy=Policy.cosign(cert_identity="x", cert_oidc_issuer="y"),  # never reached
+        trust=TrustChoice(),
+        deadline=120,
+        client_options={"timeout": 2.0, "retry_policy": RetryPolicy(retries=1, base_delay=0.01)},
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 20, elapsed
+    (entry,) = report.files
+    assert not entry.ok
+    assert "ReadTimeout" in (entry.reason or "")
+    assert listing(tmp_path / "out") == []
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize(
+    ("shape", "cut"), [("gitlab-json", 300), ("plain-text", 200), ("basic-echo", 300)]
+)
+def test_an_echoed_token_is_redacted_before_it_is_cut(
+    hostile: Hostile,
+    real_world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: str,
+    cut: int,
+    as_json: bool,
+) -> None:
+    """A hostile server echoes the token (or the Basic header it came in) right across the
+    cut of the quoted text: 34 of 36 characters used to show. Now not even 8 do."""
+    monkeypatch.setenv("CI_JOB_TOKEN", JOB_TOKEN)
+    monkeypatch.setenv("CI_API_V4_URL", hostile.api)
+    path = hostile.publish_real(real_world)
+    basic = base64.b64encode(f"gitlab-ci-token:{JOB_TOKEN}".encode()).decode()
+    secret = basic if shape == "basic-echo" else JOB_TOKEN
+    text = "y" * (cut - len(secret) // 2) + secret + " and more"
+    if shape == "plain-text":
+        answer = (text.encode(), "text/plain")
+    else:
+        answer = (json.dumps({"message": text}).encode(), "application/json")
+    hostile.routes[path] = lambda h: send(h, 403, answer[0], answer[1])
+    extra = ["--json"] if as_json else []
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY, *extra)
+    assert run.code == 1
+    shown = run.out + run.err
+    assert "403" in shown
+    for start in range(len(secret) - 7):
+        assert secret[start : start + 8] not in shown, start
+    assert "y***" in shown
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_escape_sequences_and_fake_rows_from_the_server_are_not_printed(
+    hostile: Hostile, real_world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server's words go through the table: no escape sequence, no newline, no carriage
+    return, no bidi override may reach the terminal; a row cannot be faked."""
+    path = hostile.publish_real(real_world)
+    fake = (
+        "\x1b[2J\x1b[H\x1b]0;owned\x07\x9b31m\nevil.whl  wheel  ok  attestation  verified  "
+        "https://gitlab.com/you\r\u202eok\x00"
+    )
+    body = json.dumps({"message": f"403 Forbidden{fake}"}).encode()
+    hostile.routes[path] = lambda h: send(h, 403, body)
+    run = download_cli(capsys, hostile.api, tmp_path / "out", *REAL_POLICY)
+    assert run.code == 1
+    assert "403 Forbidden" in run.out
+    for bad in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "\x00"):
+        assert bad not in run.out + run.err
+    assert not [line for line in run.out.splitlines() if line.startswith("evil.whl")]

@@ -184,3 +184,65 @@ def test_importing_the_package_does_not_import_httpx() -> None:
         "assert 'httpx' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- where a token may go ---------------------------------------------------------------------
+
+CI = {
+    "CI_JOB_TOKEN": JOB,
+    "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+    "CI_SERVER_URL": "https://gitlab.example.com",
+}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env", "url", "refused"),
+    [
+        # the job token picked up from CI_JOB_TOKEN: its own GitLab only
+        ({}, CI, "https://gitlab.example.com/api/v4", None),
+        ({}, CI, "https://GITLAB.example.com:443/api/v4", None),
+        ({}, CI, "https://other.example.com/api/v4", "only to this job's own GitLab"),
+        ({}, CI, "https://gitlab.example.com:8443/api/v4", "only to this job's own GitLab"),
+        ({}, CI, "http://gitlab.example.com/api/v4", "over plain http"),
+        ({"kind": "job"}, CI, "https://other.example.com/api/v4", "own GitLab"),
+        ({}, {"CI_JOB_TOKEN": JOB}, "https://gitlab.example.com/api/v4", "both unset"),
+        # named on purpose: anywhere over https
+        ({"token_env": "CI_JOB_TOKEN"}, CI, "https://other.example.com/api/v4", None),
+        ({"token_env": "T"}, {"T": PAT}, "https://other.example.com/api/v4", None),
+        # never a token over plain http, except to a loopback address
+        ({"token_env": "T"}, {"T": PAT}, "http://gitlab.example.com/api/v4", "plain http"),
+        ({"token_env": "T"}, {"T": PAT}, "http://10.0.0.8/api/v4", "plain http"),
+        ({"token_env": "T"}, {"T": PAT}, "http://127.0.0.1:8080/api/v4", None),
+        ({"token_env": "T"}, {"T": PAT}, "http://[::1]:8080/api/v4", None),
+        ({"token_env": "T"}, {"T": PAT}, "http://localhost/api/v4", None),
+        ({"token_env": "T"}, {"T": PAT}, "http://localhost.example.com/api/v4", "plain http"),
+        ({"kind": "anonymous"}, CI, "http://other.example.com/api/v4", None),
+    ],
+)
+def test_where_a_token_may_go(
+    kwargs: dict[str, Any], env: dict[str, str], url: str, refused: str | None
+) -> None:
+    creds = Credentials.from_env(env=env, **kwargs)
+    if refused is None:
+        creds.check_destination(url)
+        return
+    with pytest.raises(ConfigError, match=refused) as info:
+        creds.check_destination(url)
+    assert JOB not in str(info.value)
+    assert PAT not in str(info.value)
+
+
+def test_the_client_checks_before_it_sends_anything() -> None:
+    from hatch_sigstore.gitlab import RegistryClient
+
+    creds = Credentials.from_env(env=CI)
+    with pytest.raises(ConfigError, match="--token-env"):
+        RegistryClient("https://other.example.com/api/v4", "1", creds)
+    RegistryClient("https://gitlab.example.com/api/v4", "1", creds).close()
+
+
+def test_the_packages_api_headers() -> None:
+    assert Credentials("job", JOB).api_headers() == {"JOB-TOKEN": JOB}
+    assert Credentials("personal", PAT).api_headers() == {"PRIVATE-TOKEN": PAT}
+    assert Credentials("deploy", DEPLOY).api_headers() is None  # the API guard ignores them
+    assert Credentials.anonymous().api_headers() == {}

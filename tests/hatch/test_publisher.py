@@ -9,6 +9,7 @@ stand-in's HTTP handling, never into our code.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
+from conftest import STORAGE, store_requests
 from hatch_sigstore.sign import SignOptions, sign_files
 from hatch_sigstore.trust import TrustChoice
 from publish_helpers import make_sdist, make_wheel
@@ -230,8 +232,9 @@ def project_requests(reg: GitLabRegistry, project: Project) -> list[tuple[str, s
 # -- the happy path ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("storage", STORAGE, indirect=True)
 def test_publish_signatures_first_then_dists_and_rerun_skips(
-    release: Release, gitlab_registry: GitLabRegistry
+    storage: str, release: Release, gitlab_registry: GitLabRegistry
 ) -> None:
     run = publish(release)
     assert run.exit_code == 0, run.output
@@ -253,6 +256,8 @@ def test_publish_signatures_first_then_dists_and_rerun_skips(
     assert "Summary: 0 uploaded, 8 skipped (already there)" in again.output
     assert writes(gitlab_registry, release.project) == sent  # nothing new was written
     assert_complete(gitlab_registry, release)
+    # the dists already there were checked byte by byte: through the store when GitLab has one
+    assert bool(store_requests(gitlab_registry, release.project.id)) is (storage != "local")
 
 
 def test_dry_run_sends_nothing(release: Release, gitlab_registry: GitLabRegistry) -> None:
@@ -313,9 +318,10 @@ def test_allow_unsigned_is_loud(
 # -- a flaky network and interruptions -------------------------------------------------------
 
 
+@pytest.mark.parametrize("storage", ["local", "object-storage"], indirect=True)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_flaky_network_completes_exactly_once(
-    release: Release, gitlab_registry: GitLabRegistry, seed: int
+    storage: str, release: Release, gitlab_registry: GitLabRegistry, seed: int
 ) -> None:
     gitlab_registry.faults.random(
         rate=0.3, seed=seed, path_contains=f"/projects/{release.project.id}/"
@@ -324,6 +330,14 @@ def test_flaky_network_completes_exactly_once(
     assert run.exit_code == 0, run.output
     injected = [f for f in gitlab_registry.faults.injected if f"/{release.project.id}/" in f.path]
     assert injected, "the faults did not fire"
+    # and a re-run under the same faults sends nothing: every file is skipped
+    writes_before = writes(gitlab_registry, release.project)
+    again = publish(release, "-o", "retries=12")
+    assert again.exit_code == 0, again.output
+    assert "Summary: 0 uploaded, 8 skipped (already there)" in again.output
+    assert [w for w in writes(gitlab_registry, release.project) if w[2] < 300] == [
+        w for w in writes_before if w[2] < 300
+    ]
     gitlab_registry.faults.clear()
     assert_complete(gitlab_registry, release)
 
@@ -403,8 +417,9 @@ def test_interrupted_between_the_dists(
     assert_complete(gitlab_registry, rel)
 
 
+@pytest.mark.parametrize("storage", ["local", "object-storage"], indirect=True)
 def test_existing_file_with_other_bytes_is_refused(
-    release: Release, gitlab_registry: GitLabRegistry
+    storage: str, release: Release, gitlab_registry: GitLabRegistry
 ) -> None:
     import httpx
 
@@ -419,6 +434,113 @@ def test_existing_file_with_other_bytes_is_refused(
     stored = [r for r in gitlab_registry.generic_files(release.project) if r.filename == name]
     assert len(stored) == 1  # not overwritten, no duplicate
     assert "no dist in the PyPI registry" in run.output
+    # the state line names the file with other bytes and says what to do
+    state = _state_line(run.output)
+    assert f"OTHER bytes under the name(s) {name}" in state
+    assert "Bump the version and rebuild, or delete the package version (alpha 1.0.0)" in state
+
+
+def _state_line(output: str) -> str:
+    (line,) = [x for x in output.splitlines() if x.startswith("Registry state:")]
+    return line
+
+
+@pytest.mark.parametrize("storage", ["local", "object-storage"], indirect=True)
+def test_a_failed_rerun_says_what_the_registry_holds(
+    storage: str, release: Release, gitlab_registry: GitLabRegistry
+) -> None:
+    """The issue's case: a re-run that fails at its first existence check must not claim the
+    registry is unchanged while it holds the whole release: the summary asks, then says."""
+    assert publish(release).exit_code == 0
+    gitlab_registry.faults.plan(
+        "status", times=1, status=500, method="GET", path_contains="/packages/generic/"
+    )
+    run = publish(release, "-o", "retries=0")
+    assert run.exit_code == 1, run.output
+    state = _state_line(run.output)
+    assert "unchanged" not in state
+    assert (
+        "All 6 signature file(s) are in the generic registry; 2 of 2 dist(s) are in the PyPI "
+        "registry (the same bytes as here)"
+    ) in state
+    assert publish(release).exit_code == 0
+
+
+@pytest.mark.parametrize(("where", "cut"), [("json", 300), ("text", 200)])
+def test_an_echoed_token_is_redacted_before_it_is_cut(
+    release: Release, gitlab_registry: GitLabRegistry, where: str, cut: int
+) -> None:
+    """A server echoes the job token right across the 300-character cut of a quoted GitLab
+    message (or the 200-character cut of a body that is not JSON): nothing of it may show."""
+    token = release.token
+    text = "x" * (cut - len(token) // 2) + token + " y"
+    body = json.dumps({"message": text}).encode() if where == "json" else text.encode()
+    ctype = "application/json" if where == "json" else "text/plain"
+    gitlab_registry.faults.plan(
+        "status", times=None, status=403, method="PUT", body=body, content_type=ctype
+    )
+    run = publish(release, "-o", "retries=0")
+    assert run.exit_code == 1, run.output
+    assert "HTTP 403" in run.output
+    assert token[:8] not in run.output
+    assert "x***" in run.output  # redacted where it stood, then cut
+
+
+def test_escape_sequences_from_the_server_are_not_printed(
+    release: Release, gitlab_registry: GitLabRegistry
+) -> None:
+    fake = "\x1b[2J\x1b[H\x1b]0;pwned\x07\nuploaded  pypi    alpha-1.0.0.tar.gz\r\u202e"
+    gitlab_registry.faults.plan(
+        "status",
+        times=None,
+        status=403,
+        method="PUT",
+        body=json.dumps({"message": f"403 Forbidden {fake}"}).encode(),
+        content_type="application/json",
+    )
+    run = publish(release, "-o", "retries=0")
+    assert run.exit_code == 1, run.output
+    assert "403 Forbidden" in run.output
+    for bad in ("\x1b", "\x07", "\r", "\u202e"):
+        assert bad not in run.output
+    assert not [x for x in run.output.splitlines() if x.startswith("uploaded  pypi")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://gitlab.example.com/api/v4?private_token=INQUERYsecret0123",
+        "https://gitlab.example.com/api/v4?job_token=INQUERYsecret0123",
+        "https://oauth2:INQUERYsecret0123@gitlab.example.com/api/v4",
+        "http://gitlab.example.com/api/v4",
+    ],
+)
+def test_urls_that_would_expose_a_token_are_refused(
+    release: Release, gitlab_registry: GitLabRegistry, url: str
+) -> None:
+    run = publish(release, "-o", f"url={url}", "-o", "token-env=CI_JOB_TOKEN")
+    assert run.exit_code == 1, run.output
+    assert "INQUERYsecret" not in run.output
+    assert release.token not in run.output
+    assert project_requests(gitlab_registry, release.project) == []
+    if url.startswith("http://"):
+        assert "over plain http" in run.output
+
+
+def test_an_epoch_release_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+    local_sigstore: LocalSigstore,
+    gitlab_registry: GitLabRegistry,
+    hatch_home: dict[str, str],
+) -> None:
+    """PEP 440 epochs put '!' into file names, which GitLab's generic registry refuses: one
+    clear error, before a single request."""
+    rel = make_release(tmp_path, local_sigstore, gitlab_registry, hatch_home, version="1!2.0")
+    run = publish(rel)
+    assert run.exit_code == 1, run.output
+    assert "alpha-1!2.0-py3-none-any.whl" in run.output
+    assert "GitLab's generic registry refuses" in run.output
+    assert project_requests(gitlab_registry, rel.project) == []
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -493,7 +615,11 @@ def test_token_problems(
         s >= 400 for _m, _p, s in writes(gitlab_registry, release.project)
     )
     assert gitlab_registry.generic_files(release.project) == []
-    assert "The registry is unchanged" in run.output
+    # what the registry holds is said only when it could be seen: a token that may not read
+    # cannot tell
+    seen = token_kind == "read-only-pat"
+    expected = "The registry is unchanged" if seen else "Unknown: the registry could not be asked"
+    assert expected in run.output
 
 
 @pytest.mark.parametrize(
@@ -540,7 +666,9 @@ def test_registry_answering_html_or_garbage(
         assert fragment in run.output
     gitlab_registry.faults.clear()
     assert registry_contents(gitlab_registry, release.project) == {}
-    assert "The registry is unchanged" in run.output
+    # only uploads were bent: the checks saw an empty registry; else nothing could be seen
+    expected = "The registry is unchanged" if method == "PUT" else "Unknown: the registry could"
+    assert expected in run.output
 
 
 def test_registry_answering_nothing(release: Release) -> None:
@@ -549,10 +677,12 @@ def test_registry_answering_nothing(release: Release) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    run = publish(release, "-o", f"url=http://127.0.0.1:{port}/api/v4", "-o", "retries=0")
+    # the job token goes to another address than CI_API_V4_URL only when named explicitly
+    url = f"url=http://127.0.0.1:{port}/api/v4"
+    run = publish(release, "-o", url, "-o", "retries=0", "-o", "token-env=CI_JOB_TOKEN")
     assert run.exit_code == 1, run.output
     assert f"127.0.0.1:{port}" in run.output
-    assert "The registry is unchanged" in run.output
+    assert "Unknown: the registry could not be asked" in run.output
     assert "Traceback" not in run.output
 
 

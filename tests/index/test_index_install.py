@@ -41,7 +41,7 @@ GOOD = "demo_app-1.0.0-py3-none-any.whl"
 # version -> what is wrong with it, as the index must say
 BAD = {
     "1.1.0": "wrong signer",  # signed by another project's pipeline
-    "1.2.0": "not the release it claims",  # 1.0.0's bytes re-signed as 1.2.0: a rollback
+    "1.2.0": "is not the release its name says",  # 1.0.0's bytes re-signed as 1.2.0: a rollback
     "1.3.0": "sha256 mismatch",  # the registry serves other bytes than its index lists
     "1.4.0": "unsigned",  # no signature files at all
 }

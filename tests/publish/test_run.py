@@ -5,13 +5,14 @@ order (no clocks), so every assertion here is deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from hatch_sigstore.errors import RegistryError
-from hatch_sigstore.gitlab import IndexFile, UploadOutcome
+from hatch_sigstore.gitlab import FileState, Held, UploadOutcome
 from hatch_sigstore.publish import ItemResult, UploadItem, execute
 from publish_helpers import SECRET, make_plan
 
@@ -34,6 +35,8 @@ class RecordingRegistry:
         together: int = 0,
     ) -> None:
         self.calls: list[tuple[str, str, int, int]] = []
+        self.stored: set[str] = set(present)  # what the double holds (always our bytes)
+        self.asked: list[str] = []  # files whose state was asked for
         self.fail_on = fail_on
         self.present = present
         self.lock = threading.Lock()
@@ -49,7 +52,11 @@ class RecordingRegistry:
             self.calls.append((registry, path.name, start, next(self._ticks)))
         if path.name == self.fail_on:
             raise RegistryError(f"GitLab answered 403 Forbidden ({SECRET})", status=403)
-        return UploadOutcome.EXISTS_SAME if path.name in self.present else UploadOutcome.UPLOADED
+        if path.name in self.present:
+            return UploadOutcome.EXISTS_SAME
+        with self.lock:
+            self.stored.add(path.name)
+        return UploadOutcome.UPLOADED
 
     def generic_upload(
         self,
@@ -74,12 +81,17 @@ class RecordingRegistry:
     ) -> UploadOutcome:
         return self._record("pypi", path)
 
-    def pypi_simple_files(self, name: str) -> list[IndexFile]:
-        return [
-            IndexFile(n, f"https://gitlab.example.com/files/{n}", "0" * 64)
-            for n in self.present
-            if not n.endswith((".sig", ".crt", ".json"))
-        ]
+    def _state(self, filename: str, sha256: str) -> FileState:
+        self.asked.append(filename)
+        return FileState(Held.SAME, sha256) if filename in self.stored else FileState(Held.ABSENT)
+
+    def pypi_file_states(self, name: str, files: Mapping[str, str]) -> dict[str, FileState]:
+        return {f: self._state(f, sha) for f, sha in files.items()}
+
+    def generic_file_state(
+        self, package: str, version: str, filename: str, sha256: str
+    ) -> FileState:
+        return self._state(filename, sha256)
 
 
 class ListReporter:
@@ -140,8 +152,10 @@ def test_pypi_file_with_other_bytes_is_refused_without_sending(tmp_path: Path) -
     plan = make_plan(tmp_path, [("alpha", "1.0")])
 
     class Conflicting(RecordingRegistry):
-        def pypi_simple_files(self, name: str) -> list[IndexFile]:
-            return [IndexFile("alpha-1.0.tar.gz", "https://gitlab.example.com/f", "f" * 64)]
+        def pypi_file_states(self, name: str, files: Mapping[str, str]) -> dict[str, FileState]:
+            states = super().pypi_file_states(name, files)
+            states["alpha-1.0.tar.gz"] = FileState(Held.OTHER, "f" * 64)
+            return states
 
     registry = Conflicting()
     summary = execute(plan, registry, ListReporter())
@@ -151,3 +165,22 @@ def test_pypi_file_with_other_bytes_is_refused_without_sending(tmp_path: Path) -
     assert [f.item.filename for f in failed] == ["alpha-1.0.tar.gz"]
     assert "different contents" in failed[0].message
     assert "Refusing to overwrite" in failed[0].message
+
+
+def test_a_generic_name_gitlab_refuses_stops_the_run_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    plan = make_plan(tmp_path, [("alpha", "1.0")])
+    bad = plan.generic[1]
+    renamed = bad.path.rename(bad.path.with_name(bad.path.name.replace("-1.0", "-1.0@x")))
+    plan = dataclasses.replace(
+        plan, generic=(plan.generic[0], dataclasses.replace(bad, path=renamed), *plan.generic[2:])
+    )
+    registry = RecordingRegistry()
+    summary = execute(plan, registry, ListReporter())
+    assert registry.calls == []
+    (failed,) = summary.failures()
+    assert failed.item.filename == renamed.name
+    assert "'@'" in failed.message
+    assert "Nothing was sent." in failed.message
+    assert "The registry is unchanged" in summary.registry_state()  # asked: all absent

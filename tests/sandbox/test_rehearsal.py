@@ -27,6 +27,7 @@ from hatch_sigstore.sandbox._state import (
     state_home,
 )
 from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, ref_slug, up
+from publish_helpers import make_sdist
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -351,8 +352,7 @@ def test_a_minted_token_signs_as_the_rehearsed_tag(
     env = _read_env(state / ENV_FILE)
     assert main(["sandbox", "token", "--state-dir", str(state)]) == 0
     token = capsys.readouterr().out.strip()
-    artifact = tmp_path / "pkg-3.1.0.tar.gz"
-    artifact.write_bytes(os.urandom(256))
+    artifact = make_sdist(tmp_path, "pkg", "3.1.0")  # a real sdist: verify binds it to 3.1.0
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", token)
     monkeypatch.setenv("HATCH_SIGSTORE_TRUST_CONFIG", env["HATCH_SIGSTORE_TRUST_CONFIG"])
     assert main(["sign", "--no-cosign", str(artifact)]) == 0

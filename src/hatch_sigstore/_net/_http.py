@@ -22,6 +22,7 @@ __all__ = [
     "exc_text",
     "is_ambiguous",
     "is_permanent",
+    "json_list",
     "json_object",
     "page_instead_of_file",
     "read_capped",
@@ -112,3 +113,11 @@ def json_object(body: bytes) -> dict[str, object] | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def json_list(body: bytes) -> list[object] | None:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, list) else None

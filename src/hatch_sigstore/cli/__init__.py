@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from hatch_sigstore.__about__ import __version__
+from hatch_sigstore._text import printable
 from hatch_sigstore.cli._extras import check_extras
 from hatch_sigstore.errors import HatchSigstoreError, redact
 
@@ -40,13 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_extras(args)  # a missing extra is named at once, with the pip command
         status: int = args.func(args)
     except HatchSigstoreError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        # the message may quote a server, a certificate or a file name: no escape sequences
+        print(f"error: {printable(redact(str(exc)), keep_newlines=True)}", file=sys.stderr)
         return 1
     except OSError as exc:
         # A last line of defence: the commands turn the file errors they expect into
         # HatchSigstoreError; anything else still gets one line naming the file, not a traceback.
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: {redact(exc.strerror or str(exc))}{where}", file=sys.stderr)
+        text = printable(redact(f"{exc.strerror or exc}{where}"))
+        print(f"error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -194,6 +194,7 @@ def run(args: argparse.Namespace, secrets: list[str]) -> int:
         deadline=args.timeout,
         generic_package=args.generic_package,
         progress=progress,
+        server_url=args.server or context.server_url,
     )
     text = report.to_json_text() if args.json else format_table(report)
     print(redact(text, credentials.secrets))

@@ -50,7 +50,12 @@ def _register_demo(actions: Any) -> None:
         metavar="DIR",
         help="keep the workspace (built, published and downloaded files) in DIR",
     )
-    demo.add_argument("--object-storage", action="store_true", help=_OBJECT_STORAGE_HELP)
+    demo.add_argument(
+        "--object-storage",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=_OBJECT_STORAGE_HELP,
+    )
     demo.add_argument(
         "--pypi",
         action="store_true",

@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         token_env=args.identity_token_env,
         timeout=args.timeout,
     )
+    from hatch_sigstore._text import printable
+
     with SigningSession(options) as session:
         results = session.sign([Path(f) for f in args.files])
     cwd = Path(os.getcwd())
@@ -97,5 +99,5 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(path.name for path in result.written)
         artifact = result.artifact
         shown = artifact.relative_to(cwd) if artifact.is_relative_to(cwd) else artifact
-        print(f"signed {shown}: {names} (identity {result.identity})")
+        print(printable(f"signed {shown}: {names} (identity {result.identity})"))
     return 0

@@ -109,13 +109,18 @@ def run(args: argparse.Namespace, _secrets: list[str]) -> int:
 
 def render_table(results: Sequence[FileResult]) -> str:
     header = ("FILE", "VERDICT", "SIDECAR", "SIGNER", "REASON")
+    from hatch_sigstore._text import printable
+
+    def cell(text: str) -> str:  # file names and identities come from files: no controls
+        return " ".join(printable(text).split())
+
     rows = [
         (
-            r.artifact.name,
+            cell(r.artifact.name),
             "OK" if r.ok else "FAILED",
-            r.sidecar or "-",
-            r.identity or "-",
-            r.reason or "",
+            cell(r.sidecar or "-"),
+            cell(r.identity or "-"),
+            cell(r.reason or ""),
         )
         for r in results
     ]

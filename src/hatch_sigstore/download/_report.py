@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hatch_sigstore._text import printable
 from hatch_sigstore.download._select import Kind
 
 __all__ = ["DownloadReport", "FileOutcome", "format_table"]
@@ -64,7 +65,10 @@ class DownloadReport:
 
 
 def format_table(report: DownloadReport) -> str:
-    """A plain-text result table plus a summary line (what was kept, what was deleted)."""
+    """A plain-text result table plus a summary line (what was kept, what was deleted).
+
+    Every cell and line is made printable: identities come from certificates, reasons may
+    quote a server, and an escape sequence or a newline there must not fake a row."""
     header = ("FILE", "KIND", "SHA256", "SIGNATURE", "RESULT", "DETAIL")
     rows: list[tuple[str, ...]] = []
     for f in report.files:
@@ -72,10 +76,10 @@ def format_table(report: DownloadReport) -> str:
         detail = (f.identity or "") if f.ok else (f.reason or "")
         rows.append(
             (
-                f.filename,
+                _one_line(f.filename),
                 f.kind,
                 hash_text,
-                f.sidecar or "-",
+                _one_line(f.sidecar or "-"),
                 "verified" if f.ok else "FAILED",
                 _one_line(detail),
             )
@@ -88,20 +92,22 @@ def format_table(report: DownloadReport) -> str:
     kept = [f for f in report.files if f.ok]
     failed = [f for f in report.files if not f.ok]
     lines.append("")
-    lines.append(f"policy: {report.policy}")
-    lines.append(f"trust:  {report.trust}")
+    lines.append(_one_line(f"policy: {report.policy}"))
+    lines.append(_one_line(f"trust:  {report.trust}"))
     if kept:
-        lines.append(f"kept {len(kept)} verified file(s) in {report.directory}")
+        lines.append(_one_line(f"kept {len(kept)} verified file(s) in {report.directory}"))
     for note in report.notes:
-        lines.append(note)
+        lines.append(_one_line(note))
     if failed:
         lines.append(
-            f"{len(failed)} file(s) did not verify and were deleted (with their signature "
-            f"files); {report.directory} holds none of them: "
-            + ", ".join(f.filename for f in failed)
+            _one_line(
+                f"{len(failed)} file(s) did not verify and were deleted (with their signature "
+                f"files); {report.directory} holds none of them: "
+                + ", ".join(f.filename for f in failed)
+            )
         )
     for path in report.removed:
-        lines.append(f"deleted {path}")
+        lines.append(_one_line(f"deleted {path}"))
     lines.append(
         f"OK: every file of {report.requirement} verified"
         if report.ok
@@ -111,4 +117,4 @@ def format_table(report: DownloadReport) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(printable(text).split())

@@ -59,6 +59,7 @@ def download(
     client_options: dict[str, Any] | None = None,
     generic_package: str | None = None,
     progress: Callable[[str], None] | None = None,
+    server_url: str | None = None,
 ) -> DownloadReport:
     """Download, check, verify ``requirement`` (``NAME==VERSION``) into ``directory``.
 
@@ -67,7 +68,9 @@ def download(
     nothing can be done at all: bad arguments, the index refused or hostile, nothing to download.
     ``offline``: ``None`` verifies offline unless a file only has ``.sig``+``.crt`` (which need
     the transparency log). ``generic_package`` overrides the generic package name, for a
-    publisher configured with its ``generic-package`` option.
+    publisher configured with its ``generic-package`` option. ``server_url``: the GitLab
+    instance's own URL (``CI_SERVER_URL``): index links on it are accepted too (GitLab builds
+    them on its external_url, which may differ from ``api_url``).
     """
     from hatch_sigstore.gitlab import RegistryClient
 
@@ -87,8 +90,9 @@ def download(
     budget = Deadline(deadline)
     say = progress or (lambda _message: None)
     options: dict[str, Any] = {
-        "timeout": min(60.0, deadline),
+        "timeout": min(60.0, deadline),  # also the longest wait for the next byte
         "download_deadline": deadline,
+        "server_url": server_url,
         **(client_options or {}),
     }
     try:  # the client validates the URL and project; nothing is created before that
@@ -110,7 +114,9 @@ def download(
         ) from None
     with client:
         index = index_within(client, name, budget)
-        selected = select_files(index, name, version, api_url=api_url, only=only)
+        selected = select_files(
+            index, name, version, api_url=api_url, only=only, server_url=client.server_url
+        )
         if not selected:
             raise RegistryError(_nothing_found(name, version, only, index, project))
         say(f"found {len(selected)} file(s) of {name}=={version} in project {project}")

@@ -109,12 +109,14 @@ def select_files(
     *,
     api_url: str,
     only: Kind | None = None,
+    server_url: str | None = None,
 ) -> list[SelectedFile]:
     """The wheels and sdists of exactly ``name==version`` among an index page's links.
 
-    Raises :class:`RegistryError` if any link points to another host or names a file that is
-    not a plain file name: a page with one hostile link is not trusted for the others either.
-    Links of other versions, other projects and unknown file types are left out.
+    Raises :class:`RegistryError` if any link points to another host (than the API URL's or
+    the GitLab server's, ``server_url``: GitLab builds links on its external_url) or names a
+    file that is not a plain file name: a page with one hostile link is not trusted for the
+    others either. Links of other versions, other projects and unknown file types are left out.
     """
     wanted = canonicalize_name(name)
     chosen: dict[str, SelectedFile] = {}
@@ -128,14 +130,16 @@ def select_files(
                 "Refusing it.",
                 remediation="The server is broken or hostile; tell its administrators.",
             )
-        if not same_origin(entry.url, api_url):
+        homes = [api_url, *([server_url] if server_url else [])]
+        if not any(same_origin(entry.url, home) for home in homes):
             raise RegistryError(
                 f"The simple index links {filename!r} to another host "
-                f"({origin(entry.url)}, not the registry at {origin(api_url)}). "
-                "Refusing to follow it: a file "
-                "must come from the registry you asked.",
-                remediation="Check --url; if the registry really serves files from another "
-                "host, download them yourself and use 'hatch-sigstore verify'.",
+                f"({origin(entry.url)}, not the registry at "
+                f"{' or '.join(dict.fromkeys(origin(h) for h in homes))}). "
+                "Refusing to follow it: a file must come from the registry you asked.",
+                remediation=f"If {origin(entry.url)} is the same GitLab (its external_url), "
+                f"pass --url {origin(entry.url)}/api/v4 or --server {origin(entry.url)}; "
+                "otherwise download the files yourself and use 'hatch-sigstore verify'.",
             )
         last = unquote(parts.path.rsplit("/", 1)[-1])
         if last != filename:

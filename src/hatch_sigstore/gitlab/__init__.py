@@ -2,18 +2,27 @@
 
 The public face of the registry layer: :class:`Credentials` (who we are, read from named
 environment variables), :class:`RegistryClient` (uploads, downloads, index reads; idempotent,
-retried, streamed), its typed results (:class:`UploadOutcome`, :class:`Downloaded`,
-:class:`IndexFile`) and the :class:`RetryPolicy`. Importing this package is cheap: everything
-but ``RegistryClient`` needs no httpx, which loads on first access to it.
+retried, streamed; redirects to object storage followed without credentials), its typed
+results (:class:`UploadOutcome`, :class:`Downloaded`, :class:`IndexFile`, :class:`FileState`,
+:class:`FileConflictError`), :func:`check_generic_location` and the :class:`RetryPolicy`.
+Importing this package is cheap: everything but ``RegistryClient`` needs no httpx, which loads
+on first access to it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hatch_sigstore._net._outcomes import Downloaded, UploadOutcome
+from hatch_sigstore._net._outcomes import (
+    Downloaded,
+    FileConflictError,
+    FileState,
+    Held,
+    UploadOutcome,
+)
 from hatch_sigstore._net._retry import RetryPolicy
 from hatch_sigstore.gitlab._auth import CredentialKind, Credentials
+from hatch_sigstore.gitlab._coordinates import check_generic_location
 from hatch_sigstore.gitlab._simple import IndexFile, parse_simple_index
 
 if TYPE_CHECKING:
@@ -24,11 +33,15 @@ __all__ = [
     "CredentialKind",
     "Credentials",
     "Downloaded",
+    "FileConflictError",
+    "FileState",
+    "Held",
     "IndexFile",
     "ProgressCallback",
     "RegistryClient",
     "RetryPolicy",
     "UploadOutcome",
+    "check_generic_location",
     "parse_simple_index",
 ]
 

@@ -10,8 +10,16 @@ GitLab's rules (gitlab-org/gitlab ``lib/api/pypi_packages.rb`` and
 * Generic routes take the ``JOB-TOKEN`` header (Basic job-token uploads get 401 before GitLab 19.0),
   ``PRIVATE-TOKEN`` for access tokens and ``DEPLOY-TOKEN`` for deploy tokens.
 
+* The REST API (the Packages API a client asks for a file's sha256) takes ``JOB-TOKEN`` and
+  ``PRIVATE-TOKEN`` (or Bearer) but neither Basic auth nor deploy tokens (``lib/api/api_guard.rb``:
+  such a request is anonymous).
+
 Tokens are read from environment variables whose *name* is configured; the value never appears
-in ``repr``, messages or URLs.
+in ``repr``, messages or URLs. Where a token may go (:meth:`Credentials.check_destination`):
+never over plain http except to a loopback address, and the CI job token picked up from
+``CI_JOB_TOKEN`` without being named only to the job's own GitLab (the origins of
+``CI_API_V4_URL`` and ``CI_SERVER_URL``): a consumer job pointed at another instance must not
+hand it a live job token.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from hatch_sigstore._urls import origin, plain_http_refusal, same_origin
 from hatch_sigstore.errors import ConfigError
 
 __all__ = [
@@ -55,6 +64,16 @@ _GENERIC_HEADER = {"job": "JOB-TOKEN", "personal": "PRIVATE-TOKEN", "deploy": "D
 _PREFIX_KIND = (("glcbt-", "job"), ("gldt-", "deploy"), ("glpat-", "personal"))
 
 
+def _job_home(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The origins of this job's GitLab: where its job token belongs."""
+    homes: list[str] = []
+    for var in ("CI_API_V4_URL", "CI_SERVER_URL"):
+        value = (environ.get(var) or "").strip()
+        if value.startswith(("https://", "http://")) and origin(value) not in homes:
+            homes.append(origin(value))
+    return tuple(homes)
+
+
 def _describe_kind(kind: str) -> str:
     return {
         "job": "CI job token",
@@ -69,12 +88,15 @@ class Credentials:
     """Who we are to the registry. Build with :meth:`from_env` (or directly in tests).
 
     ``source`` is the name of the environment variable the token came from (for messages).
+    ``home``: the origins the token may be sent to (``None``: wherever the user points the
+    client, since they named the token for it); see :meth:`check_destination`.
     """
 
     kind: CredentialKind
     token: str | None = field(default=None, repr=False)
     username: str | None = None
     source: str | None = None
+    home: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -113,7 +135,7 @@ class Credentials:
         token = "<hidden>" if self.token else None
         return (
             f"Credentials(kind={self.kind!r}, token={token!s}, username={self.username!r}, "
-            f"source={self.source!r})"
+            f"source={self.source!r}, home={self.home!r})"
         )
 
     __str__ = __repr__
@@ -167,7 +189,7 @@ class Credentials:
         if kind is None and token_env is None:
             value = environ.get(CI_JOB_TOKEN_ENV)
             if value:
-                return cls("job", value, source=CI_JOB_TOKEN_ENV)
+                return cls("job", value, source=CI_JOB_TOKEN_ENV, home=_job_home(environ))
             if required:
                 raise ConfigError(
                     "No GitLab token: CI_JOB_TOKEN is not set (it only exists inside a running "
@@ -203,7 +225,43 @@ class Credentials:
             user = username
             if user is None:
                 user = environ.get(username_env or DEFAULT_DEPLOY_USER_ENV) or None
-        return cls(resolved, value, username=user, source=var)  # type: ignore[arg-type]
+        # The job token read from its default variable (not named by the user) stays home.
+        home = _job_home(environ) if token_env is None and var == CI_JOB_TOKEN_ENV else None
+        return cls(resolved, value, username=user, source=var, home=home)  # type: ignore[arg-type]
+
+    # -- where it may go --------------------------------------------------------------------
+
+    def check_destination(self, url: str) -> None:
+        """Raise :class:`ConfigError` unless this token may be sent to ``url``'s origin.
+
+        Never over plain http except to a loopback address; a job token found in
+        ``CI_JOB_TOKEN`` without being named only to the job's own GitLab. Anonymous
+        credentials go anywhere.
+        """
+        if self.kind == "anonymous":
+            return
+        refusal = plain_http_refusal(url, self.describe())
+        if refusal is not None:
+            raise ConfigError(
+                refusal,
+                remediation="Use the instance's https:// URL (--url, -o url=, CI_API_V4_URL). "
+                "Plain http is accepted only for a loopback address (a local sandbox).",
+            )
+        if self.home is None or any(same_origin(url, home) for home in self.home):
+            return
+        homes = (
+            f"{' and '.join(self.home)}, from CI_API_V4_URL and CI_SERVER_URL"
+            if self.home
+            else "named by CI_API_V4_URL and CI_SERVER_URL, which are both unset here"
+        )
+        raise ConfigError(
+            f"The {self.describe()} is sent only to this job's own GitLab ({homes}), not to "
+            f"{origin(url)}.",
+            remediation="For another GitLab, put a token of that instance in a variable and "
+            "name it: --token-env OTHER_GITLAB_TOKEN (hatch publish: -o token-env=…); for a "
+            "public project there, --token-kind anonymous. Naming CI_JOB_TOKEN itself "
+            "(--token-env CI_JOB_TOKEN) sends the job token there on purpose.",
+        )
 
     # -- headers ----------------------------------------------------------------------------
 
@@ -239,6 +297,13 @@ class Credentials:
         assert self.token is not None
         name = _GENERIC_HEADER[self.kind]
         return {name: self.token}
+
+    def api_headers(self) -> dict[str, str] | None:
+        """Headers for the REST API (the Packages API), or ``None`` when this credential cannot
+        be used there (deploy tokens are ignored by the API guard: the request is anonymous)."""
+        if self.kind == "deploy":
+            return None
+        return self.generic_headers()  # JOB-TOKEN / PRIVATE-TOKEN, as the API guard reads them
 
     def describe(self) -> str:
         """``CI job token from CI_JOB_TOKEN``: for messages; never the value."""

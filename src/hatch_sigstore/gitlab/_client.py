@@ -15,8 +15,13 @@ Guarantees:
   reset, a proxy's 502/504) may still be being stored, and GitLab keeps duplicates: the client
   asks again with backoff for up to ``settle_time`` seconds before sending it again. (PyPI needs
   no wait: GitLab refuses a second copy with "already been taken".)
-* **No token leaks.** Tokens travel only in headers, never in URLs; they are dropped on a redirect
-  to another host (which is refused unless explicitly allowed) and redacted from every message.
+* **Object storage.** GitLab redirects file downloads to pre-signed object-storage URLs; the
+  client follows them by hand (https only, a few hops, no loops) and sends credentials only to
+  GitLab itself. With no checksum header then, a generic file's sha256 comes from the Packages
+  API (computed by GitLab), else from streaming the file.
+* **No token leaks.** Tokens travel only in headers, never in URLs, never over plain http (but
+  to a loopback sandbox), never beyond GitLab's origins; the job token found in
+  ``CI_JOB_TOKEN`` only to the job's own GitLab. Every message is redacted (whole, then cut).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class RegistryClient(Uploads, Downloads):
 
     ``api_url`` is the API v4 root (``CI_API_V4_URL``, ``https://gitlab.example.com/api/v4``);
     ``project`` the numeric id or full path (``group/sub/project``). Usable as a context manager;
-    safe to share between threads. Reads, registry state and plumbing: :mod:`._core`; uploads:
-    :mod:`._uploads`; downloads: :mod:`._downloads`; retries: :func:`._retry.retrying`.
+    safe to share between threads. Reads and plumbing: :mod:`._core`; redirects:
+    :mod:`._redirects`; registry state: :mod:`._state`; uploads: :mod:`._uploads`; downloads:
+    :mod:`._downloads`; retries: :func:`._retry.retrying`.
     """

@@ -1,33 +1,29 @@
 """The registry client's core: construction, URLs, errors, reads, redirects, registry state.
 
 :class:`ClientCore` holds what uploads (:mod:`._uploads`) and downloads (:mod:`._downloads`)
-share: the httpx client, the credentials and which route takes which header, GitLab's errors
-in one paragraph, an idempotent GET with retries, same-host redirects, and the two questions
-an idempotent upload asks: is this file in the PyPI index, and with which sha256 does the
-generic registry hold it.
+share: the httpx client, the credentials and where they may go, which route takes which
+header, GitLab's errors in one paragraph, an idempotent GET with retries, redirects followed
+by hand (:mod:`._redirects`: to object storage too, credentials never beyond GitLab), and the
+questions an idempotent upload asks: does the PyPI registry hold this file with these bytes,
+and with which sha256 does the generic registry hold it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import ssl
 import time
 from collections.abc import Callable, Iterator
 from typing import Literal, NoReturn, TypeVar
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from packaging.utils import canonicalize_name
 
-from hatch_sigstore._names import is_generic_name, is_generic_version, is_safe_filename
 from hatch_sigstore._net._base import HTTPClientBase
 from hatch_sigstore._net._http import (
-    SHA256_RE,
     exc_text,
     is_permanent,
-    json_object,
-    page_instead_of_file,
     read_capped,
 )
 from hatch_sigstore._net._retry import (
@@ -37,34 +33,39 @@ from hatch_sigstore._net._retry import (
     parse_retry_after,
     retrying,
 )
-from hatch_sigstore._urls import same_origin
+from hatch_sigstore._urls import is_web_url, origin, same_origin
 from hatch_sigstore.errors import ConfigError, RegistryError, redact
 from hatch_sigstore.gitlab._auth import Credentials
+from hatch_sigstore.gitlab._coordinates import check_generic_location
 from hatch_sigstore.gitlab._errors import (
-    ERROR_BODY_LIMIT,
     error_from_response,
     gitlab_message,
     looks_like_html,
     not_gitlab_error,
+    store_code,
+    store_error,
 )
+from hatch_sigstore.gitlab._redirects import Followed, follow
 from hatch_sigstore.gitlab._simple import MAX_INDEX_BYTES, IndexFile, parse_simple_index
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "MAX_REDIRECTS", "ClientCore", "Route", "State"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "ClientCore", "Route", "State"]
 
-Route = Literal["pypi", "generic"]
+Route = Literal["pypi", "generic", "api"]
 State = Literal["same", "absent"]  # what the registry holds of a file we are about to send
 _T = TypeVar("_T")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
-MAX_REDIRECTS = 5
 
 
 class ClientCore(HTTPClientBase):
     """A GitLab project's package registries: what uploads and downloads share.
 
     ``api_url`` is the API v4 root (``CI_API_V4_URL``, ``https://gitlab.example.com/api/v4``);
-    ``project`` the numeric id or full path (``group/sub/project``). Usable as a context manager;
-    safe to share between threads.
+    ``project`` the numeric id or full path (``group/sub/project``). ``server_url``: the
+    instance's own URL (``CI_SERVER_URL``, its ``external_url``) when the API URL is another
+    name for it: GitLab builds index links on it, so links there are accepted too; credentials
+    go there only when they belong there (the job token of that server). Usable as a context
+    manager; safe to share between threads.
     """
 
     def __init__(
@@ -79,7 +80,7 @@ class ClientCore(HTTPClientBase):
         retry_policy: RetryPolicy | None = None,
         download_deadline: float = 3600.0,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        allow_cross_host_redirects: bool = False,
+        server_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         settle_time: float = 4.0,
         transport: httpx.BaseTransport | None = None,
@@ -93,18 +94,36 @@ class ClientCore(HTTPClientBase):
                 remediation="Set the project id or full path (in CI: CI_PROJECT_ID).",
             )
         self.credentials = credentials
+        credentials.check_destination(self.api_url)  # before anything is sent
+        self.server_url = self._check_server_url(server_url)
+        # Where index links may point: the API URL's origin and the instance's own.
+        self.link_origins: tuple[str, ...] = tuple(
+            dict.fromkeys(origin(u) for u in (self.api_url, self.server_url) if u)
+        )
+        # Where credentials go: the API URL's origin; the server's too only for a job token of
+        # that server (a token named for the API URL is never sent on where an index points).
+        self.home: tuple[str, ...] = (origin(self.api_url),)
+        server_home = credentials.home or ()
+        if (
+            self.server_url
+            and not same_origin(self.server_url, self.api_url)
+            and any(same_origin(self.server_url, h) for h in server_home)
+        ):
+            credentials.check_destination(self.server_url)
+            self.home += (origin(self.server_url),)
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self.download_deadline = download_deadline
-        # Small bodies (errors, index pages, JSON) must end within this many seconds.
+        # Small bodies (errors, index pages, JSON) must end within this many seconds; ``timeout``
+        # is also the longest wait for the next byte of any body (httpx's read timeout).
         self._body_deadline = max(30.0, 2 * timeout)
         self.chunk_size = max(4096, chunk_size)
-        self.allow_cross_host_redirects = allow_cross_host_redirects
         self._sleep = sleep
         # After an ambiguous generic PUT (the whole body went out, then a timeout or a 5xx),
         # how long to keep asking before concluding the server did not store it.
         self.settle_time = max(0.0, settle_time)
         project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
         self.project_api_url = f"{self.api_url}/projects/{project_id}"
+        # no redirects followed by httpx (by hand: _redirects.follow), no cookies kept
         self._open_http(
             timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
@@ -130,6 +149,20 @@ class ClientCore(HTTPClientBase):
             url += "/api/v4"
         return url
 
+    @staticmethod
+    def _check_server_url(server_url: str | None) -> str | None:
+        url = (server_url or "").strip().rstrip("/")
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if not is_web_url(url) or parts.username or parts.password or parts.query:
+            raise ConfigError(
+                f"The GitLab server URL {redact(url)!r} is not a plain http(s) URL.",
+                remediation="Give the instance's URL, e.g. https://gitlab.example.com (in CI: "
+                "CI_SERVER_URL).",
+            )
+        return url
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -145,22 +178,7 @@ class ClientCore(HTTPClientBase):
         return f"{self.project_api_url}/packages/pypi/simple/{quote(normalized, safe='')}"
 
     def generic_url(self, package: str, version: str, filename: str) -> str:
-        if not is_generic_name(package):
-            raise ConfigError(
-                f"{package!r} is not a valid generic package name.",
-                remediation="Use only letters, digits and . _ + - (GitLab's rule).",
-            )
-        if not is_generic_version(version):
-            raise ConfigError(
-                f"{version!r} is not a valid generic package version.",
-                remediation="Use only letters, digits and . _ + - without '..' (GitLab's rule; "
-                "PEP 440 epochs with '!' are not accepted).",
-            )
-        if not is_safe_filename(filename):
-            raise ConfigError(
-                f"{filename!r} is not a valid generic package file name.",
-                remediation="Use a plain file name: letters, digits and . _ + ! -, no slashes.",
-            )
+        check_generic_location(package, version, filename)
         parts = (quote(p, safe="+") for p in (package, version, filename))
         return f"{self.project_api_url}/packages/generic/" + "/".join(parts)
 
@@ -169,12 +187,20 @@ class ClientCore(HTTPClientBase):
     def _auth(self, route: Route) -> dict[str, str]:
         if route == "pypi":
             return self.credentials.pypi_headers()
+        if route == "api":
+            return self.credentials.api_headers() or {}
         return self.credentials.generic_headers()
 
     def _redact(self, text: str) -> str:
         return redact(text, self.credentials.secrets)
 
-    def _error(self, response: httpx.Response, body: bytes, action: str) -> RegistryError:
+    def _error(
+        self,
+        response: httpx.Response,
+        body: bytes,
+        action: str,
+        package: tuple[str, str] | None = None,
+    ) -> RegistryError:
         return error_from_response(
             response.status_code,
             response.headers,
@@ -183,7 +209,45 @@ class ClientCore(HTTPClientBase):
             url=str(response.request.url),
             project=self.project,
             credentials=self.credentials,
+            package=package,
         )
+
+    def _answer_error(self, followed: Followed, body: bytes, action: str) -> Retry | RegistryError:
+        """What to raise for a failed final answer of a redirect chain: a :class:`Retry` for a
+        transient one, else the error to report.
+
+        GitLab's own answers are GitLab's errors; a storage server's (where GitLab redirected)
+        are never a 404 to callers (GitLab said the file exists), and its refusal of an expired
+        link is retried, since the next attempt gets a fresh one from GitLab.
+        """
+        response = followed.response
+        status = response.status_code
+        gitlab = followed.home or (
+            followed.hops == 0 and any(same_origin(followed.url, o) for o in self.link_origins)
+        )
+        if gitlab:
+            if is_retryable_status(status):
+                return self._retry_status(response, body, action)
+            error = self._error(response, body, action)
+            if not followed.home and status in (401, 403, 404):
+                error.remediation = (
+                    f"The index links this file to {origin(followed.url)}, the instance's "
+                    "external_url, where this client sends no token (only to the API URL's "
+                    f"origin): use {origin(followed.url)}/api/v4 as the API URL. "
+                    f"{error.remediation or ''}"
+                ).strip()
+            return error
+        error = store_error(
+            status, body, action=action, url=followed.url, secrets=self.credentials.secrets
+        )
+        code, text = store_code(body)
+        if is_retryable_status(status) or (status == 403 and "expired" in text.lower()):
+            return Retry(
+                reason=f"HTTP {status} {code}".strip(),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                error=error,
+            )
+        return error
 
     def _transport_error(
         self, exc: BaseException, action: str, url: str, tries: int
@@ -326,129 +390,26 @@ class ClientCore(HTTPClientBase):
             raise not_gitlab_error(
                 url, "a page that is not UTF-8", status=status, credentials=self.credentials
             ) from None
-        return parse_simple_index(text, page_url=url)
+        return parse_simple_index(text, page_url=url, link_origins=self.link_origins)
 
-    def _pypi_state(self, name: str, filename: str, sha256: str) -> State:
-        """Does the index hold ``filename``? Raises when it holds different bytes."""
-        files = self._pypi_simple(name) or []
-        matches = [f for f in files if f.filename == filename]
-        if not matches:
-            return "absent"
-        if any(f.sha256 == sha256 for f in matches):
-            return "same"
-        listed = ", ".join(f.sha256 or "none" for f in matches)
-        raise RegistryError(
-            f"{filename} already exists in the GitLab PyPI registry of project {self.project} "
-            f"with different contents (sha256 {listed}; local {sha256}). Refusing to overwrite.",
-            remediation=(
-                "GitLab never replaces a PyPI file. Publish a new version, or delete the existing "
-                "file in GitLab (Packages and registries) if it was a mistake."
-            ),
-        )
-
-    def generic_file_sha256(
-        self, package: str, version: str, filename: str, *, max_bytes: int = 5 * 1024**3
-    ) -> str | None:
-        """sha256 of the file GitLab serves (the newest duplicate), or None when absent.
-
-        Uses the ``X-Checksum-SHA256`` header when GitLab sends it (newer versions) without
-        reading the body; otherwise hashes the streamed body (at most ``max_bytes``).
-        """
-        url = self.generic_url(package, version, filename)
-        action = f"checking {package}/{version}/{filename} in the generic registry"
-        return self._retrying(lambda: self._generic_sha_once(url, action, max_bytes), action, url)
-
-    def _generic_sha_once(self, url: str, action: str, max_bytes: int) -> str | None:
-        try:
-            with self._open(url, route="generic", action=action) as response:
-                status = response.status_code
-                if status == 200:
-                    header: str = response.headers.get("x-checksum-sha256", "").strip().lower()
-                    if SHA256_RE.match(header):
-                        return header
-                    if page_instead_of_file(response.headers):
-                        raise self._page_error(url, response)
-                    digest = hashlib.sha256()
-                    total = 0
-                    end = time.monotonic() + self.download_deadline
-                    for chunk in response.iter_bytes():
-                        if time.monotonic() > end:
-                            raise httpx.ReadTimeout("the response body did not end in time")
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise RegistryError(
-                                self._redact(f"{url} sent more than {max_bytes} bytes."),
-                                remediation="Refusing an oversized answer.",
-                            )
-                        digest.update(chunk)
-                    return digest.hexdigest()
-                body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
-        except httpx.TransportError as exc:
-            raise self._retry_transport(exc) from None
-        if status == 404:
-            data = json_object(body)
-            message = data.get("message") if data else None
-            if isinstance(message, str) and "not found" in message.lower():
-                return None
-            if data is None:
-                raise not_gitlab_error(
-                    url, "a 404 that is not GitLab's JSON", status=404, credentials=self.credentials
-                )
-            raise self._error(response, body, action)
-        if is_retryable_status(status):
-            raise self._retry_status(response, body, action)
-        raise self._error(response, body, action)
-
-    def _generic_state(self, package: str, version: str, filename: str, sha256: str) -> State:
-        existing = self.generic_file_sha256(package, version, filename)
-        if existing is None:
-            return "absent"
-        if existing == sha256:
-            return "same"
-        raise RegistryError(
-            f"{filename} already exists in the generic package {package} {version} of project "
-            f"{self.project} with different contents (sha256 {existing}; local {sha256}). "
-            "Refusing to overwrite.",
-            remediation=(
-                "GitLab would keep both and serve the newest, silently replacing what consumers "
-                "get. Publish a new version, or delete the existing file in GitLab first."
-            ),
-        )
+    # -- following redirects ----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _open(self, url: str, *, route: Route, action: str) -> Iterator[httpx.Response]:
-        """GET ``url`` streamed, following same-host redirects (with credentials) and, only if
-        allowed, cross-host ones (without credentials). Yields the final response."""
-        headers = self._auth(route)
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            with self._http.stream("GET", current, headers=headers) as response:
-                if not response.is_redirect:
-                    yield response
-                    return
-                location = response.headers.get("location", "")
-            target = urljoin(current, location)
-            if urlsplit(target).scheme not in ("http", "https"):
-                raise RegistryError(
-                    self._redact(f"{current} redirected to a non-HTTP location while {action}.")
-                )
-            if not same_origin(target, current):
-                if not self.allow_cross_host_redirects:
-                    raise RegistryError(
-                        self._redact(
-                            f"{current} redirected to another host ({urlsplit(target).netloc}) "
-                            f"while {action}; refusing to follow."
-                        ),
-                        remediation=(
-                            "A registry serving files from object storage redirects elsewhere; "
-                            "allow cross-host redirects explicitly if you trust that host "
-                            "(credentials are never sent there). Otherwise check the API URL."
-                        ),
-                    )
-                if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
-                    raise RegistryError(
-                        self._redact(f"{current} redirected from https to http; refusing.")
-                    )
-                headers = {}  # never send credentials to another host
-            current = target
-        raise RegistryError(self._redact(f"Too many redirects while {action} ({url})."))
+    def _open(
+        self, url: str, *, route: Route, action: str, look_first: bool = False
+    ) -> Iterator[Followed]:
+        """GET ``url`` streamed, following redirects (:func:`._redirects.follow`): credentials
+        only to GitLab's own origins, https targets only (plain http within a loopback sandbox).
+        ``look_first``: yield a first redirect itself instead of following it.
+        """
+        with follow(
+            self._http,
+            url,
+            headers=self._auth(route),
+            home=self.home,
+            api_url=self.api_url,
+            action=action,
+            redact=self._redact,
+            stop_at_redirect=look_first,
+        ) as followed:
+            yield followed

@@ -1,8 +1,11 @@
 """Downloads: stream a registry file to disk, capped in size and time, placed atomically.
 
 Files are written to a temporary file beside the destination and renamed into place only when
-complete (and, when a sha256 is given, only when it matches). Redirects to the same host are
-followed with credentials; to another host only when allowed, and never with credentials.
+complete (and, when a sha256 is given, only when it matches), with the mode the user's umask
+gives a new file. Redirects are followed by :mod:`._redirects`: to GitLab's object storage
+too, https only (plain http within a loopback sandbox), credentials only to GitLab itself.
+The whole response has a deadline; every wait for the next byte is also capped (the client's
+``timeout``), so a stalled server is cut off long before the deadline.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,15 +28,37 @@ from hatch_sigstore._net._http import (
     read_capped,
 )
 from hatch_sigstore._net._outcomes import Downloaded
-from hatch_sigstore._net._retry import is_retryable_status
-from hatch_sigstore._urls import same_origin
+from hatch_sigstore._urls import origin, same_origin
 from hatch_sigstore.errors import ConfigError, RegistryError
 from hatch_sigstore.gitlab._core import ClientCore, Route
 from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT
 from hatch_sigstore.gitlab._simple import IndexFile
 from hatch_sigstore.gitlab._uploads import ProgressCallback
 
-__all__ = ["Downloads"]
+__all__ = ["Downloads", "file_mode"]
+
+_umask_lock = threading.Lock()
+
+
+def file_mode() -> int:
+    """The mode ``open()`` would give a new file now: 0o666 less the process's umask.
+
+    Read from ``/proc/self/status`` where Linux offers it (no side effect); else by setting
+    and restoring the umask under a lock (``os.umask`` has no read-only form)."""
+    mask: int | None = None
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    mask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError, IndexError):
+        mask = None
+    if mask is None:
+        with _umask_lock:
+            mask = os.umask(0o077)
+            os.umask(mask)
+    return 0o666 & ~mask
 
 
 class Downloads(ClientCore):
@@ -54,10 +80,14 @@ class Downloads(ClientCore):
         file must match it, else nothing is left behind. Retries transient failures."""
         if max_bytes <= 0:
             raise ConfigError("max_bytes must be positive.")
-        if not same_origin(url, self.api_url):
+        if not any(same_origin(url, home) for home in self.link_origins):
             raise RegistryError(
-                self._redact(f"Refusing to download {url}: it is not on the registry's host."),
-                remediation="Files must come from the same GitLab instance as the index.",
+                self._redact(
+                    f"Refusing to download {url}: it is not on the registry's host "
+                    f"({' or '.join(self.link_origins)})."
+                ),
+                remediation="Files must come from the GitLab instance of the index (its API "
+                "URL's origin, or the GitLab server given to the client).",
             )
         expected = check_sha256(sha256, Path(dest).name) if sha256 else None
         dest = Path(dest)
@@ -92,20 +122,19 @@ class Downloads(ClientCore):
                 digest = hashlib.sha256()
                 total = 0
                 try:
-                    with self._open(url, route=route, action=action) as response:
-                        status = response.status_code
-                        if status != 200:
+                    with self._open(url, route=route, action=action) as followed:
+                        response = followed.response
+                        if response.status_code != 200:
                             body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
-                            if is_retryable_status(status):
-                                raise self._retry_status(response, body, action)
-                            raise self._error(response, body, action)
+                            raise self._answer_error(followed, body, action)
                         if page_instead_of_file(response.headers):
-                            raise self._page_error(str(response.url), response)
+                            raise self._page_error(followed.url, response)
                         declared = response.headers.get("content-length")
                         if declared and DIGITS_RE.match(declared) and int(declared) > max_bytes:
                             raise RegistryError(
                                 self._redact(
-                                    f"{url} announces {declared} bytes, more than the limit of "
+                                    f"{origin(followed.url)} announces {declared} bytes, more "
+                                    "than the limit of "
                                     f"{max_bytes} for {dest.name}; refusing to download."
                                 ),
                                 remediation="No real package is that large; check the server.",
@@ -150,7 +179,7 @@ class Downloads(ClientCore):
                     remediation="The registry served different bytes than its index lists: do "
                     "not install this file; report it to the project's maintainers.",
                 )
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, file_mode())  # mkstemp made it 0o600; the user's umask decides
             os.replace(tmp, dest)
             placed = True
             return Downloaded(path=dest, sha256=actual, size=total)

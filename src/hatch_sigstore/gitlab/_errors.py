@@ -4,16 +4,23 @@ GitLab's error shapes (gitlab-org/gitlab ``lib/api/helpers.rb`` ``render_api_err
 ``lib/api/api_guard.rb``, Grape's validation errors): ``{"message": "..."}`` from its helpers,
 ``{"error": "..."}`` from parameter validation and the catch-all route,
 ``{"error": "invalid_token", "error_description": "..."}`` from the token guard, and
-``{"message": {"error": "..."}}`` for rate limits. Workhorse and proxies answer plain text or HTML.
-No httpx here: the client passes status, headers and at most a few KiB of body.
+``{"message": {"error": "..."}}`` for rate limits. Workhorse and proxies answer plain text or HTML
+(Workhorse cuts an oversized PyPI upload with a plain-text 413 before Rails sees it). An object
+store answers S3's XML (``<Error><Code>…</Code><Message>…</Message></Error>``; GCS's XML API
+too). No httpx here: the client passes status, headers and at most a few KiB of body.
+
+Whatever a server says is quoted through :func:`hatch_sigstore.errors.quote`: redacted whole
+(S3 echoes a refused ``Authorization`` header), then made printable, then shortened.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
-from hatch_sigstore.errors import RegistryError, redact
+from hatch_sigstore._urls import origin
+from hatch_sigstore.errors import RegistryError, quote, redact
 from hatch_sigstore.gitlab._auth import Credentials
 
 __all__ = [
@@ -22,10 +29,13 @@ __all__ = [
     "gitlab_message",
     "looks_like_html",
     "not_gitlab_error",
+    "store_code",
+    "store_error",
 ]
 
 ERROR_BODY_LIMIT = 8192
 _QUOTE_LIMIT = 300
+_SNIPPET_LIMIT = 200
 
 
 def looks_like_html(body: bytes, content_type: str = "") -> bool:
@@ -60,14 +70,12 @@ def gitlab_message(body: bytes) -> str | None:
             parts.append(error)
     if not parts:
         return None
-    text = "; ".join(parts)
-    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
+    return "; ".join(parts)  # whole: callers redact, then shorten (errors.quote)
 
 
-def _snippet(body: bytes) -> str:
-    text = body[:200].decode("utf-8", "replace")
-    text = "".join(c if c.isprintable() else " " for c in text).strip()
-    return text
+def _snippet(body: bytes, secrets: tuple[str, ...] = ()) -> str:
+    """The start of a body that is not GitLab's JSON, redacted whole before it is cut."""
+    return quote(body.decode("utf-8", "replace"), secrets, limit=_SNIPPET_LIMIT)
 
 
 def not_gitlab_error(
@@ -76,7 +84,7 @@ def not_gitlab_error(
     """The answer is not what a GitLab API v4 endpoint sends (HTML, garbage, wrong type)."""
     secrets = credentials.secrets if credentials else ()
     return RegistryError(
-        redact(f"{url} answered {what}, which is not what GitLab's API sends.", secrets),
+        quote(f"{url} answered {what}, which is not what GitLab's API sends.", secrets),
         remediation=(
             "The URL is probably not a GitLab API v4 URL: use the instance's API root ending in "
             "/api/v4 (in CI: CI_API_V4_URL), not the web URL of the project, and check for a "
@@ -95,11 +103,16 @@ def error_from_response(
     url: str,
     project: str,
     credentials: Credentials,
+    package: tuple[str, str] | None = None,
 ) -> RegistryError:
-    """A RegistryError for a non-success answer to ``action`` (e.g. "uploading x.whl")."""
+    """A RegistryError for a non-success answer to ``action`` (e.g. "uploading x.whl").
+
+    ``package``: (package type, name) of an upload, for the messages that name a rule.
+    """
     content_type = headers.get("content-type", "")
-    quoted = gitlab_message(body)
     secrets = credentials.secrets
+    message_text = gitlab_message(body)
+    quoted = None if message_text is None else quote(message_text, secrets, limit=_QUOTE_LIMIT)
     if quoted is not None:
         said = f'GitLab said: "{quoted}".'
     elif not body.strip():
@@ -107,8 +120,8 @@ def error_from_response(
     elif looks_like_html(body, content_type):
         said = "The response was an HTML page, not GitLab's JSON."
     else:
-        said = f'The response was not GitLab\'s JSON: "{_snippet(body)}".'
-    lowered = (quoted or _snippet(body)).lower()
+        said = f'The response was not GitLab\'s JSON: "{_snippet(body, secrets)}".'
+    lowered = (message_text or _snippet(body, secrets)).lower()
     who = credentials.describe()
     remediation: str
     if status == 401:
@@ -117,9 +130,14 @@ def error_from_response(
             remediation = f"The token was refused as expired, revoked or invalid. {remediation}"
     elif status == 403:
         if "package protected" in lowered:
+            kind, name = package or ("", "this package")
+            rule = f"a {kind} rule" if kind else "a rule"
             remediation = (
-                "A package protection rule covers this package name: ask a maintainer to "
-                "allow your role to push it, or publish under another name."
+                f"A package protection rule covers {name!r}: check {rule} whose name pattern "
+                f"matches {name!r} in the project's Settings > Packages and registries > "
+                "Protected packages. Its 'minimum access level for push' must be at or below "
+                f"the role behind the {who} (deploy tokens are refused by every matching "
+                "rule); or publish under another name."
             )
         elif "insufficient_scope" in lowered or "scope" in lowered:
             remediation = (
@@ -167,6 +185,17 @@ def error_from_response(
             "This group disallows duplicate generic packages and the file already exists; "
             "delete it in GitLab first or publish a new version."
         )
+    elif status == 413 and message_text is None:
+        said = (
+            "Workhorse (GitLab's front end) cut the upload before GitLab's application saw "
+            f'it: "{_snippet(body, secrets)}".'
+        )
+        remediation = (
+            "The file exceeds this instance's PyPI file size limit (the plan limit "
+            "pypi_max_file_size, default 3 GiB; gitlab.com keeps the default). An administrator "
+            "can raise it (Admin > Settings > CI/CD > Package registry file size limits); "
+            "otherwise make the file smaller."
+        )
     elif (status == 400 and "too large" in lowered) or status == 413:
         remediation = (
             "The file exceeds the registry's size limit (defaults: PyPI 3 GiB, generic 5 GiB; "
@@ -193,7 +222,7 @@ def error_from_response(
         )
     else:
         remediation = "Unexpected answer from GitLab."
-    if quoted is None and body.strip() and status in (400, 401, 403, 404, 405):
+    if message_text is None and body.strip() and status in (400, 401, 403, 404, 405):
         remediation = (
             "The answer is not GitLab's JSON, so the URL is probably not a GitLab API v4 URL "
             f"(it should end in /api/v4; in CI: CI_API_V4_URL). Otherwise: {remediation}"
@@ -201,4 +230,54 @@ def error_from_response(
     message = f"GitLab refused {action} with HTTP {status}. {said}"
     return RegistryError(
         redact(message, secrets), remediation=redact(remediation, secrets), status=status
+    )
+
+
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,2000})</\1>")
+
+
+def store_code(body: bytes) -> tuple[str, str]:
+    """(``Code``, ``Message``) of an S3-style XML error body; empty strings when absent."""
+    fields = dict(_XML_FIELD.findall(body[:ERROR_BODY_LIMIT].decode("utf-8", "replace")))
+    return fields.get("Code", ""), fields.get("Message", "")
+
+
+def store_error(
+    status: int, body: bytes, *, action: str, url: str, secrets: tuple[str, ...] = ()
+) -> RegistryError:
+    """GitLab redirected ``action`` to ``url`` (its object storage, or wherever the redirect
+    led) and that server refused. Never a 404 to callers: GitLab said the file exists."""
+    code, text = store_code(body)
+    if code:
+        said = quote(f"{code}: {text}" if text else code, secrets, limit=_QUOTE_LIMIT)
+    elif body.strip():
+        said = _snippet(body, secrets)
+    else:
+        said = "no body"
+    lowered = f"{code} {text}".lower()
+    if code == "NoSuchKey" or status == 404:
+        remediation = (
+            "GitLab lists the file, but its object storage does not hold it: tell the "
+            "instance's administrators (the object may have been lost or not yet migrated)."
+        )
+    elif "expired" in lowered or code in ("AccessDenied", "SignatureDoesNotMatch"):
+        remediation = (
+            "The pre-signed link GitLab handed out was refused: links expire after a few "
+            "minutes, so check this machine's clock and for a proxy that rewrites URLs. A "
+            "re-run asks GitLab for a fresh link."
+        )
+    elif "auth mechanism" in lowered:
+        remediation = (
+            "The object store saw credentials beside its pre-signed link; this client sends "
+            "none there, so something between (a proxy) adds them."
+        )
+    else:
+        remediation = "Retry later; if it persists, tell the instance's administrators."
+    return RegistryError(
+        redact(
+            f"The storage server {origin(url)}, to which GitLab redirected {action}, answered "
+            f'HTTP {status}: "{said}".',
+            secrets,
+        ),
+        remediation=remediation,
     )

@@ -2,21 +2,25 @@
 
 GitLab's page (gitlab-org/gitlab ``app/presenters/packages/pypi/``
 ``simple_package_versions_presenter.rb``): one ``<a href=".../files/<sha256>/<file>#sha256=<sha256>"
-data-requires-python="...">file</a>`` per installable file. We resolve each href against the page
-URL and refuse the whole page (fail closed) when a link points to another scheme or host, when its
-path has traversal or encoded separators, when a file name has odd characters, or when a hash
-fragment is malformed. ``html.parser`` only: no entity expansion bombs, no network, no DTDs.
+data-requires-python="...">file</a>`` per installable file, an absolute URL built on the
+instance's ``external_url``, which may differ from the address the client typed (an alias host
+or port). We resolve each href against the page URL and refuse the whole page (fail closed) when
+a link points to another scheme or to an origin other than the page's or the configured GitLab
+server's, when its path has traversal or encoded separators, when a file name has odd
+characters, or when a hash fragment is malformed. ``html.parser`` only: no entity expansion
+bombs, no network, no DTDs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from hatch_sigstore._names import is_safe_filename
-from hatch_sigstore._urls import same_origin
+from hatch_sigstore._urls import origin, same_origin
 from hatch_sigstore.errors import RegistryError
 
 __all__ = ["MAX_INDEX_BYTES", "IndexFile", "parse_simple_index"]
@@ -77,8 +81,14 @@ def _refuse(page_url: str, why: str) -> RegistryError:
     )
 
 
-def parse_simple_index(html: str, *, page_url: str) -> list[IndexFile]:
-    """Parse a PEP 503 project page. Raises :class:`RegistryError` on any hostile link."""
+def parse_simple_index(
+    html: str, *, page_url: str, link_origins: Sequence[str] = ()
+) -> list[IndexFile]:
+    """Parse a PEP 503 project page. Raises :class:`RegistryError` on any hostile link.
+
+    Links may point at the page's origin or at one of ``link_origins`` (the configured GitLab
+    server: its ``external_url``).
+    """
     if len(html) > MAX_INDEX_BYTES:
         raise _refuse(page_url, f"the page is larger than {MAX_INDEX_BYTES} bytes")
     parser = _LinkCollector()
@@ -90,20 +100,41 @@ def parse_simple_index(html: str, *, page_url: str) -> list[IndexFile]:
     except Exception as exc:  # html.parser is lenient; anything it raises means garbage
         raise _refuse(page_url, f"the page is not parseable HTML ({type(exc).__name__})") from None
     files: list[IndexFile] = []
+    allowed = (page_url, *link_origins)
     for href, requires_python, _text in parser.links:
-        files.append(_parse_link(href, requires_python, page_url))
+        files.append(_parse_link(href, requires_python, page_url, allowed))
     return files
 
 
-def _parse_link(href: str, requires_python: str | None, page_url: str) -> IndexFile:
+def _other_origin(page_url: str, link: str, allowed: Sequence[str]) -> RegistryError:
+    """A link on another origin: most often the instance's external_url, when the API URL
+    given is another name for the same GitLab. Say exactly that."""
+    here, there = origin(page_url), origin(link)
+    also = [origin(u) for u in allowed[1:] if not same_origin(u, page_url)]
+    accepted = " or ".join([here, *also])
+    return RegistryError(
+        f"Refusing the simple index at {here}: it links its files to another host, {there}, "
+        f"not to {accepted}. GitLab builds these links on its external_url: when the API URL "
+        "you gave is another name for the same instance (an alias host, a port, a proxy), "
+        f"{there} is its real address.",
+        remediation=f"If {there} is this GitLab, use its API URL ({there}/api/v4: --url, -o "
+        f"url=, CI_API_V4_URL), or name it as the GitLab server (CI_SERVER_URL={there}; "
+        f"download --server {there}). Otherwise the index is not trustworthy: files must come "
+        "from the registry you asked.",
+    )
+
+
+def _parse_link(
+    href: str, requires_python: str | None, page_url: str, allowed: Sequence[str]
+) -> IndexFile:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in href) or "\\" in href:
         raise _refuse(page_url, "a link contains control characters or backslashes")
     absolute = urljoin(page_url, href)
     parts = urlsplit(absolute)
     if parts.scheme not in ("http", "https"):
         raise _refuse(page_url, f"a link uses the scheme {parts.scheme!r}")
-    if not same_origin(absolute, page_url):
-        raise _refuse(page_url, f"a link points to another host ({parts.netloc!r})")
+    if not any(same_origin(absolute, home) for home in allowed):
+        raise _other_origin(page_url, absolute, allowed)
     if parts.username is not None or parts.password is not None:
         raise _refuse(page_url, "a link carries credentials")
     raw_segments = parts.path.split("/")

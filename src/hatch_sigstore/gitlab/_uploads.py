@@ -30,8 +30,9 @@ from hatch_sigstore._net._uploads import (
     upload_loop,
 )
 from hatch_sigstore.errors import ConfigError, RegistryError
-from hatch_sigstore.gitlab._core import ClientCore, State
+from hatch_sigstore.gitlab._core import State
 from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, gitlab_message, not_gitlab_error
+from hatch_sigstore.gitlab._state import RegistryState
 
 __all__ = ["ProgressCallback", "Uploads"]
 
@@ -39,7 +40,7 @@ _FIELD_NAME_RE = re.compile(r"\A[A-Za-z0-9_:.-]{1,64}\Z")
 _RESERVED_FIELDS = frozenset({"content", "name", "version", "sha256_digest"})
 
 
-class Uploads(ClientCore):
+class Uploads(RegistryState):
     """The upload half of :class:`~hatch_sigstore.gitlab.RegistryClient`."""
 
     def pypi_upload(
@@ -107,7 +108,7 @@ class Uploads(ClientCore):
                     remediation="Check the package in GitLab's Packages and registries page.",
                     status=400,
                 )
-            raise self._error(response, body, action)
+            raise self._error(response, body, action, package=("pypi", name))
 
         return self._upload_loop(action, url, send, check, on_response)
 
@@ -225,6 +226,6 @@ class Uploads(ClientCore):
             message = (gitlab_message(body) or "").lower()
             if status == 400 and "duplicate package" in message and check() == "same":
                 return UploadOutcome.EXISTS_SAME
-            raise self._error(response, body, action)
+            raise self._error(response, body, action, package=("generic", package))
 
         return self._upload_loop(action, url, send, settled_check, on_response)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from hatch.publish.plugin.interface import PublisherInterface
 
+from hatch_sigstore._text import printable
 from hatch_sigstore.errors import HatchSigstoreError, redact
 from hatch_sigstore.publish import (
     PLUGIN_NAME,
@@ -102,7 +103,8 @@ class _HatchReporter:
         elif result.status == "present":
             self._app.display_info(f"skipped   {where} (already there, same sha256)")
         else:
-            self._app.display_error(f"FAILED    {where}: {redact(result.message, self._secrets)}")
+            text = printable(redact(result.message, self._secrets))
+            self._app.display_error(f"FAILED    {where}: {text}")
 
 
 class SigstorePublisher(PublisherInterface):
@@ -115,7 +117,7 @@ class SigstorePublisher(PublisherInterface):
         try:
             self._publish(artifacts, options)
         except HatchSigstoreError as exc:
-            self.app.abort(redact(str(exc), self._secrets))
+            self.app.abort(printable(redact(str(exc), self._secrets), keep_newlines=True))
 
     def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -146,14 +148,17 @@ class GitLabPublisher(SigstorePublisher):
         plan = build_plan(dists, results, settings)
         if settings.dry_run:
             self._show_plan(plan)
-            settings.credentials()  # a missing token fails the dry run too
+            # a missing token, or one that may not go to the URL, fails the dry run too
+            settings.credentials().check_destination(settings.api_url)
             require_preflight(results, settings)
             app.display_success("Dry run: nothing was sent to the registry.")
             return
         require_preflight(results, settings)
         for r in results:
             if not r.ok:
-                app.display_warning(f"UNSIGNED: publishing {r.dist.filename} ({r.detail})")
+                app.display_warning(
+                    printable(f"UNSIGNED: publishing {r.dist.filename} ({r.detail})")
+                )
         credentials = settings.credentials()
         secrets = self._secrets = tuple(credentials.secrets)
         from hatch_sigstore.gitlab import RegistryClient
@@ -167,16 +172,19 @@ class GitLabPublisher(SigstorePublisher):
             f"Publishing {len(plan.pypi)} dist(s) and {len(plan.generic)} signature file(s) to "
             f"{settings.project_api_url}/packages as {credentials.describe()}"
         )
+        # GitLab builds index links on its external_url (CI_SERVER_URL in CI), which may be
+        # another name for the instance than the API URL used here.
+        client_kwargs["server_url"] = settings.env.get("CI_SERVER_URL") or None
         client = RegistryClient(settings.api_url, settings.project, credentials, **client_kwargs)
         with client, _HatchReporter(app, secrets) as reporter:
             summary = execute(plan, client, reporter, secrets=secrets)
         self._show_summary(summary)
         if not summary.ok:
-            app.abort(redact(str(summary.error(with_state=False)), secrets))
+            app.abort(printable(redact(str(summary.error(with_state=False)), secrets)))
 
     def _show_plan(self, plan: Plan) -> None:
-        for line in plan.render():
-            self.app.display_info(line)
+        for line in plan.render():  # names and signers come from files: printable only
+            self.app.display_info(printable(line))
 
     def _show_summary(self, summary: Summary) -> None:
         show_summary(self.app, summary)
@@ -219,4 +227,4 @@ def show_summary(app: Any, summary: SummaryView, *, label: str = "Registry state
             f"({' and '.join(sorted(kinds))} registry) after the first failure"
         )
     show = app.display_success if summary.ok else app.display_warning
-    show(f"{label}: {summary.registry_state()}")
+    show(printable(f"{label}: {summary.registry_state()}"))

@@ -23,7 +23,6 @@ from hatch_sigstore.index._cache import Cache, verdict_key
 from hatch_sigstore.index._names import Dist, parse_dist
 from hatch_sigstore.index._sources import (
     HatchSigstoreError,
-    bind_to_release,
     policy_fingerprint,
     trust_fingerprint,
 )
@@ -333,9 +332,8 @@ class Catalog:
             if not verdict.ok:
                 reason = verdict.reason or "did not verify"
                 return _Outcome(False, reason)
-            bound = bind_to_release(path, link.filename)
-            if bound is not None:
-                return _Outcome(False, f"signature verified, but {bound}")
+            # verify_file has bound the dist to the release its file name claims (its own
+            # metadata: hatch_sigstore.verify.release), so a re-signed rollback never verifies.
             if provenance:
                 self.cache.put_provenance(link.sha256, provenance)
             self.cache.put_file(path, link.sha256)

@@ -6,27 +6,20 @@ those modules changes the imports here and nothing else in ``hatch_sigstore.inde
 imports (sigstore, httpx) happen inside the functions, when the index first needs them.
 
 What the index needed and the layers below do not offer is written here, marked as such:
-:func:`bind_to_release` (to be replaced by the verify layer's release binding) and the group
-scope of :class:`GitLabClient` (GitLab's ``/groups/:id/-/packages/pypi`` routes).
+the group scope of :class:`GitLabClient` (GitLab's ``/groups/:id/-/packages/pypi`` routes).
+Binding each dist to its release happens inside the verify layer's ``verify_file``.
 """
 
 from __future__ import annotations
 
 import argparse
-import email.parser
 import hashlib
-import io
-import tarfile
 import threading
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion
 
 from hatch_sigstore._files import (
     ATTESTATION_SUFFIX,
@@ -58,7 +51,6 @@ __all__ = [
     "TrustChoice",
     "TrustConfigError",
     "Verdict",
-    "bind_to_release",
     "build_policy",
     "generic_coordinates",
     "policy_fingerprint",
@@ -212,90 +204,6 @@ def verify_attestations(
 
 
 # --------------------------------------------------------------------------------------------
-# Binding a dist to the release its file name claims.
-# TEMPORARY: the verify layer gets this check (issue 10, "bind each file to its release");
-# replace this function by that one when it lands.
-
-_METADATA_MAX_BYTES = 8 * 1024 * 1024
-
-
-def bind_to_release(path: Path, filename: str) -> str | None:
-    """Why the dist at ``path`` is not the release its file name claims, or ``None``.
-
-    Its core metadata (a wheel's ``*.dist-info/METADATA``, an sdist's ``PKG-INFO``) must name
-    the same project and version as the file name: a signed old release renamed to a new
-    version (a rollback) has a valid signature over its bytes, but not this name.
-    """
-    from hatch_sigstore.index._names import parse_dist
-
-    dist = parse_dist(filename)
-    if dist is None:
-        return "it is not a wheel or sdist file name"
-    kind, name, version = dist.kind, dist.name, dist.version
-    try:
-        text = _wheel_metadata(path) if kind == "wheel" else _sdist_metadata(path, filename)
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError) as exc:
-        return f"cannot read its core metadata ({exc.__class__.__name__}: {exc})"
-    if text is None:
-        where = "*.dist-info/METADATA" if kind == "wheel" else "PKG-INFO"
-        return f"it has no core metadata ({where}), so it cannot be bound to a release"
-    headers = email.parser.HeaderParser().parsestr(text)
-    meta_name, meta_version = headers.get("Name"), headers.get("Version")
-    if not meta_name or not meta_version:
-        return "its core metadata has no Name or no Version"
-    from packaging.version import Version
-
-    try:
-        same_version = Version(meta_version.strip()) == version
-    except InvalidVersion:
-        same_version = False
-    if canonicalize_name(meta_name.strip()) != name or not same_version:
-        return (
-            f"its core metadata says {meta_name.strip()} {meta_version.strip()}, but the file "
-            f"name says {name} {version}: not the release it claims to be (a renamed or "
-            "rolled-back dist)"
-        )
-    return None
-
-
-def _wheel_metadata(path: Path) -> str | None:
-    with zipfile.ZipFile(path) as archive:
-        found = [
-            info
-            for info in archive.infolist()
-            if info.filename.count("/") == 1
-            and info.filename.endswith("/METADATA")
-            and info.filename.split("/")[0].endswith(".dist-info")
-        ]
-        if len(found) != 1 or found[0].file_size > _METADATA_MAX_BYTES:
-            return None
-        return archive.read(found[0]).decode("utf-8", "replace")
-
-
-def _sdist_metadata(path: Path, filename: str) -> str | None:
-    if filename.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            found = [
-                i
-                for i in archive.infolist()
-                if i.filename.count("/") == 1 and i.filename.endswith("/PKG-INFO")
-            ]
-            if len(found) != 1 or found[0].file_size > _METADATA_MAX_BYTES:
-                return None
-            return archive.read(found[0]).decode("utf-8", "replace")
-    with tarfile.open(path, "r:gz") as archive:
-        for member in archive:
-            parts = member.name.strip("/").split("/")
-            if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
-                if member.size > _METADATA_MAX_BYTES:
-                    return None
-                handle = archive.extractfile(member)
-                if handle is None:
-                    return None
-                return io.TextIOWrapper(handle, "utf-8", "replace").read()
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # GitLab
 
@@ -334,11 +242,7 @@ class GitLabClient:
         from hatch_sigstore.gitlab import Credentials
 
         self.credentials = Credentials.from_env(None, token_env, env=env)
-        self._options: dict[str, Any] = {
-            "timeout": timeout,
-            "allow_cross_host_redirects": True,
-            "retries": 2,
-        }
+        self._timeout = timeout
         self.api_url = api_url
         scope = project if project is not None else group
         assert scope is not None
@@ -356,7 +260,9 @@ class GitLabClient:
     def _client(self, project: str) -> RegistryClient:
         from hatch_sigstore.gitlab import RegistryClient
 
-        return RegistryClient(self.api_url, project, self.credentials, **self._options)
+        return RegistryClient(
+            self.api_url, project, self.credentials, timeout=self._timeout, retries=2
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -4,7 +4,10 @@ Per package version the first signature file goes alone (as GitLab requires), th
 concurrently; only when all of them are in place do the dists go to the PyPI registry, so no
 package is ever visible without its signatures. The registry client skips files already present
 with the same sha256 and refuses ones present with different bytes, so a re-run after any
-failure finishes the job without duplicates.
+failure finishes the job without duplicates. Names GitLab's generic registry would refuse stop
+the run before anything is sent. When a run stops early, the registry is asked what it holds
+of every file whose state no answer showed, so the summary says what is there, not what was
+tried.
 """
 
 from __future__ import annotations
@@ -12,15 +15,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from hatch_sigstore.errors import HatchSigstoreError, PublishError, redact
-from hatch_sigstore.gitlab import IndexFile, UploadOutcome
+from hatch_sigstore.errors import ConfigError, HatchSigstoreError, PublishError, redact
+from hatch_sigstore.gitlab import (
+    FileConflictError,
+    FileState,
+    Held,
+    UploadOutcome,
+    check_generic_location,
+)
 from hatch_sigstore.publish.plan import Plan, UploadItem
 from hatch_sigstore.publish.summary import ItemResult, Status, Summary
 
-__all__ = ["RegistryAPI", "Reporter", "execute", "run_groups"]
+__all__ = ["RegistryAPI", "Reporter", "execute", "observe", "run_groups"]
 
 
 class RegistryAPI(Protocol):
@@ -47,7 +57,12 @@ class RegistryAPI(Protocol):
         progress: Callable[[int], None] | None = ...,
     ) -> UploadOutcome: ...
 
-    def pypi_simple_files(self, name: str) -> Sequence[IndexFile]: ...
+    def pypi_file_states(self, name: str, files: Mapping[str, str]) -> dict[str, FileState]:
+        """What the PyPI registry holds of each ``filename -> sha256`` of package ``name``."""
+
+    def generic_file_state(
+        self, package: str, version: str, filename: str, sha256: str
+    ) -> FileState: ...
 
 
 class Reporter(Protocol):
@@ -133,7 +148,10 @@ def execute(
                 )
             result = ItemResult(item, _status(outcome))
         except HatchSigstoreError as exc:
-            result = ItemResult(item, "failed", redact(str(exc), secrets))
+            conflict = isinstance(exc, FileConflictError)
+            result = ItemResult(
+                item, "failed", redact(str(exc), secrets), "other" if conflict else None
+            )
             stop.set()
         except Exception as exc:  # a bug or an unexpected library error: never lose the summary
             text = f"{exc.__class__.__name__}: {exc}"
@@ -147,42 +165,105 @@ def execute(
         reporter.upload_finished(result)
 
     def precheck_pypi(items: Sequence[UploadItem]) -> list[UploadItem]:
-        """One index read per name: skip files already there without sending them again."""
+        """One index read per name: skip files already there (their bytes checked) without
+        sending them again; refuse other bytes under our names before anything is sent."""
         by_name: dict[str, list[UploadItem]] = {}
         for it in items:
             by_name.setdefault(it.package, []).append(it)
         todo: list[UploadItem] = []
         for name, members in by_name.items():
             try:
-                listed = {f.filename: f.sha256 for f in client.pypi_simple_files(name)}
+                states = client.pypi_file_states(name, {it.filename: it.sha256 for it in members})
             except HatchSigstoreError as exc:
                 settle(ItemResult(members[0], "failed", redact(str(exc), secrets)))
                 stop.set()
                 return []
             for it in members:
-                if it.filename not in listed:
+                state = states[it.filename]
+                if state.held is Held.ABSENT:
                     todo.append(it)
-                elif listed[it.filename] == it.sha256:
+                elif state.held is Held.SAME:
                     settle(ItemResult(it, "present"))
                 else:
                     stop.set()
-                    settle(
-                        ItemResult(
-                            it,
-                            "failed",
-                            f"{it.filename} already exists in the GitLab PyPI registry with "
-                            f"different contents (sha256 {listed[it.filename]}; local "
-                            f"{it.sha256}). Refusing to overwrite: GitLab never replaces a PyPI "
-                            "file. Publish a new version, or delete the file in GitLab first.",
-                        )
-                    )
+                    settle(ItemResult(it, "failed", _conflict_text(it, state), "other"))
         return [] if stop.is_set() else todo
+
+    def check_names(items: Sequence[UploadItem]) -> None:
+        """GitLab's generic-registry rules for every name, before anything is sent."""
+        for it in items:
+            try:
+                check_generic_location(it.package, it.version, it.filename)
+            except ConfigError as exc:
+                settle(ItemResult(it, "failed", f"{exc} Nothing was sent."))
+                stop.set()
 
     def run_phase(items: Sequence[UploadItem]) -> None:
         run_groups(items, run_one, workers=plan.settings.concurrency, stop=stop)
 
-    run_phase(plan.generic)
+    check_names(plan.generic)
+    if not stop.is_set():
+        run_phase(plan.generic)
     if not stop.is_set():
         run_phase(precheck_pypi(plan.pypi))
     ordered = [results.get(it, ItemResult(it, "not attempted")) for it in plan.items]
+    if stop.is_set():
+        ordered = observe(client, ordered)
     return Summary(plan, tuple(ordered))
+
+
+def _conflict_text(item: UploadItem, state: FileState) -> str:
+    if state.claimed is not None:
+        held = (
+            f"its index claims sha256 {state.claimed}, the digest the uploader declared, but "
+            f"it serves bytes with sha256 {state.sha256}"
+        )
+    else:
+        held = f"sha256 {state.sha256}"
+    return (
+        f"{item.filename} already exists in the GitLab PyPI registry with different contents "
+        f"({held}; local {item.sha256}). Refusing to overwrite: GitLab never replaces a PyPI "
+        f"file. Bump the version and rebuild, or delete the package {item.package} "
+        f"{item.version} in GitLab (Deploy > Package registry) and publish again."
+    )
+
+
+def observe(client: RegistryAPI, results: Sequence[ItemResult]) -> list[ItemResult]:
+    """Ask the registry what it holds of every file no answer has shown yet (failed or not
+    attempted), so the summary reports what was seen, not what was tried. The first check
+    the registry refuses or does not answer ends the asking: the rest stay unknown."""
+    out = list(results)
+    todo = [i for i, r in enumerate(out) if r.observed == "unknown"]
+    reachable = True
+
+    def record(index: int, held: str) -> None:
+        out[index] = replace(out[index], held=held)  # type: ignore[arg-type]
+
+    pypi: dict[str, list[int]] = {}
+    for index in todo:
+        item = out[index].item
+        if item.registry == "pypi":
+            pypi.setdefault(item.package, []).append(index)
+            continue
+        if not reachable:
+            continue
+        try:
+            state = client.generic_file_state(item.package, item.version, item.filename,
+                                              item.sha256)  # fmt: skip
+        except ConfigError:
+            continue  # a name GitLab refuses: nothing to ask
+        except HatchSigstoreError:
+            reachable = False
+            continue
+        record(index, str(state.held))
+    for name, indexes in pypi.items():
+        if not reachable:
+            break
+        wanted = {out[i].item.filename: out[i].item.sha256 for i in indexes}
+        try:
+            states = client.pypi_file_states(name, wanted)
+        except HatchSigstoreError:
+            break
+        for index in indexes:
+            record(index, str(states[out[index].item.filename].held))
+    return out

@@ -176,7 +176,7 @@ def run_demo(
     example: str | os.PathLike[str] | None = None,
     keep: str | os.PathLike[str] | None = None,
     out: TextIO = sys.stdout,
-    object_storage: bool = False,
+    object_storage: bool = True,
     pypi: bool = False,
 ) -> DemoResult:
     """Run the three jobs (five with ``pypi``); every stage's output is printed, and a table
