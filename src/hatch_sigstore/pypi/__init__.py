@@ -19,7 +19,7 @@ from hatch_sigstore.pypi._token import (
     IDToken,
     UploadToken,
 )
-from hatch_sigstore.pypi._urls import KNOWN_INDEXES, IndexURLs, is_loopback
+from hatch_sigstore.pypi._urls import KNOWN_INDEXES, IndexURLs
 
 if TYPE_CHECKING:
     from hatch_sigstore.pypi._client import IndexClient
@@ -39,7 +39,6 @@ __all__ = [
     "RetryPolicy",
     "UploadToken",
     "form_fields",
-    "is_loopback",
 ]
 
 

@@ -11,16 +11,16 @@ https, or plain http to a loopback address (a local stand-in). Standard library 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
+from hatch_sigstore._urls import is_loopback
 from hatch_sigstore.errors import ConfigError, redact
 
-__all__ = ["KNOWN_INDEXES", "IndexURLs", "is_loopback"]
+__all__ = ["KNOWN_INDEXES", "IndexURLs"]
 
 PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
 TESTPYPI_UPLOAD = "https://test.pypi.org/legacy/"
@@ -32,17 +32,6 @@ KNOWN_INDEXES: dict[str, tuple[str, str, str]] = {
 _ALIASES = {"main": "pypi", "test": "testpypi", "test.pypi": "testpypi"}
 # the read host of an upload host that serves nothing but uploads
 _READ_HOST = {"upload.pypi.org": "pypi.org"}
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -85,7 +74,7 @@ class IndexURLs:
                 f"{source} has a query or fragment; an upload URL has neither.",
                 remediation="Give the upload URL only, ending in /legacy/.",
             )
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(text):
             raise ConfigError(
                 f"{source} is a plain-http URL ({parts.netloc}): the upload token would cross "
                 "the network unencrypted.",
