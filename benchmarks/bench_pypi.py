@@ -93,7 +93,8 @@ class Bench:
         self.serial += 1
         name = f"bench-{label}-{self.serial}"
         repository = f"bench/{name}"
-        self.index.create_project(name)
+        project = self.index.create_project(name)
+        project.upload_limit = 4 * 1024 * MiB  # a raised limit, as PyPI grants on request
         self.index.add_gitlab_publisher(name, repository)
         root = self.work / name
         (root / "dist").mkdir(parents=True)
