@@ -85,7 +85,10 @@ def _operand(text: str, env: Mapping[str, str]) -> str | None:
 
 
 def rule_matches(condition: str, env: Mapping[str, str]) -> bool:
-    """``$VAR`` (set and non-empty) and ``$A == $B``, as GitLab evaluates them."""
+    """``$VAR`` (set and non-empty) and ``$A == $B``, as GitLab evaluates them, joined by
+    ``&&``."""
+    if "&&" in condition:
+        return all(rule_matches(part, env) for part in condition.split("&&"))
     if "==" in condition:
         left, right = condition.split("==", 1)
         return _operand(left, env) == _operand(right, env)

@@ -5,7 +5,8 @@ Every ``import`` in every module counts: at module level, inside functions (the 
 that keep builds light) and under ``if TYPE_CHECKING:`` (a type-only import of a higher layer is
 still a dependency in the wrong direction). The modules are read with :mod:`ast`, not imported.
 
-    hatch/ (glue), cli/ ─► publish/, download/, index/ ─► sign/, verify/, gitlab/ ─► basics
+    hatch/ (glue), cli/ ─► publish/, download/, index/ ─► sign/, verify/, gitlab/, pypi/ ─► basics
+    gitlab/, pypi/ ─► _net/ (their shared HTTP plumbing) ─► basics
     sandbox/ (stand-ins) ─► basics; only cli/ and tests import it
 """
 
@@ -26,21 +27,35 @@ ALLOWED: dict[str, frozenset[str]] = {
     "basics": frozenset(),
     "sign": frozenset({"basics"}),
     "verify": frozenset({"basics"}),
-    "gitlab": frozenset({"basics"}),
-    "publish": frozenset({"sign", "verify", "gitlab", "basics"}),
-    "download": frozenset({"verify", "gitlab", "basics"}),
-    "index": frozenset({"download", "verify", "gitlab", "basics"}),
-    "hatch": frozenset({"publish", "download", "sign", "verify", "gitlab", "basics"}),
+    "_net": frozenset({"basics"}),
+    "gitlab": frozenset({"_net", "basics"}),
+    "pypi": frozenset({"_net", "basics"}),
+    "publish": frozenset({"sign", "verify", "gitlab", "pypi", "basics"}),
+    "download": frozenset({"verify", "gitlab", "pypi", "basics"}),
+    "index": frozenset({"download", "verify", "gitlab", "pypi", "basics"}),
+    "hatch": frozenset({"publish", "download", "sign", "verify", "gitlab", "pypi", "basics"}),
     "cli": frozenset(
-        {"publish", "download", "index", "sign", "verify", "gitlab", "basics", "sandbox"}
+        {"publish", "download", "index", "sign", "verify", "gitlab", "pypi", "basics", "sandbox"}
     ),
     "sandbox": frozenset({"basics"}),
     "api": frozenset(
-        {"hatch", "cli", "publish", "download", "index", "sign", "verify", "gitlab", "basics"}
+        {
+            "hatch",
+            "cli",
+            "publish",
+            "download",
+            "index",
+            "sign",
+            "verify",
+            "gitlab",
+            "pypi",
+            "basics",
+        }
     ),
 }
 SUBPACKAGES = (
-    "hatch", "cli", "publish", "download", "index", "sign", "verify", "gitlab", "sandbox"
+    "hatch", "cli", "publish", "download", "index", "sign", "verify", "gitlab", "pypi", "_net",
+    "sandbox",
 )  # fmt: skip
 # TEMPORARY, while the index (merged from a branch written before the layers existed) is
 # integrated: it reads the signer flags off the CLI's parser, and reads PEP 691/740 indexes with
@@ -48,14 +63,15 @@ SUBPACKAGES = (
 # the pypi/ client layer, and deletes these two entries.
 INTEGRATING: dict[tuple[str, str], str] = {
     ("index._sources", "cli._policy_args"): "signer flags read off the CLI parser",
-    ("index._pypi", "httpx"): "a PEP 691/740 reader before pypi/ exists",
+    ("index._pypi", "httpx"): "a PEP 691/740 reader of its own (pypi/ now has one to reuse)",
 }
 # third-party packages only some layers may import: (packages, the layers allowed)
 SIGSTORE = frozenset({"sigstore", "sigstore_models", "pypi_attestations", "cryptography"})
 THIRD_PARTY: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
     # only the signing and verification layers (and trust.py, see below) touch sigstore
     (SIGSTORE | {"requests", "pydantic"}, frozenset({"sign", "verify", "sandbox"})),
-    (frozenset({"httpx"}), frozenset({"gitlab", "sandbox"})),  # only the registry client
+    # only the registry clients and their shared plumbing
+    (frozenset({"httpx"}), frozenset({"gitlab", "pypi", "_net", "sandbox"})),
     (frozenset({"hatch", "hatchling", "rich"}), frozenset({"hatch", "sandbox"})),  # hatch is glue
 )
 # basics modules that may import a package the table keeps from basics, and why

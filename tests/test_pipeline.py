@@ -29,7 +29,7 @@ from dev_cache import ROOT, build_our_wheel, make_venv, offline_env, wheelhouse
 from hatch_sigstore.sandbox.rehearsal import Pipeline
 
 if TYPE_CHECKING:
-    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore, PyPIIndex
 
 pytestmark = pytest.mark.slow
 
@@ -147,6 +147,7 @@ def run_example_pipeline(
     runner_bin: Path,
     home: Path,
     light: bool = False,
+    extra: dict[str, str] | None = None,
 ) -> list[JobResult]:
     """Run the example's jobs; ``light``: without installs, this environment's tools on PATH."""
     registry_project = project["project"]
@@ -176,6 +177,7 @@ def run_example_pipeline(
             "HATCH_DATA_DIR": str(home / "hatch-data"),
             "HATCH_CACHE_DIR": str(home / "hatch-cache"),
             "NO_COLOR": "1",
+            **(extra or {}),
         }
     )
     example = yaml.safe_load(EXAMPLE_CI.read_text(encoding="utf-8"))
@@ -255,3 +257,61 @@ def test_example_pipeline_runs_against_the_sandbox(
     assert f"Version: {version}" in shown
     # No ID token reached a log.
     assert "eyJ" not in log
+
+
+def test_tag_pipeline_also_publishes_to_the_pypi_stand_in(
+    project: dict[str, Any],
+    pypi_sigstore: LocalSigstore,
+    pypi_index: PyPIIndex,
+    registry: GitLabRegistry,
+    links: dict[str, Path],
+    runner_bin: Path,
+    tmp_path: Path,
+) -> None:
+    """The publish_pypi job, opted in with HATCH_SIGSTORE_PYPI: trusted publishing with the
+    job's PYPI_ID_TOKEN, each dist with its attestation, which the stand-in verifies at upload
+    and ``download --index-url`` verifies again. The sandbox issuer says it is gitlab.com, the
+    only GitLab issuer PyPI attests."""
+    from hatch_sigstore.download import download_from_index
+    from hatch_sigstore.identity import ExpectedIdentity
+    from hatch_sigstore.trust import TrustChoice
+    from hatch_sigstore.verify import Policy
+
+    pypi_index.create_project("consumer-app")
+    pypi_index.add_gitlab_publisher("consumer-app", project["path"])
+    results = run_example_pipeline(
+        Pipeline.of(tag="v0.1.0"),
+        project=project,
+        sigstore=pypi_sigstore,
+        registry=registry,
+        links=links,
+        runner_bin=runner_bin,
+        home=tmp_path / "home",
+        extra={"HATCH_SIGSTORE_PYPI": pypi_index.upload_url},
+    )
+    log = "\n".join(f"== {r.name} (exit {r.returncode})\n{r.output}" for r in results)
+    assert [(r.name, r.ok) for r in results] == [
+        ("build", True),
+        ("publish", True),
+        ("publish_pypi", True),
+        ("consumer_verification", True),
+    ], log
+    stored = pypi_index.files("consumer-app")
+    assert {(f.filename, f.has_provenance) for f in stored} == {
+        ("consumer_app-0.1.0-py3-none-any.whl", True),
+        ("consumer_app-0.1.0.tar.gz", True),
+    }
+    identity = ExpectedIdentity("https://gitlab.com", project["path"], ref="refs/tags/v0.1.0")
+    report = download_from_index(
+        "consumer-app==0.1.0",
+        index_url=pypi_index.simple_url,
+        directory=tmp_path / "from-pypi",
+        policy=Policy.gitlab(identity),
+        trust=TrustChoice.resolve(trust_config=pypi_sigstore.trust_config_path),
+        max_bytes=1 << 26,
+        deadline=120,
+        workers=2,
+    )
+    assert report.ok, [f.reason for f in report.files]
+    assert "eyJ" not in log
+    assert "pypi-AgE" not in log

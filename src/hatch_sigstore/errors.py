@@ -114,16 +114,18 @@ _MIN_PREFIX = 8
 def _secret_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Token shapes caught even when we were not told the secret, as a second line of defence
     behind building messages from names, not values: JWTs (three base64url segments), GitLab
-    token prefixes, credentials in a URL's user part, and the values of query parameters that
-    carry credentials (``private_token=``, ``job_token=``, ``access_token=``, pre-signed
-    object-storage URLs' ``X-Amz-Signature=``/``X-Amz-Credential=``/``X-Goog-Signature=``,
-    an Azure SAS ``sig=``).
+    and PyPI token prefixes, credentials in a URL's user part, and the values of query
+    parameters that carry credentials (``private_token=``, ``job_token=``, ``access_token=``,
+    pre-signed object-storage URLs' ``X-Amz-Signature=``/``X-Amz-Credential=``/
+    ``X-Goog-Signature=``, an Azure SAS ``sig=``).
 
     Compiled on first use: every build imports this module, few ever redact (~1 ms saved).
     """
     return (
         (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), _REDACTED),
         (re.compile(r"\b(?:glpat|gldt|glcbt|glptt|glrt|gloas)-[A-Za-z0-9_\-.]{8,}"), _REDACTED),
+        # PyPI API and trusted-publishing tokens: "pypi-" + a base64url v2 macaroon ("AgE…")
+        (re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{16,}"), _REDACTED),
         (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@"), rf"\g<1>{_REDACTED}@"),
         (
             re.compile(

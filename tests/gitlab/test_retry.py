@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hatch_sigstore.gitlab._retry import (
+from hatch_sigstore._net._retry import (
     Retry,
     RetryPolicy,
     is_retryable_status,

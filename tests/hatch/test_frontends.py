@@ -106,7 +106,9 @@ def check_artifacts(dist: Path, local_sigstore: LocalSigstore) -> None:
     sdist, wheel = dist / f"{NAME}.tar.gz", dist / f"{NAME}-py3-none-any.whl"
     expected = {sdist.name, wheel.name}
     for artifact in (sdist, wheel):
-        expected |= {artifact.name + s for s in (".sigstore.json", ".sig", ".crt")}
+        expected |= {
+            artifact.name + s for s in (".sigstore.json", ".sig", ".crt", ".publish.attestation")
+        }
     # uv also writes dist/.gitignore
     assert {p.name for p in dist.iterdir() if not p.name.startswith(".")} == expected
     for meta in (wheel_metadata(wheel), sdist_pkg_info(sdist)):

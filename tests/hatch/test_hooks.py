@@ -42,12 +42,14 @@ def test_importing_hooks_is_light() -> None:
 
 def test_publisher_is_imported_only_when_asked() -> None:
     pytest.importorskip("hatch_sigstore.hatch.publisher")
-    publisher = hooks.hatch_register_publisher()
-    assert publisher.PLUGIN_NAME == "gitlab"
+    publishers = hooks.hatch_register_publisher()
+    assert [p.PLUGIN_NAME for p in publishers] == ["gitlab", "pypi"]
 
 
-def test_hatch_sees_the_publisher() -> None:
+@pytest.mark.parametrize("name", ["gitlab", "pypi"])
+def test_hatch_sees_the_publishers(name: str) -> None:
     pytest.importorskip("hatch_sigstore.hatch.publisher")
     from hatch.plugin.manager import PluginManager
 
-    assert PluginManager().publisher.get("gitlab") is not None
+    found = PluginManager().publisher.get(name)
+    assert getattr(found, "PLUGIN_NAME", None) == name

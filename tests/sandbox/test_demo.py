@@ -46,7 +46,7 @@ def test_the_demos_registry_never_sends_a_client_off_loopback(
 ) -> None:
     """GitLab forwards names it does not hold to pypi.org; the demo's registry does not, so
     pip pointed at it cannot reach the network."""
-    with _services(tmp_path, object_storage=object_storage) as (registry, _):
+    with _services(tmp_path, object_storage=object_storage) as (registry, _, _index):
         from hatch_sigstore.sandbox import GitLabRegistry
 
         assert isinstance(registry, GitLabRegistry)

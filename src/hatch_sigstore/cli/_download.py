@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hatch_sigstore.cli._json_errors import json_errors
 from hatch_sigstore.cli._policy_args import add_policy_arguments, policy_from_args, trust_from_args
+
+if TYPE_CHECKING:
+    from hatch_sigstore.trust import TrustChoice
+    from hatch_sigstore.verify import Policy
 
 __all__ = ["register", "run"]
 
@@ -18,6 +22,11 @@ signature files from its generic registry, check each file against the index's s
 against the signer you name, and leave only the files that verified in DIR (with their signature
 files). Anything that did not verify is deleted, and the output says so. Exit status 0 only when
 every file verified.
+
+With --index-url the release comes from PyPI (or any PEP 691/740 index) instead: each file
+is checked against the index's sha256 and verified against its PEP 740 provenance, which must
+name the trusted publisher the index recorded and satisfy the signer you name; the attestation
+that verified is kept beside the file as FILE.publish.attestation.
 
 Then install from DIR without touching any index:
   pip install --no-index --find-links DIR NAME==VERSION
@@ -30,6 +39,9 @@ examples:
       --gitlab my-group/my-package --ref-glob 'refs/tags/v*'
   # in the project's own pipeline (CI_JOB_TOKEN, CI_API_V4_URL, CI_PROJECT_ID are used):
   hatch-sigstore download "$NAME==$VERSION" -d verified/ --from-ci
+  # from PyPI, published by a GitLab pipeline with trusted publishing and attestations:
+  hatch-sigstore download my-package==1.2.0 --index-url https://pypi.org/simple/ \\
+      -d verified/ --gitlab my-group/my-package --ref-glob 'refs/tags/v*'
 """
 
 
@@ -47,6 +59,12 @@ def register(subparsers: Any) -> None:
         "--url",
         metavar="API_V4_URL",
         help="GitLab API root, e.g. https://gitlab.com/api/v4 (default: $CI_API_V4_URL)",
+    )
+    where.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="download from this PyPI-compatible index instead (its simple API root, e.g. "
+        "https://pypi.org/simple/), verifying each file's PEP 740 provenance",
     )
     where.add_argument(
         "--project",
@@ -126,6 +144,8 @@ def run(args: argparse.Namespace, secrets: list[str]) -> int:
     # Refuse to guess the signer before touching the network.
     policy = policy_from_args(args, env)
     trust = trust_from_args(args, env)
+    if args.index_url is not None:
+        return _from_index(args, policy, trust)
     api_url = args.url or context.api_v4_url
     if not api_url:
         raise ConfigError(
@@ -178,4 +198,58 @@ def run(args: argparse.Namespace, secrets: list[str]) -> int:
     )
     text = report.to_json_text() if args.json else format_table(report)
     print(redact(text, credentials.secrets))
+    return 0 if report.ok else 1
+
+
+def _from_index(args: argparse.Namespace, policy: Policy, trust: TrustChoice) -> int:
+    """``--index-url``: the release from a PEP 691/740 index (no GitLab flags apply)."""
+    from hatch_sigstore.download import (
+        DEFAULT_WORKERS,
+        download_from_index,
+        format_table,
+        parse_size,
+    )
+    from hatch_sigstore.errors import ConfigError
+
+    gitlab_only = [
+        flag
+        for flag, value in (
+            ("--url", args.url),
+            ("--project", args.project),
+            ("--generic-package", args.generic_package),
+            ("--token-env", args.token_env),
+            ("--token-kind", args.token_kind),
+            ("--deploy-username", args.deploy_username),
+        )
+        if value is not None
+    ]
+    if gitlab_only:
+        raise ConfigError(
+            f"{', '.join(gitlab_only)} select a GitLab registry, but --index-url was given.",
+            remediation="Use --index-url alone (reads of a public index need no token), or "
+            "drop it to download from GitLab.",
+        )
+    if args.timeout <= 0:
+        raise ConfigError(
+            f"--timeout {args.timeout:g} is not a positive number of seconds.",
+            remediation="Pass e.g. --timeout 600.",
+        )
+
+    def progress(message: str) -> None:
+        if not args.quiet and not args.json:
+            print(message, file=sys.stderr)
+
+    report = download_from_index(
+        args.requirement,
+        index_url=args.index_url,
+        directory=args.dest,
+        policy=policy,
+        trust=trust,
+        only=args.only,
+        max_bytes=parse_size(args.max_size),
+        deadline=args.timeout,
+        workers=DEFAULT_WORKERS,
+        progress=progress,
+    )
+    print(report.to_json_text() if args.json else format_table(report))
     return 0 if report.ok else 1

@@ -56,13 +56,23 @@ def _register_demo(actions: Any) -> None:
         default=True,
         help=_OBJECT_STORAGE_HELP,
     )
+    demo.add_argument(
+        "--pypi",
+        action="store_true",
+        help="also publish to the PyPI stand-in (hatch publish -p pypi: trusted publishing, "
+        "PEP 740 attestations) and verify that as a consumer (download --index-url); the "
+        "pipeline then runs on a sandbox issuer calling itself https://gitlab.com, as PyPI "
+        "attests only gitlab.com",
+    )
     demo.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from hatch_sigstore.sandbox.demo import run_demo as demo
 
-    result = demo(example=args.example, keep=args.keep, object_storage=args.object_storage)
+    result = demo(
+        example=args.example, keep=args.keep, object_storage=args.object_storage, pypi=args.pypi
+    )
     return 0 if result.ok else 1
 
 

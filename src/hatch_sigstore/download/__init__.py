@@ -12,14 +12,20 @@ signature files) into the target directory. Plumbing: ``_select`` (the release a
 links), ``_fetch`` (files and sidecars within one deadline), ``_run`` (verify and place),
 ``_report``.
 
-Knows nothing of hatch. HTTP lives in :mod:`hatch_sigstore.gitlab` and cryptography in
-:mod:`hatch_sigstore.verify`; both are imported only when ``download`` runs.
+:func:`download_from_index` does the same from PyPI or any PEP 691/740 index
+(``--index-url``): the files and their PEP 740 provenance, each verified against the publisher
+the index recorded and the same policy (``_index``).
+
+Knows nothing of hatch. HTTP lives in :mod:`hatch_sigstore.gitlab` and
+:mod:`hatch_sigstore.pypi`, cryptography in :mod:`hatch_sigstore.verify`; all are imported
+only when a download runs.
 """
 
 from __future__ import annotations
 
 from hatch_sigstore._names import generic_coordinates
 from hatch_sigstore.download._fetch import SIDECAR_MAX_BYTES
+from hatch_sigstore.download._index import download_from_index
 from hatch_sigstore.download._report import DownloadReport, FileOutcome, format_table
 from hatch_sigstore.download._run import (
     DEFAULT_DEADLINE,
@@ -45,6 +51,7 @@ __all__ = [
     "SelectedFile",
     "check_filename",
     "download",
+    "download_from_index",
     "format_table",
     "generic_coordinates",
     "parse_requirement",

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hatch_sigstore.gitlab._auth import CredentialKind, Credentials
-from hatch_sigstore.gitlab._coordinates import check_generic_location
-from hatch_sigstore.gitlab._outcomes import (
+from hatch_sigstore._net._outcomes import (
     Downloaded,
     FileConflictError,
     FileState,
     Held,
     UploadOutcome,
 )
-from hatch_sigstore.gitlab._retry import RetryPolicy
+from hatch_sigstore._net._retry import RetryPolicy
+from hatch_sigstore.gitlab._auth import CredentialKind, Credentials
+from hatch_sigstore.gitlab._coordinates import check_generic_location
 from hatch_sigstore.gitlab._simple import IndexFile, parse_simple_index
 
 if TYPE_CHECKING:

@@ -14,14 +14,25 @@ import contextlib
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import Literal, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 from packaging.utils import canonicalize_name
 
-from hatch_sigstore.__about__ import __version__
+from hatch_sigstore._net._base import HTTPClientBase
+from hatch_sigstore._net._http import (
+    exc_text,
+    is_permanent,
+    read_capped,
+)
+from hatch_sigstore._net._retry import (
+    Retry,
+    RetryPolicy,
+    is_retryable_status,
+    parse_retry_after,
+    retrying,
+)
 from hatch_sigstore._urls import is_web_url, origin, same_origin
 from hatch_sigstore.errors import ConfigError, RegistryError, redact
 from hatch_sigstore.gitlab._auth import Credentials
@@ -34,20 +45,7 @@ from hatch_sigstore.gitlab._errors import (
     store_code,
     store_error,
 )
-from hatch_sigstore.gitlab._http import (
-    exc_text,
-    is_permanent,
-    read_capped,
-    ssl_context,
-)
-from hatch_sigstore.gitlab._redirects import Followed, follow, no_cookies
-from hatch_sigstore.gitlab._retry import (
-    Retry,
-    RetryPolicy,
-    is_retryable_status,
-    parse_retry_after,
-    retrying,
-)
+from hatch_sigstore.gitlab._redirects import Followed, follow
 from hatch_sigstore.gitlab._simple import MAX_INDEX_BYTES, IndexFile, parse_simple_index
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "ClientCore", "Route", "State"]
@@ -55,12 +53,11 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "ClientCore", "Route", "State"]
 Route = Literal["pypi", "generic", "api"]
 State = Literal["same", "absent"]  # what the registry holds of a file we are about to send
 _T = TypeVar("_T")
-_C = TypeVar("_C", bound="ClientCore")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 
 
-class ClientCore:
+class ClientCore(HTTPClientBase):
     """A GitLab project's package registries: what uploads and downloads share.
 
     ``api_url`` is the API v4 root (``CI_API_V4_URL``, ``https://gitlab.example.com/api/v4``);
@@ -126,14 +123,9 @@ class ClientCore:
         self.settle_time = max(0.0, settle_time)
         project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
         self.project_api_url = f"{self.api_url}/projects/{project_id}"
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            follow_redirects=False,  # by hand: _redirects.follow
-            cookies=no_cookies(),
-            transport=transport,
-            verify=ssl_context(verify),
-            headers={"User-Agent": f"hatch-sigstore/{__version__}"},
-            trust_env=transport is None,
+        # no redirects followed by httpx (by hand: _redirects.follow), no cookies kept
+        self._open_http(
+            timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
 
     @staticmethod
@@ -172,20 +164,6 @@ class ClientCore:
         return url
 
     # -- lifecycle ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.api_url!r}, {self.project!r}, {self.credentials!r})"

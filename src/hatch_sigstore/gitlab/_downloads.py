@@ -21,17 +21,17 @@ from pathlib import Path
 import httpx
 
 from hatch_sigstore._names import is_safe_filename
-from hatch_sigstore._urls import origin, same_origin
-from hatch_sigstore.errors import ConfigError, RegistryError
-from hatch_sigstore.gitlab._core import ClientCore, Route
-from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT
-from hatch_sigstore.gitlab._http import (
+from hatch_sigstore._net._http import (
     DIGITS_RE,
     check_sha256,
     page_instead_of_file,
     read_capped,
 )
-from hatch_sigstore.gitlab._outcomes import Downloaded
+from hatch_sigstore._net._outcomes import Downloaded
+from hatch_sigstore._urls import origin, same_origin
+from hatch_sigstore.errors import ConfigError, RegistryError
+from hatch_sigstore.gitlab._core import ClientCore, Route
+from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT
 from hatch_sigstore.gitlab._simple import IndexFile
 from hatch_sigstore.gitlab._uploads import ProgressCallback
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urldefrag, urljoin
 
 import httpx
 
+from hatch_sigstore._net._base import no_cookies
 from hatch_sigstore._urls import (
     MAX_REDIRECTS,
     origin,
@@ -47,13 +47,6 @@ class Followed:
     url: str
     home: bool
     hops: int
-
-
-def no_cookies() -> CookieJar:
-    """A cookie jar that keeps nothing: a cookie set by one listener of a host would go to
-    every port of it (cookies ignore ports), an object store's included. (A jar, not
-    ``httpx.Cookies``: httpx copies those into a jar of its own, losing the policy.)"""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @contextlib.contextmanager

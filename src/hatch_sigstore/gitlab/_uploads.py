@@ -9,41 +9,35 @@ registry is asked what it holds before sending again: the same sha256 → ``EXIS
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets as _secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
 
 from hatch_sigstore._names import is_safe_filename
-from hatch_sigstore.errors import ConfigError, RegistryError
-from hatch_sigstore.gitlab._core import State
-from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, gitlab_message, not_gitlab_error
-from hatch_sigstore.gitlab._http import (
-    SourceChangedError,
+from hatch_sigstore._net._http import (
     check_sha256,
-    is_ambiguous,
     json_object,
     read_capped,
 )
-from hatch_sigstore.gitlab._outcomes import UploadOutcome
-from hatch_sigstore.gitlab._retry import Retry, is_retryable_status, retrying
+from hatch_sigstore._net._outcomes import UploadOutcome
+from hatch_sigstore._net._uploads import (
+    ProgressCallback,
+    checked_chunks,
+    file_size,
+    multipart_body,
+    upload_loop,
+)
+from hatch_sigstore.errors import ConfigError, RegistryError
+from hatch_sigstore.gitlab._core import State
+from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, gitlab_message, not_gitlab_error
 from hatch_sigstore.gitlab._state import RegistryState
 
 __all__ = ["ProgressCallback", "Uploads"]
 
-ProgressCallback = Callable[[int], None]
 _FIELD_NAME_RE = re.compile(r"\A[A-Za-z0-9_:.-]{1,64}\Z")
 _RESERVED_FIELDS = frozenset({"content", "name", "version", "sha256_digest"})
-
-
-def _source_changed(action: str, exc: BaseException) -> RegistryError:
-    return RegistryError(
-        f"Stopped {action}: {exc}. Nothing complete was sent.",
-        remediation="Rebuild and re-sign the file, and do not modify dist/ while publishing.",
-    )
 
 
 class Uploads(RegistryState):
@@ -70,7 +64,7 @@ class Uploads(RegistryState):
         filename = path.name
         if not is_safe_filename(filename):
             raise ConfigError(f"{filename!r} is not a valid distribution file name.")
-        size = self._file_size(path)
+        size = file_size(path)
         fields: list[tuple[str, str]] = [
             (":action", "file_upload"),
             ("protocol_version", "1"),
@@ -86,7 +80,9 @@ class Uploads(RegistryState):
         url = self.pypi_upload_url()
 
         def send() -> tuple[httpx.Response, bytes]:
-            boundary, length, chunks = self._multipart(fields, path, size, sha256, progress)
+            boundary, length, chunks = multipart_body(
+                fields, path, size, sha256, progress, chunk_size=self.chunk_size
+            )
             headers = self._auth("pypi")
             headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
             headers["Content-Length"] = str(length)
@@ -116,84 +112,6 @@ class Uploads(RegistryState):
 
         return self._upload_loop(action, url, send, check, on_response)
 
-    def _multipart(
-        self,
-        fields: list[tuple[str, str]],
-        path: Path,
-        size: int,
-        sha256: str,
-        progress: ProgressCallback | None,
-    ) -> tuple[str, int, Iterator[bytes]]:
-        while True:
-            boundary = "hatch-sigstore-" + _secrets.token_hex(16)
-            if not any(boundary in value for _, value in fields):
-                break
-        head = bytearray()
-        for key, value in fields:
-            head += (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode()
-                + value.encode("utf-8")
-                + b"\r\n"
-            )
-        head += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-            f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        length = len(head) + size + len(tail)
-
-        def chunks() -> Iterator[bytes]:
-            yield bytes(head)
-            yield from self._file_chunks(path, size, sha256, progress)
-            yield tail
-
-        return boundary, length, chunks()
-
-    def _file_size(self, path: Path) -> int:
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-        if not path.is_file():
-            raise ConfigError(f"{path} is not a regular file.")
-        return st.st_size
-
-    def _file_chunks(
-        self, path: Path, size: int, sha256: str, progress: ProgressCallback | None
-    ) -> Iterator[bytes]:
-        """The file's bytes; the last chunk is held back until size and sha256 are confirmed."""
-        digest = hashlib.sha256()
-        sent = 0
-        total = 0
-        pending: bytes | None = None
-        with path.open("rb") as fh:
-            while True:
-                block = fh.read(self.chunk_size)
-                if not block:
-                    break
-                total += len(block)
-                if total > size:
-                    raise SourceChangedError(f"{path.name} grew while it was being uploaded")
-                digest.update(block)
-                if pending is not None:
-                    yield pending
-                    sent += len(pending)
-                    if progress is not None:
-                        progress(sent)
-                pending = block
-        if total != size:
-            raise SourceChangedError(f"{path.name} shrank while it was being uploaded")
-        if digest.hexdigest() != sha256:
-            raise SourceChangedError(
-                f"{path.name} does not match the sha256 it was signed/declared with "
-                f"({digest.hexdigest()} on disk, {sha256} expected)"
-            )
-        if pending is not None:
-            yield pending
-            sent += len(pending)
-            if progress is not None:
-                progress(sent)
-
     def _upload_loop(
         self,
         action: str,
@@ -203,38 +121,17 @@ class Uploads(RegistryState):
         on_response: Callable[[httpx.Response, bytes], UploadOutcome],
     ) -> UploadOutcome:
         """Send until the registry answers for good; ask ``check`` after an ambiguous failure."""
-        ambiguous = False  # may the last failed attempt have stored the file?
-
-        def attempt() -> UploadOutcome:
-            nonlocal ambiguous
-            if ambiguous:
-                if check() == "same":
-                    return UploadOutcome.EXISTS_SAME
-                ambiguous = False
-            try:
-                response, body = send()
-            except SourceChangedError as exc:
-                raise _source_changed(action, exc) from None
-            except httpx.TransportError as exc:
-                cause = exc.__cause__ or exc.__context__
-                if isinstance(cause, SourceChangedError):
-                    raise _source_changed(action, cause) from None
-                ambiguous = ambiguous or is_ambiguous(exc)
-                raise self._retry_transport(exc) from None
-            status = response.status_code
-            if is_retryable_status(status):
-                if status != 429:
-                    ambiguous = True  # a 5xx may come after the file was stored
-                raise self._retry_status(response, body, action)
-            return on_response(response, body)
-
-        def give_up(retry: Retry, tries: int) -> UploadOutcome:
-            # A registry that kept failing may still have stored the file on one attempt.
-            if retry.exc is None and ambiguous and check() == "same":
-                return UploadOutcome.EXISTS_SAME
-            raise self._retry_error(retry, action, url, tries) from None
-
-        return retrying(self.retry_policy, attempt, give_up, sleep=self._sleep)
+        return upload_loop(
+            action=action,
+            send=send,
+            check=check,
+            on_response=on_response,
+            retry_status=lambda response, body: self._retry_status(response, body, action),
+            retry_transport=self._retry_transport,
+            failed=lambda retry, tries: self._retry_error(retry, action, url, tries),
+            policy=self.retry_policy,
+            sleep=self._sleep,
+        )
 
     # -- generic --------------------------------------------------------------------------------
 
@@ -256,7 +153,7 @@ class Uploads(RegistryState):
         sha256 = check_sha256(sha256, path.name)
         filename = path.name
         url = self.generic_url(package, version, filename)
-        size = self._file_size(path)
+        size = file_size(path)
         action = f"uploading {filename} to the generic package {package} {version}"
 
         def check() -> State:
@@ -293,7 +190,7 @@ class Uploads(RegistryState):
 
             def chunks() -> Iterator[bytes]:
                 nonlocal body_sent
-                yield from self._file_chunks(path, size, sha256, progress)
+                yield from checked_chunks(path, size, sha256, progress, self.chunk_size)
                 body_sent = True  # httpx asks for more only after writing the last chunk
 
             with self._http.stream(

@@ -1,8 +1,8 @@
 """hatch entry points (``[project.entry-points.hatch] sigstore = "hatch_sigstore.hatch.hooks"``).
 
 Registration only; every import is lazy. hatchling imports this module in isolated build
-environments where neither hatch nor sigstore is installed, so the publisher (which needs hatch)
-is imported only when hatch asks for publishers.
+environments where neither hatch nor sigstore is installed, so the publishers (``-p gitlab``
+and ``-p pypi``; they need hatch) are imported only when hatch asks for publishers.
 
 Two pluggy hook wrappers also wrap every other plugin's version source and metadata hook, so
 that while our metadata hook rewrites a project's metadata from CI, they see the CI version and
@@ -58,5 +58,6 @@ def wrap_metadata_hooks() -> Generator[None, Any, None]:
 @hookimpl
 def hatch_register_publisher() -> Any:
     from hatch_sigstore.hatch.publisher import GitLabPublisher
+    from hatch_sigstore.hatch.publisher_pypi import PyPIPublisher
 
-    return GitLabPublisher
+    return [GitLabPublisher, PyPIPublisher]

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hatch.publish.plugin.interface import PublisherInterface
 
@@ -32,7 +32,7 @@ from hatch_sigstore.publish import (
     resolve_settings,
 )
 
-__all__ = ["GitLabPublisher"]
+__all__ = ["GitLabPublisher", "SigstorePublisher", "show_summary"]
 
 # Files at least this big get a progress bar (when the terminal is interactive).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -107,10 +107,9 @@ class _HatchReporter:
             self._app.display_error(f"FAILED    {where}: {text}")
 
 
-class GitLabPublisher(PublisherInterface):
-    """Signature files to GitLab's generic registry, then the dists to its PyPI registry."""
-
-    PLUGIN_NAME = PLUGIN_NAME
+class SigstorePublisher(PublisherInterface):
+    """What ``-p gitlab`` and ``-p pypi`` share: every error one paragraph, secrets redacted,
+    through ``app.abort`` (no traceback)."""
 
     _secrets: tuple[str, ...] = ()
 
@@ -119,6 +118,15 @@ class GitLabPublisher(PublisherInterface):
             self._publish(artifacts, options)
         except HatchSigstoreError as exc:
             self.app.abort(printable(redact(str(exc), self._secrets), keep_newlines=True))
+
+    def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class GitLabPublisher(SigstorePublisher):
+    """Signature files to GitLab's generic registry, then the dists to its PyPI registry."""
+
+    PLUGIN_NAME = PLUGIN_NAME
 
     def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
         app = self.app
@@ -179,28 +187,44 @@ class GitLabPublisher(PublisherInterface):
             self.app.display_info(printable(line))
 
     def _show_summary(self, summary: Summary) -> None:
-        app = self.app
-        counts: dict[str, int] = {}
-        for r in summary.results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        app.display_info(
-            "Summary: "
-            + ", ".join(
-                f"{counts.get(k, 0)} {label}"
-                for k, label in (
-                    ("uploaded", "uploaded"),
-                    ("present", "skipped (already there)"),
-                    ("failed", "failed"),
-                    ("not attempted", "not attempted"),
-                )
+        show_summary(self.app, summary)
+
+
+class SummaryView(Protocol):
+    """What :func:`show_summary` reads of a GitLab or PyPI summary."""
+
+    @property
+    def results(self) -> tuple[ItemResult, ...]: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    def registry_state(self) -> str: ...
+
+
+def show_summary(app: Any, summary: SummaryView, *, label: str = "Registry state") -> None:
+    """The counts, what was not attempted, and the state it leaves (also for ``-p pypi``)."""
+    counts: dict[str, int] = {}
+    for r in summary.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    app.display_info(
+        "Summary: "
+        + ", ".join(
+            f"{counts.get(k, 0)} {text}"
+            for k, text in (
+                ("uploaded", "uploaded"),
+                ("present", "skipped (already there)"),
+                ("failed", "failed"),
+                ("not attempted", "not attempted"),
             )
         )
-        skipped = [r for r in summary.results if r.status == "not attempted"]
-        if skipped:
-            kinds = {r.item.registry for r in skipped}
-            app.display_info(
-                f"  not attempted: {len(skipped)} file(s) "
-                f"({' and '.join(sorted(kinds))} registry) after the first failure"
-            )
-        show = app.display_success if summary.ok else app.display_warning
-        show(printable(f"Registry state: {summary.registry_state()}"))
+    )
+    skipped = [r for r in summary.results if r.status == "not attempted"]
+    if skipped:
+        kinds = {r.item.registry for r in skipped}
+        app.display_info(
+            f"  not attempted: {len(skipped)} file(s) "
+            f"({' and '.join(sorted(kinds))} registry) after the first failure"
+        )
+    show = app.display_success if summary.ok else app.display_warning
+    show(printable(f"{label}: {summary.registry_state()}"))

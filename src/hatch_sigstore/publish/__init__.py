@@ -16,6 +16,13 @@ only glue), so any frontend can reuse it; one module per step:
 5. :mod:`~hatch_sigstore.publish.summary`: what was uploaded, skipped, failed or not attempted,
    and what state that leaves the registry in.
 
+The pypi target (``hatch publish -p pypi``) has the same steps in its own modules, sharing
+dists, upload items and the grouped run with the GitLab target:
+:mod:`~hatch_sigstore.publish.pypi_settings` (``[tool.hatch.publish.pypi]``, the job's ID
+token), :mod:`~hatch_sigstore.publish.pypi_plan` (each attestation checked with PyPI's
+trusted-publisher rules before any upload), :mod:`~hatch_sigstore.publish.pypi_run` and
+:mod:`~hatch_sigstore.publish.pypi_summary`.
+
 Nothing here imports hatch, httpx or sigstore at import time.
 """
 
@@ -30,6 +37,21 @@ from hatch_sigstore.publish.plan import (
     preflight,
     require_preflight,
 )
+from hatch_sigstore.publish.pypi_plan import (
+    PyPIPlan,
+    PyPIPreflight,
+    build_pypi_plan,
+    pypi_preflight,
+    require_pypi,
+)
+from hatch_sigstore.publish.pypi_run import IndexAPI, execute_pypi, index_state
+from hatch_sigstore.publish.pypi_settings import (
+    PYPI_OPTIONS,
+    PYPI_PLUGIN_NAME,
+    PyPISettings,
+    resolve_pypi,
+)
+from hatch_sigstore.publish.pypi_summary import PyPISummary
 from hatch_sigstore.publish.run import RegistryAPI, Reporter, execute
 from hatch_sigstore.publish.settings import (
     OPTIONS,
@@ -43,21 +65,34 @@ from hatch_sigstore.publish.summary import ItemResult, Summary
 __all__ = [
     "OPTIONS",
     "PLUGIN_NAME",
+    "PYPI_OPTIONS",
+    "PYPI_PLUGIN_NAME",
     "Dist",
+    "IndexAPI",
     "ItemResult",
     "Plan",
     "PreflightResult",
     "PublishSettings",
+    "PyPIPlan",
+    "PyPIPreflight",
+    "PyPISettings",
+    "PyPISummary",
     "RegistryAPI",
     "Reporter",
     "Summary",
     "TokenSettings",
     "UploadItem",
     "build_plan",
+    "build_pypi_plan",
     "collect_dists",
     "execute",
+    "execute_pypi",
+    "index_state",
     "preflight",
+    "pypi_preflight",
     "read_dist",
     "require_preflight",
+    "require_pypi",
+    "resolve_pypi",
     "resolve_settings",
 ]

@@ -30,7 +30,7 @@ from hatch_sigstore.gitlab import (
 from hatch_sigstore.publish.plan import Plan, UploadItem
 from hatch_sigstore.publish.summary import ItemResult, Status, Summary
 
-__all__ = ["RegistryAPI", "Reporter", "execute", "observe"]
+__all__ = ["RegistryAPI", "Reporter", "execute", "observe", "run_groups"]
 
 
 class RegistryAPI(Protocol):
@@ -85,6 +85,35 @@ def _status(outcome: UploadOutcome) -> Status:
     if status is None:  # a client that breaks its own contract: never guess
         raise PublishError(f"The registry client returned an unexpected outcome {outcome!r}.")
     return status
+
+
+def run_groups(
+    items: Sequence[UploadItem],
+    run_one: Callable[[UploadItem], None],
+    *,
+    workers: int,
+    stop: threading.Event,
+) -> None:
+    """Run ``run_one`` over ``items``: per package version (:attr:`UploadItem.group`) the first
+    file alone, then the others concurrently; nothing more of a group starts once ``stop`` is
+    set. (The pypi target, :mod:`.pypi_run`, runs its uploads the same way.)"""
+    groups: dict[tuple[str, str, str], list[UploadItem]] = {}
+    for it in items:
+        groups.setdefault(it.group, []).append(it)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="publish") as pool:
+        pending: dict[Future[None], tuple[tuple[str, str, str], bool]] = {}
+        for key, members in groups.items():
+            # The first file of each package version alone: the registry creates the package
+            # (or release) record on it, and concurrent creations race (GitLab: HTTP 500).
+            pending[pool.submit(run_one, members[0])] = (key, True)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                key, first = pending.pop(fut)
+                fut.result()
+                if first and not stop.is_set():
+                    for member in groups[key][1:]:
+                        pending[pool.submit(run_one, member)] = (key, False)
 
 
 def execute(
@@ -170,24 +199,7 @@ def execute(
                 stop.set()
 
     def run_phase(items: Sequence[UploadItem]) -> None:
-        groups: dict[tuple[str, str, str], list[UploadItem]] = {}
-        for it in items:
-            groups.setdefault(it.group, []).append(it)
-        workers = max(1, plan.settings.concurrency)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
-            pending: dict[Future[None], tuple[tuple[str, str, str], bool]] = {}
-            for key, members in groups.items():
-                # The first file of each package version alone: GitLab creates the package
-                # record on it, and concurrent creations race (HTTP 500).
-                pending[pool.submit(run_one, members[0])] = (key, True)
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    key, first = pending.pop(fut)
-                    fut.result()
-                    if first and not stop.is_set():
-                        for member in groups[key][1:]:
-                            pending[pool.submit(run_one, member)] = (key, False)
+        run_groups(items, run_one, workers=plan.settings.concurrency, stop=stop)
 
     check_names(plan.generic)
     if not stop.is_set():

@@ -101,17 +101,17 @@ class _Value:
     source: str  # for messages: "-o url=…", "[tool.hatch.publish.gitlab] url", "CI_API_V4_URL"
 
 
-def _norm_key(key: str) -> str:
+def _norm_key(key: str, aliases: Mapping[str, str] = _ALIASES) -> str:
     key = key.strip().lower().replace("_", "-")
-    return _ALIASES.get(key, key)
+    return aliases.get(key, key)
 
 
-def _describe_source(kind: str, key: str) -> str:
+def _describe_source(kind: str, key: str, plugin: str = PLUGIN_NAME) -> str:
     if kind == "option":
         return f"-o {key}=…"
     if kind == "project":
-        return f"{TABLE} {key}"
-    return f"[publish.{PLUGIN_NAME}] {key} in hatch's config.toml"
+        return f"[tool.hatch.publish.{plugin}] {key}"
+    return f"[publish.{plugin}] {key} in hatch's config.toml"
 
 
 @dataclass(frozen=True)
@@ -221,37 +221,51 @@ def _normalize_api_url(url: str, source: str) -> str:
     return url
 
 
+_GITLAB_LITERAL_FIX = (
+    'Put the token in an environment variable and name it: token-env = "GITLAB_TOKEN" '
+    '(token-kind = "personal" or "deploy"); in GitLab CI the job token CI_JOB_TOKEN is used '
+    "by default."
+)
+
+
 def _merge(
     options: Mapping[str, object],
     project_config: Mapping[str, object],
     user_config: Mapping[str, object],
     errors: list[ConfigError],
+    *,
+    known: Mapping[str, object] = OPTIONS,
+    plugin: str = PLUGIN_NAME,
+    aliases: Mapping[str, str] = _ALIASES,
+    literal: str = "a GitLab token",
+    literal_fix: str = _GITLAB_LITERAL_FIX,
 ) -> dict[str, _Value]:
-    """Every value with where it came from; refused keys go to ``errors`` (all of them)."""
+    """Every value with where it came from; refused keys go to ``errors`` (all of them).
+
+    The keywords are the pypi target's (:mod:`.pypi_settings`): its option table, its table
+    name, and its advice for a literal token."""
     merged: dict[str, _Value] = {}
     for kind, table in (("user", user_config), ("project", project_config), ("option", options)):
         for raw_key, value in table.items():
-            key = _norm_key(str(raw_key))
+            key = _norm_key(str(raw_key), aliases)
             if key in _HATCH_KEYS:
                 continue
-            where = _describe_source(kind, str(raw_key))
+            where = _describe_source(kind, str(raw_key), plugin)
             if key in _SECRET_KEYS:
                 errors.append(
                     ConfigError(
-                        f"{where} would put a GitLab token in plain text "
+                        f"{where} would put {literal} in plain text "
                         f"({'on the command line' if kind == 'option' else 'in a file'}); "
                         "hatch-sigstore refuses literal tokens.",
-                        remediation="Put the token in an environment variable and name it: "
-                        'token-env = "GITLAB_TOKEN" (token-kind = "personal" or "deploy"); in '
-                        "GitLab CI the job token CI_JOB_TOKEN is used by default.",
+                        remediation=literal_fix,
                     )
                 )
                 continue
-            if key not in OPTIONS:
+            if key not in known:
                 errors.append(
                     ConfigError(
                         f"Unknown publisher option {where!s}.",
-                        remediation=f"Known options: {', '.join(sorted(OPTIONS))}.",
+                        remediation=f"Known options: {', '.join(sorted(known))}.",
                     )
                 )
                 continue
@@ -363,6 +377,38 @@ def _policy_from(
     return policy, policy.describe()
 
 
+class _Reader:
+    """Typed reads of merged values that record a problem and go on with the default (every
+    problem is reported at the end). The pypi target reads its table the same way."""
+
+    def __init__(self, values: Mapping[str, _Value], errors: list[ConfigError]) -> None:
+        self.values = values
+        self.errors = errors
+
+    def read(self, parse: Callable[[], _T], default: _T) -> _T:
+        try:
+            return parse()
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return default
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        if key not in self.values:
+            return default
+        return self.read(lambda: _as_bool(self.values[key]), default)
+
+    def text(self, key: str) -> str | None:
+        if key not in self.values:
+            return None
+        return self.read(lambda: _as_str(self.values[key]), None)
+
+    def number(self, key: str, *, integer: bool, minimum: float) -> float | None:
+        if key not in self.values:
+            return None
+        value = self.values[key]
+        return self.read(lambda: _as_number(value, integer=integer, minimum=minimum), None)
+
+
 def _is_own_project(server: str, project_path: str, ci: CIContext) -> bool:
     """Is this the running pipeline's project? (GitLab paths and hosts ignore case.)"""
     own_server, own_project = ci.server_url, ci.project_path
@@ -391,24 +437,8 @@ def resolve_settings(
     errors: list[ConfigError] = []  # every problem, reported together at the end
     values = _merge(options, project_config or {}, user_config or {}, errors)
     ci = CIContext.from_env(env)
-
-    def read(parse: Callable[[], _T], default: _T) -> _T:
-        try:
-            return parse()
-        except ConfigError as exc:
-            errors.append(exc)
-            return default
-
-    def flag(key: str) -> bool:
-        return read(lambda: _as_bool(values[key]), False) if key in values else False
-
-    def text(key: str) -> str | None:
-        return read(lambda: _as_str(values[key]), None) if key in values else None
-
-    def number(key: str, *, integer: bool, minimum: float) -> float | None:
-        if key not in values:
-            return None
-        return read(lambda: _as_number(values[key], integer=integer, minimum=minimum), None)
+    reader = _Reader(values, errors)
+    read, flag, text, number = reader.read, reader.flag, reader.text, reader.number
 
     api_url = read(lambda: _api_url(values, ci), None)
     project = read(lambda: _project(values, ci), None)

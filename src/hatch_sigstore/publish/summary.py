@@ -15,7 +15,7 @@ from typing import Literal
 from hatch_sigstore.errors import PublishError
 from hatch_sigstore.publish.plan import Plan, Registry, UploadItem, format_size
 
-__all__ = ["Held", "ItemResult", "Status", "Summary"]
+__all__ = ["Held", "ItemResult", "Status", "Summary", "failure_error"]
 
 Status = Literal["uploaded", "present", "failed", "not attempted"]
 # What the registry holds under the file's name: our bytes, other bytes, nothing, or unknown.
@@ -128,8 +128,12 @@ class Summary:
         return " ".join(parts)
 
     def error(self, *, with_state: bool = True) -> PublishError:
-        fails = self.failures()
-        first = f"{fails[0].item.filename}: {fails[0].message.rstrip('. ')}" if fails else "-"
-        more = f" ({len(fails) - 1} more failure(s) listed above)" if len(fails) > 1 else ""
-        state = f" {self.registry_state()}" if with_state else ""
-        return PublishError(f"Publishing failed: {first}.{more}{state}")
+        return failure_error(self.failures(), self.registry_state() if with_state else "")
+
+
+def failure_error(fails: Sequence[ItemResult], state: str = "") -> PublishError:
+    """One paragraph for a failed run: the first failure, how many more, the state it leaves
+    (also the pypi target's, :mod:`.pypi_summary`)."""
+    first = f"{fails[0].item.filename}: {fails[0].message.rstrip('. ')}" if fails else "-"
+    more = f" ({len(fails) - 1} more failure(s) listed above)" if len(fails) > 1 else ""
+    return PublishError(f"Publishing failed: {first}.{more}{' ' + state if state else ''}")

@@ -10,6 +10,13 @@ GitLab-CI-like environment:
    then packages to the PyPI registry;
 3. ``hatch-sigstore download``: a consumer fetches the release and keeps only what verified.
 
+With ``pypi=True`` (``sandbox demo --pypi``) the tag pipeline also runs the ``publish_pypi`` job
+against the PyPI stand-in (``hatch publish -p pypi``: the job's ``PYPI_ID_TOKEN`` exchanged for
+an upload token, each dist with its PEP 740 attestation, which the stand-in verifies as PyPI
+does), and a second consumer verifies the release from the stand-in's simple index
+(``download --index-url``). PyPI attests only releases signed by ``https://gitlab.com``, so
+then the sandbox's issuer calls itself that (the GitLab registry stand-in is unchanged).
+
 Nothing is fetched from the network: hatch's build environment is pointed at the running
 interpreter's environment, where hatchling and hatch-sigstore are already installed.
 """
@@ -50,6 +57,7 @@ class StageResult:
 class DemoResult:
     stages: list[StageResult] = field(default_factory=list)
     verified: list[str] = field(default_factory=list)
+    verified_pypi: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -139,15 +147,28 @@ def _run_stage(
 
 
 @contextlib.contextmanager
-def _services(state: Path, *, object_storage: bool = False) -> Iterator[tuple[object, object]]:
-    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+def _services(
+    state: Path, *, object_storage: bool = False, pypi: bool = False
+) -> Iterator[tuple[object, object, object]]:
+    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore, PyPIIndex
     from hatch_sigstore.sandbox.gitlab import Settings
 
     settings = Settings.offline(object_storage=object_storage)  # no 302 to pypi.org
-    with GitLabRegistry(state_dir=state / "registry", settings=settings) as registry:
-        sigstore_dir = state / "sigstore"
-        with LocalSigstore(state_dir=sigstore_dir, gitlab_url=registry.url) as sigstore:
-            yield registry, sigstore
+    with contextlib.ExitStack() as stack:
+        registry = stack.enter_context(
+            GitLabRegistry(state_dir=state / "registry", settings=settings)
+        )
+        # PyPI verifies attestations only from gitlab.com: with the PyPI stand-in the issuer
+        # says it is gitlab.com; else it is the registry stand-in's own URL (self-managed)
+        issuer = "https://gitlab.com" if pypi else registry.url
+        sigstore = stack.enter_context(
+            LocalSigstore(state_dir=state / "sigstore", gitlab_url=issuer)
+        )
+        index = None
+        if pypi:
+            index = stack.enter_context(PyPIIndex(state_dir=state / "pypi"))
+            index.trust_sigstore(sigstore)
+        yield registry, sigstore, index
 
 
 def run_demo(
@@ -156,8 +177,10 @@ def run_demo(
     keep: str | os.PathLike[str] | None = None,
     out: TextIO = sys.stdout,
     object_storage: bool = True,
+    pypi: bool = False,
 ) -> DemoResult:
-    """Run the three jobs; every stage's output is printed, and a table at the end."""
+    """Run the three jobs (five with ``pypi``); every stage's output is printed, and a table
+    at the end."""
     example_dir = find_example_project(example)
     result = DemoResult()
     with contextlib.ExitStack() as stack:
@@ -166,11 +189,17 @@ def run_demo(
             root.mkdir(parents=True, exist_ok=True)
         else:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hs-demo-")))
-        registry, sigstore = stack.enter_context(
-            _services(root / "services", object_storage=object_storage)
+        registry, sigstore, index = stack.enter_context(
+            _services(root / "services", object_storage=object_storage, pypi=pypi)
         )
         _run_pipeline(
-            example_dir, root, registry=registry, sigstore=sigstore, result=result, out=out
+            example_dir,
+            root,
+            registry=registry,
+            sigstore=sigstore,
+            index=index,
+            result=result,
+            out=out,
         )
     _print_table(result, out)
     return result
@@ -182,13 +211,15 @@ def _run_pipeline(
     *,
     registry: object,
     sigstore: object,
+    index: object = None,
     result: DemoResult,
     out: TextIO,
 ) -> None:
-    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
+    from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore, PyPIIndex
 
     assert isinstance(registry, GitLabRegistry)
     assert isinstance(sigstore, LocalSigstore)
+    assert index is None or isinstance(index, PyPIIndex)
     project = registry.create_project(PROJECT_PATH, visibility="private")
     job_token = registry.job_token(project)
     ci_env = sigstore.ci_env(
@@ -199,6 +230,8 @@ def _run_pipeline(
     )
     print(f"local Sigstore:           {sigstore.url}", file=out)
     print(f"GitLab registry stand-in: {registry.url} ({PROJECT_PATH}, id {project.id})", file=out)
+    if index is not None:
+        print(f"PyPI stand-in:            {index.url} (upload {index.upload_url})", file=out)
     print(f"pipeline:                 tag {TAG}, signing identity {identity.san}", file=out)
 
     workspace = _prepare_workspace(example_dir, root)
@@ -230,6 +263,13 @@ def _run_pipeline(
         return
 
     name, version = _release_of(workspace / "dist")
+    if index is not None:
+        pypi = _publish_pypi(
+            index, sigstore, name, workspace=workspace, env=env, secrets=secrets, out=out
+        )
+        result.stages.append(pypi)
+        if not pypi.ok:
+            return
     downloads = root / "downloaded"
     consumer = _run_stage(
         "consumer verification",
@@ -246,7 +286,7 @@ def _run_pipeline(
             "--gitlab",
             PROJECT_PATH,
             "--server",
-            registry.url,
+            sigstore.gitlab_url,
             "--ref",
             f"refs/tags/{TAG}",
             "--trust-config",
@@ -262,6 +302,72 @@ def _run_pipeline(
     result.stages.append(consumer)
     if consumer.ok and downloads.is_dir():
         result.verified = sorted(p.name for p in downloads.iterdir() if p.is_file())
+    if index is None or not consumer.ok:
+        return
+    from_pypi = root / "downloaded-from-pypi"
+    pypi_consumer = _run_stage(
+        "consumer verification (PyPI)",
+        [
+            sys.executable,
+            "-m",
+            "hatch_sigstore",
+            "download",
+            f"{name}=={version}",
+            "--index-url",
+            index.simple_url,
+            "--gitlab",
+            PROJECT_PATH,
+            "--ref",
+            f"refs/tags/{TAG}",
+            "--trust-config",
+            str(sigstore.trust_config_path),
+            "-d",
+            str(from_pypi),
+        ],
+        cwd=root,
+        env=env,
+        secrets=secrets,
+        out=out,
+    )
+    result.stages.append(pypi_consumer)
+    if pypi_consumer.ok:
+        result.verified_pypi = sorted(p.name for p in from_pypi.iterdir() if p.is_file())
+
+
+def _publish_pypi(
+    index: object,
+    sigstore: object,
+    name: str,
+    *,
+    workspace: Path,
+    env: Mapping[str, str],
+    secrets: list[str],
+    out: TextIO,
+) -> StageResult:
+    """The publish_pypi job: the project on the PyPI stand-in with this pipeline as its
+    trusted publisher, then ``hatch publish -p pypi`` with the job's ID token (aud: pypi)."""
+    from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
+
+    assert isinstance(index, PyPIIndex)
+    assert isinstance(sigstore, LocalSigstore)
+    index.create_project(name)
+    index.add_gitlab_publisher(name, PROJECT_PATH)
+    id_token = sigstore.mint_token(
+        project_path=PROJECT_PATH,
+        ref=TAG,
+        ref_type="tag",
+        project_id=env.get("CI_PROJECT_ID", "42"),
+        audience="pypi",
+    )
+    secrets.append(id_token)
+    return _run_stage(
+        "publish (PyPI)",
+        [sys.executable, "-m", "hatch", "publish", "-p", "pypi", "-o", f"url={index.upload_url}"],
+        cwd=workspace,
+        env={**env, "PYPI_ID_TOKEN": id_token},
+        secrets=secrets,
+        out=out,
+    )
 
 
 def _release_of(dist: Path) -> tuple[str, str]:
@@ -287,4 +393,6 @@ def _print_table(result: DemoResult, out: TextIO) -> None:
             print("  ".join("-" * w for w in widths), file=out)
     if result.verified:
         print(f"\nverified and kept: {', '.join(result.verified)}", file=out)
+    if result.verified_pypi:
+        print(f"verified from PyPI: {', '.join(result.verified_pypi)}", file=out)
     print("\nall stages passed" if result.ok else "\nthe pipeline FAILED", file=out)
