@@ -3,9 +3,9 @@
 :class:`ClientCore` holds what uploads (:mod:`._uploads`) and downloads (:mod:`._downloads`)
 share: the httpx client, the credentials and where they may go, which route takes which
 header, GitLab's errors in one paragraph, an idempotent GET with retries, redirects followed
-by hand (:mod:`._redirects`: to object storage too, credentials never beyond GitLab), and the
-questions an idempotent upload asks: does the PyPI registry hold this file with these bytes,
-and with which sha256 does the generic registry hold it.
+by hand (:mod:`hatch_sigstore._net._redirects`: to object storage too, credentials never
+beyond GitLab), and the questions an idempotent upload asks: does the PyPI registry hold
+this file with these bytes, and with which sha256 does the generic registry hold it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hatch_sigstore._net._http import (
     is_permanent,
     read_capped,
 )
+from hatch_sigstore._net._redirects import Followed, Service, follow
 from hatch_sigstore._net._retry import (
     Retry,
     RetryPolicy,
@@ -45,7 +46,6 @@ from hatch_sigstore.gitlab._errors import (
     store_code,
     store_error,
 )
-from hatch_sigstore.gitlab._redirects import Followed, follow
 from hatch_sigstore.gitlab._simple import MAX_INDEX_BYTES, IndexFile, parse_simple_index
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "ClientCore", "Route", "State"]
@@ -55,6 +55,11 @@ State = Literal["same", "absent"]  # what the registry holds of a file we are ab
 _T = TypeVar("_T")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
+GITLAB = Service(
+    "GitLab",
+    "the API URL",
+    "An administrator can give the object storage an https endpoint, or turn on proxy_download.",
+)
 
 
 class ClientCore(HTTPClientBase):
@@ -123,7 +128,7 @@ class ClientCore(HTTPClientBase):
         self.settle_time = max(0.0, settle_time)
         project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
         self.project_api_url = f"{self.api_url}/projects/{project_id}"
-        # no redirects followed by httpx (by hand: _redirects.follow), no cookies kept
+        # no redirects followed by httpx (by hand: _net._redirects.follow), no cookies kept
         self._open_http(
             timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
@@ -398,8 +403,9 @@ class ClientCore(HTTPClientBase):
     def _open(
         self, url: str, *, route: Route, action: str, look_first: bool = False
     ) -> Iterator[Followed]:
-        """GET ``url`` streamed, following redirects (:func:`._redirects.follow`): credentials
-        only to GitLab's own origins, https targets only (plain http within a loopback sandbox).
+        """GET ``url`` streamed, following redirects (the registry clients' one policy,
+        :func:`hatch_sigstore._net._redirects.follow`): credentials only to GitLab's own
+        origins, https targets only (plain http within a loopback sandbox).
         ``look_first``: yield a first redirect itself instead of following it.
         """
         with follow(
@@ -409,6 +415,7 @@ class ClientCore(HTTPClientBase):
             home=self.home,
             api_url=self.api_url,
             action=action,
+            service=GITLAB,
             redact=self._redact,
             stop_at_redirect=look_first,
         ) as followed:
