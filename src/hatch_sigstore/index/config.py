@@ -1,5 +1,6 @@
 """The index's TOML config: read, validate (every problem at once, each with its TOML path),
-and turn into policies with the same builder as the CLI's flags.
+and turn into policies with the same keys and builder as the CLI's flags
+(:mod:`hatch_sigstore.verify.policy_keys`).
 
     unlisted = "refuse"                 # or "pass-through": served unverified, logged as such
     trust-config = "trust.json"         # optional; default: the public Sigstore
@@ -30,6 +31,7 @@ from packaging.utils import canonicalize_name
 
 from hatch_sigstore.errors import ConfigError, HatchSigstoreError
 from hatch_sigstore.identity import Source
+from hatch_sigstore.pypi import IndexURLs
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verify.policy import Policy
 from hatch_sigstore.verify.policy_keys import POLICY_KEYS, PolicyKey, build_policy
@@ -481,6 +483,11 @@ def _pypi_upstream(
         return None
     if not url.endswith("/"):
         url += "/"
+    try:  # what the PyPI client reads: the simple API root (pip's spelling)
+        IndexURLs.from_simple_url(url, "index-url")
+    except ConfigError as exc:
+        problems.add((*path, "index-url"), str(exc))
+        return None
     host = (urlsplit(url).hostname or "").lower()
     hosts = tuple(dict.fromkeys((*hosts, *_KNOWN_FILE_HOSTS.get(host, ()))))
     return PyPIUpstream(name, url, token_env, username, hosts)
