@@ -100,13 +100,17 @@ class ClientCore(HTTPClientBase):
         verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self.api_url = self._check_api_url(api_url)
+        if project is not None and group is not None:
+            raise ConfigError(
+                "Both a GitLab project and a group were given.",
+                remediation="Give a project (its registries), or a group and not both (its "
+                "PyPI index, read only).",
+            )
         self.scope: Scope = "project" if group is None else "group"
         self.project = str(project if group is None else group).strip()
-        if not self.project or None not in (project, group):
+        if (project is None and group is None) or not self.project:
             raise ConfigError(
-                "No GitLab project given."
-                if project is None and group is None
-                else "Give a GitLab project or a group, not both.",
+                f"No GitLab {self.scope} given.",
                 remediation="Set the project id or full path (in CI: CI_PROJECT_ID).",
             )
         self.credentials = credentials
