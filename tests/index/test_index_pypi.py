@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +22,7 @@ import pytest
 from hatch_sigstore.index import IndexServer, load_config
 from hostile_index import Hostile, answer
 from index_helpers import IndexLog, pip_install, uv_install, wheel
-from pypi_helpers import attest, exchange, id_token, publish_token, twine, unique
+from pypi_helpers import REAL_PROJECT, attest, publish_real_release, publish_token, twine, unique
 
 if TYPE_CHECKING:
     from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
@@ -294,24 +293,12 @@ def test_the_token_goes_only_to_the_index_origin(world: World) -> None:
 
 # -- the real attestation GitLab CI made, on an index that trusts the public Sigstore ---------
 
-SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
-REAL = "facutuesca/gitlab-oidc-project"
-
-
-@pytest.fixture
-def production_index(pypi_sigstore: LocalSigstore) -> Iterator[PyPIIndex]:
-    from hatch_sigstore.sandbox import PyPIIndex
-
-    with PyPIIndex() as index:  # attestations checked against production's root, offline
-        index.resolve_issuer(pypi_sigstore.gitlab_url, pypi_sigstore.url)
-        yield index
-
 
 @pytest.mark.parametrize(
-    ("signer", "listed"), [(REAL, True), ("facutuesca/another-project", False)]
+    ("signer", "listed"), [(REAL_PROJECT, True), ("facutuesca/another-project", False)]
 )
 def test_the_real_gitlab_attestation_against_public_sigstore(
-    production_index: PyPIIndex,
+    production_pypi_index: PyPIIndex,
     pypi_sigstore: LocalSigstore,
     tmp_path: Path,
     real_world: Path,
@@ -321,15 +308,8 @@ def test_the_real_gitlab_attestation_against_public_sigstore(
     """PEP 740 provenance made in GitLab CI on gitlab.com and accepted by PyPI, uploaded to the
     stand-in as twine does, verified offline against the public Sigstore's embedded root as an
     index of PyPI would; listed only for the project that signed it."""
-    production_index.create_project("gitlab-oidc-project")
-    production_index.add_gitlab_publisher("gitlab-oidc-project", REAL)
-    token = exchange(production_index, id_token(pypi_sigstore, REAL)).json()["token"]
-    sdist = tmp_path / SDIST
-    for name in (SDIST, f"{SDIST}.publish.attestation"):
-        shutil.copy(real_world / name, tmp_path / name)
-    result = twine(production_index, token, sdist, Path(f"{sdist}.publish.attestation"),
-                   attestations=True)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    production_index = production_pypi_index
+    sdist = publish_real_release(production_index, pypi_sigstore, real_world, tmp_path)
     config = tmp_path / "index.toml"
     config.write_text(
         f'[upstream.pypi]\nindex-url = "{production_index.simple_url}"\n'
@@ -340,13 +320,13 @@ def test_the_real_gitlab_attestation_against_public_sigstore(
         page = _read(index.url + "gitlab-oidc-project/").decode()
         status = json.loads(_read(root + "/-/status.json"))["files"][0]
         if listed:
-            assert SDIST in page
+            assert sdist.name in page
             sha = hashlib.sha256(sdist.read_bytes()).hexdigest()
-            assert _read(f"{root}/files/{sha}/{SDIST}") == sdist.read_bytes()
+            assert _read(f"{root}/files/{sha}/{sdist.name}") == sdist.read_bytes()
             assert status["outcome"] == "verified"
-            assert f"GitLab trusted publisher {REAL}" in status["detail"]
+            assert f"GitLab trusted publisher {REAL_PROJECT}" in status["detail"]
         else:
-            assert SDIST not in page
+            assert sdist.name not in page
             assert "wrong signer" in status["detail"]
 
 

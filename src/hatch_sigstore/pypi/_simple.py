@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from hatch_sigstore._names import is_safe_filename
@@ -91,16 +92,19 @@ def _yanked(value: object) -> bool | str:
     return bool(value)
 
 
-def _file(  # noqa: PLR0917 - one entry's fields, JSON or HTML
-    filename: object,
-    url: object,
-    sha256: object,
-    provenance: object,
-    requires_python: object,
-    yanked: object,
-    page_url: str,
-    allowed: Allowed | None,
-) -> IndexedFile:
+class _Entry(NamedTuple):
+    """One file entry as the page gives it (JSON fields or an anchor's), nothing trusted yet."""
+
+    filename: object
+    url: object
+    sha256: object
+    provenance: object
+    requires_python: object
+    yanked: object
+
+
+def _file(entry: _Entry, page_url: str, allowed: Allowed | None) -> IndexedFile:
+    filename, url, sha256, provenance, requires_python, yanked = entry
     if not isinstance(filename, str) or not isinstance(url, str):
         raise _BadLinkError("a file entry has no file name or URL")
     if not is_safe_filename(filename):
@@ -142,25 +146,16 @@ class _Reader:
         self.page_url, self.strict, self.allowed = page_url, strict, allowed
         self.files: list[IndexedFile] = []
 
-    def add(  # noqa: PLR0917 - one entry's fields, JSON or HTML
-        self,
-        filename: object,
-        url: object,
-        sha256: object,
-        provenance: object,
-        requires_python: object,
-        yanked: object,
-    ) -> None:
+    def add(self, entry: _Entry) -> None:
         try:
-            fields = (filename, url, sha256, provenance, requires_python, yanked)
-            self.files.append(_file(*fields, self.page_url, self.allowed))
+            self.files.append(_file(entry, self.page_url, self.allowed))
         except _BadLinkError as bad:
             if self.strict:
                 raise _refuse(self.page_url, str(bad)) from None
             self.files.append(
                 IndexedFile(
-                    filename if isinstance(filename, str) else "",
-                    url if isinstance(url, str) else "",
+                    entry.filename if isinstance(entry.filename, str) else "",
+                    entry.url if isinstance(entry.url, str) else "",
                     None,
                     problem=str(bad),
                 )
@@ -186,12 +181,14 @@ def _from_json(text: str, reader: _Reader) -> None:
             continue
         hashes = entry.get("hashes")
         reader.add(
-            entry.get("filename"),
-            entry.get("url"),
-            hashes.get("sha256") if isinstance(hashes, dict) else None,
-            entry.get("provenance", ""),  # absent: the index predates PEP 740
-            entry.get("requires-python"),
-            entry.get("yanked"),
+            _Entry(
+                entry.get("filename"),
+                entry.get("url"),
+                hashes.get("sha256") if isinstance(hashes, dict) else None,
+                entry.get("provenance", ""),  # absent: the index predates PEP 740
+                entry.get("requires-python"),
+                entry.get("yanked"),
+            )
         )
 
 
@@ -236,12 +233,14 @@ def _from_html(text: str, reader: _Reader) -> None:
         fragment = urlsplit(href).fragment
         algo, _, value = fragment.partition("=")
         reader.add(
-            "".join(words).strip(),
-            href,
-            value if algo == "sha256" else None,
-            attrs.get("data-provenance") or "",
-            attrs.get("data-requires-python"),
-            (attrs["data-yanked"] or True) if "data-yanked" in attrs else False,
+            _Entry(
+                "".join(words).strip(),
+                href,
+                value if algo == "sha256" else None,
+                attrs.get("data-provenance") or "",
+                attrs.get("data-requires-python"),
+                (attrs["data-yanked"] or True) if "data-yanked" in attrs else False,
+            )
         )
 
 
