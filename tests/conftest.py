@@ -80,6 +80,17 @@ def pypi_index(pypi_sigstore: LocalSigstore) -> Iterator[PyPIIndex]:
 
 
 @pytest.fixture
+def production_pypi_index(pypi_sigstore: LocalSigstore) -> Iterator[PyPIIndex]:
+    """A PyPI stand-in of its own that checks attestations against the public Sigstore's root
+    (offline), for the real GitLab-made attestation (``pypi_helpers.publish_real_release``)."""
+    from hatch_sigstore.sandbox import PyPIIndex
+
+    with PyPIIndex() as index:
+        index.resolve_issuer(pypi_sigstore.gitlab_url, pypi_sigstore.url)
+        yield index
+
+
+@pytest.fixture
 def real_world() -> Path:
     """Artifacts signed by the real public Sigstore (GitLab CI and GitHub Actions)."""
     return REAL_WORLD

@@ -167,3 +167,27 @@ def upload(
 ) -> httpx.Response:
     auth = ("__token__", token) if token is not None else None
     return httpx.post(index.upload_url, data=fields, files=files, auth=auth, timeout=60)
+
+
+# The real release GitLab CI published to PyPI with a PEP 740 attestation (production Sigstore)
+REAL_SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
+REAL_PROJECT = "facutuesca/gitlab-oidc-project"
+
+
+def publish_real_release(
+    index: PyPIIndex, sigstore: LocalSigstore, real_world: Path, tmp_path: Path
+) -> Path:
+    """Upload the real sdist and its attestation to ``index`` (the ``production_pypi_index``
+    fixture: it checks attestations against the public Sigstore) as its trusted publisher,
+    with twine; the sdist's path."""
+    import shutil
+
+    index.create_project("gitlab-oidc-project")
+    index.add_gitlab_publisher("gitlab-oidc-project", REAL_PROJECT)
+    token = exchange(index, id_token(sigstore, REAL_PROJECT)).json()["token"]
+    for name in (REAL_SDIST, f"{REAL_SDIST}.publish.attestation"):
+        shutil.copy(real_world / name, tmp_path / name)
+    sdist = tmp_path / REAL_SDIST
+    upload = twine(index, token, sdist, Path(f"{sdist}.publish.attestation"), attestations=True)
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    return sdist

@@ -57,14 +57,6 @@ SUBPACKAGES = (
     "hatch", "cli", "publish", "download", "index", "sign", "verify", "gitlab", "pypi", "_net",
     "sandbox",
 )  # fmt: skip
-# TEMPORARY, while the index (merged from a branch written before the layers existed) is
-# integrated: it reads the signer flags off the CLI's parser, and reads PEP 691/740 indexes with
-# its own httpx client. The integration moves the flag table below the CLI and the reader into
-# the pypi/ client layer, and deletes these two entries.
-INTEGRATING: dict[tuple[str, str], str] = {
-    ("index._sources", "cli._policy_args"): "signer flags read off the CLI parser",
-    ("index._pypi", "httpx"): "a PEP 691/740 reader of its own (pypi/ now has one to reuse)",
-}
 # third-party packages only some layers may import: (packages, the layers allowed)
 SIGSTORE = frozenset({"sigstore", "sigstore_models", "pypi_attestations", "cryptography"})
 THIRD_PARTY: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
@@ -156,7 +148,6 @@ def test_layers_import_only_downward() -> None:
         for source, target, line in internal_edges()
         if layer_of(target) != layer_of(source)
         and layer_of(target) not in ALLOWED[layer_of(source)]
-        and (source, target) not in INTEGRATING
     ]
     assert not wrong, "\n".join(wrong)
 
@@ -214,7 +205,7 @@ def test_heavy_packages_stay_in_their_layers(
             top = name.split(".")[0]
             if top not in packages or layer_of(module) in layers:
                 continue
-            if (module, top) in THIRD_PARTY_EXCEPTIONS or (module, top) in INTEGRATING:
+            if (module, top) in THIRD_PARTY_EXCEPTIONS:
                 continue
             wrong.append(f"{module} imports {name}, line {line}")
     assert not wrong, "\n".join(wrong)

@@ -14,6 +14,7 @@ only, no regular expressions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 from hatch_sigstore._urls import is_web_url
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_SERVER",
     "ExpectedIdentity",
     "Given",
+    "GivenError",
     "Source",
     "expect",
     "identity_problems",
@@ -59,6 +61,11 @@ class Source(NamedTuple):
     def variable(cls, name: str) -> Source:
         return cls(name, "variable")
 
+    @classmethod
+    def flag(cls, key: str) -> Source:
+        """The command-line flag of a key: ``ref-glob`` → ``--ref-glob``."""
+        return cls(f"--{key}")
+
     def __str__(self) -> str:
         if self.cited:
             return self.cited
@@ -73,6 +80,18 @@ class Source(NamedTuple):
         if self.kind == "variable":
             return f"set {self.name} to {value}"
         return f"pass {self.name} {value}"
+
+
+class GivenError(ConfigError):
+    """A :class:`ConfigError` about values given in known places: ``sources`` (the flags,
+    keys or variables the message names, the first the one to fix), so that a caller that
+    reports per key (a TOML table, every problem under its own path) files it right."""
+
+    def __init__(
+        self, message: str, *, remediation: str | None = None, sources: Sequence[Source] = ()
+    ) -> None:
+        super().__init__(message, remediation=remediation)
+        self.sources = tuple(sources)
 
 
 class Given(NamedTuple):
@@ -222,14 +241,19 @@ def _check(fields: dict[str, Given | None]) -> tuple[dict[str, str], list[Config
             values[name] = _RULES[name](given)
         except _BadValueError as bad:
             errors.append(
-                ConfigError(f"{_sentence(bad.problem)}.", remediation=f"{_sentence(bad.fix)}.")
+                GivenError(
+                    f"{bad.problem}.",  # it starts with a name, spelled as its user writes it
+                    remediation=f"{_sentence(bad.fix)}.",
+                    sources=(given.source,),
+                )
             )
     ref, glob = fields.get("ref"), fields.get("ref_glob")
     if ref is not None and glob is not None:
         errors.append(
-            ConfigError(
+            GivenError(
                 f"Both {ref.source} and {glob.source} are set.",
                 remediation=f"Give one: an exact ref ({ref.source}) or a pattern ({glob.source}).",
+                sources=(ref.source, glob.source),
             )
         )
     return values, errors

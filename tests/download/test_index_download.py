@@ -5,7 +5,6 @@ GitLab-made attestation, verified offline against the publisher PyPI recorded.""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,17 @@ from hatch_sigstore.identity import ExpectedIdentity
 from hatch_sigstore.trust import TrustChoice
 from hatch_sigstore.verify import Policy, verify_files
 from hostile_index import Hostile, answer
-from pypi_helpers import REPO, attest, dists, exchange, id_token, publish_token, twine, unique
+from pypi_helpers import (
+    REAL_PROJECT,
+    REAL_SDIST,
+    REPO,
+    attest,
+    dists,
+    publish_real_release,
+    publish_token,
+    twine,
+    unique,
+)
 
 if TYPE_CHECKING:
     from hatch_sigstore.download import DownloadReport
@@ -182,35 +191,17 @@ def test_an_html_only_index_and_the_integrity_api(
 
 # -- the real attestation GitLab CI made, on an index that trusts the public Sigstore ---------
 
-SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
-REAL = "facutuesca/gitlab-oidc-project"
-
-
-@pytest.fixture
-def production_index(pypi_sigstore: LocalSigstore) -> Iterator[PyPIIndex]:
-    from hatch_sigstore.sandbox import PyPIIndex
-
-    with PyPIIndex() as index:  # attestations checked against production's root, offline
-        index.resolve_issuer(pypi_sigstore.gitlab_url, pypi_sigstore.url)
-        yield index
+SDIST, REAL = REAL_SDIST, REAL_PROJECT
 
 
 def test_real_gitlab_attestation_verifies_offline_against_pypis_recorded_publisher(
-    production_index: PyPIIndex, pypi_sigstore: LocalSigstore, real_world: Path, tmp_path: Path
+    production_pypi_index: PyPIIndex,
+    pypi_sigstore: LocalSigstore,
+    real_world: Path,
+    tmp_path: Path,
 ) -> None:
-    production_index.create_project("gitlab-oidc-project")
-    production_index.add_gitlab_publisher("gitlab-oidc-project", REAL)
-    token = exchange(production_index, id_token(pypi_sigstore, REAL)).json()["token"]
-    for name in (SDIST, f"{SDIST}.publish.attestation"):
-        shutil.copy(real_world / name, tmp_path / name)
-    upload = twine(
-        production_index,
-        token,
-        tmp_path / SDIST,
-        tmp_path / f"{SDIST}.publish.attestation",
-        attestations=True,
-    )
-    assert upload.returncode == 0, upload.stdout + upload.stderr
+    production_index = production_pypi_index
+    publish_real_release(production_index, pypi_sigstore, real_world, tmp_path)
     target = tmp_path / "verified"
     report = download_from_index(
         "gitlab-oidc-project==0.0.3",

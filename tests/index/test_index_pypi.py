@@ -1,121 +1,120 @@
-"""A PyPI-compatible upstream: PEP 691 JSON pages with PEP 740 provenance, served by a tiny
-static server here (until the PyPI stand-in exists), attestations made by the local Sigstore
-and, for one project, the real attestation PyPI accepted from GitLab CI (production Sigstore).
+"""A PyPI-compatible upstream: the PyPI stand-in (warehouse's simple API, PEP 691 JSON with PEP
+740 provenance, trusted publishing, twine uploads with attestations made by a local Sigstore
+whose issuer says it is https://gitlab.com), and a hostile index for what PyPI itself never
+serves (links to other hosts, odd file names, someone else's attestation). One project is the
+real attestation PyPI accepted from GitLab CI (production Sigstore), uploaded again here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from hatch_sigstore.index import IndexServer, load_config
-from hatch_sigstore.sandbox._http import LoopbackServer
-from index_helpers import IndexLog, gitlab_policy_toml, pip_install, sign, uv_install, wheel
+from hostile_index import Hostile, answer
+from index_helpers import IndexLog, pip_install, uv_install, wheel
+from pypi_helpers import REAL_PROJECT, attest, publish_real_release, publish_token, twine, unique
 
 if TYPE_CHECKING:
-    from hatch_sigstore.sandbox import LocalSigstore
+    from hatch_sigstore.sandbox import LocalSigstore, PyPIIndex
 
 pytestmark = pytest.mark.slow
 
-
-@dataclass
-class Static:
-    """path → (content type, body); the request log."""
-
-    routes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    requests: list[tuple[str, str]] = field(default_factory=list)
+SIGNER = "group/demo"
+OTHER = "group/other"
+TOKEN = "pypi-secret-value-123"
+POLICY = f'gitlab = "{SIGNER}"\nref-glob = "refs/tags/v*"\n'  # server: gitlab.com, as PyPI's
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        static: Static = self.server.owner  # type: ignore[attr-defined]
-        static.requests.append((self.path, self.headers.get("Authorization", "")))
-        found = static.routes.get(self.path)
-        status, ctype, body = (200, *found) if found else (404, "text/plain", b"not found")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def attested(sigstore: LocalSigstore, path: Path, signer: str, **claims: Any) -> Path:
+    """``path``'s PEP 740 publish attestation, made by a tag pipeline of ``signer``."""
+    version = path.name.split("-")[1]
+    claims.setdefault("ref", f"v{version}")
+    claims.setdefault("ref_type", "tag")
+    [out] = attest(sigstore, [path], project_path=signer, **claims)
+    return out
 
 
-class Upstream:
-    """A PEP 691/740 index: ``add(name, files)`` publishes a project page."""
+def upload(index: PyPIIndex, sigstore: LocalSigstore, signer: str, *files: Path) -> None:
+    """``twine upload`` as ``signer``'s trusted publisher (``--attestations`` when given)."""
+    token = publish_token(index, sigstore, signer)
+    with_attestations = any(f.name.endswith(".publish.attestation") for f in files)
+    result = twine(index, token, *files, attestations=with_attestations)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+class HostileIndex:
+    """A PEP 691 index that serves what PyPI would not, and an "other host" for its links."""
 
     def __init__(self) -> None:
-        self.static = Static()
-        self.server = LoopbackServer(_Handler, owner=self.static).start()
-        self.other_static = Static()
-        self.other = LoopbackServer(_Handler, owner=self.other_static).start()  # "another host"
+        self.server = Hostile()
+        self.other = Hostile()
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def add(self, name: str, entries: list[dict[str, Any]]) -> None:
+    def publish(self, name: str, entries: list[dict[str, Any]]) -> None:
         page = {"meta": {"api-version": "1.3"}, "name": name, "files": entries}
-        self.static.routes[f"/simple/{name}/"] = (
-            "application/vnd.pypi.simple.v1+json",
-            json.dumps(page).encode(),
+        self.server.routes[("GET", f"/simple/{name}/")] = answer(
+            200, json.dumps(page).encode(), {"Content-Type": "application/vnd.pypi.simple.v1+json"}
         )
 
     def file(
         self,
         path: Path,
+        attestation: Path,
         *,
-        attestation: Path | None = None,
-        sha256: str | None = None,
-        url: str | None = None,
         filename: str | None = None,
+        url: str | None = None,
     ) -> dict[str, Any]:
         data = path.read_bytes()
-        self.static.routes[f"/files/{path.name}"] = ("application/octet-stream", data)
-        entry: dict[str, Any] = {
+        self.server.routes[("GET", f"/files/{path.name}")] = answer(200, data)
+        provenance = {
+            "version": 1,
+            "attestation_bundles": [
+                {
+                    "publisher": {
+                        "kind": "GitLab",
+                        "repository": SIGNER,
+                        "workflow_filepath": ".gitlab-ci.yml",
+                        "environment": None,
+                    },
+                    "attestations": [json.loads(attestation.read_text())],
+                }
+            ],
+        }
+        route = f"/integrity/{path.name}/provenance"
+        self.server.routes[("GET", route)] = answer(200, json.dumps(provenance).encode())
+        return {
             "filename": filename or path.name,
             "url": url or f"/files/{path.name}",
-            "hashes": {"sha256": sha256 or hashlib.sha256(data).hexdigest()},
-            "requires-python": ">=3.8",
+            "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+            "provenance": route,
         }
-        if attestation is not None:
-            route = f"/integrity/{path.name}/provenance"
-            document = {
-                "version": 1,
-                "attestation_bundles": [
-                    {
-                        "publisher": {"kind": "GitLab", "repository": "group/demo"},
-                        "attestations": [json.loads(attestation.read_text())],
-                    }
-                ],
-            }
-            self.static.routes[route] = ("application/json", json.dumps(document).encode())
-            entry["provenance"] = f"{self.url}{route}"
-        return entry
 
-    def stop(self) -> None:
-        self.server.stop()
-        self.other.stop()
+    def close(self) -> None:
+        self.server.close()
+        self.other.close()
 
 
 @dataclass
 class World:
     index: IndexServer
-    upstream: Upstream
+    pypi: PyPIIndex
+    hostile: HostileIndex
     log: IndexLog
+    app: str  # the project on the stand-in
+    dep: str  # its unsigned dependency, passed through
     good: Path
 
     def status(self) -> dict[str, Any]:
@@ -130,113 +129,131 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(
-    tmp_path_factory: pytest.TempPathFactory, local_sigstore: LocalSigstore
+    tmp_path_factory: pytest.TempPathFactory, pypi_index: PyPIIndex, pypi_sigstore: LocalSigstore
 ) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("pypi-index")
-    upstream = Upstream()
+    app, dep = unique("attested"), unique("plain")
+    for name in (app, dep):
+        pypi_index.create_project(name)
+        pypi_index.add_gitlab_publisher(name, SIGNER)
+    pypi_index.add_gitlab_publisher(app, OTHER)
+    good = wheel(tmp / "1.0.0", app, "1.0.0", requires=[dep])
+    upload(pypi_index, pypi_sigstore, SIGNER, good, attested(pypi_sigstore, good, SIGNER))
+    other = wheel(tmp / "1.1.0", app, "1.1.0")  # published by another project's pipeline
+    upload(pypi_index, pypi_sigstore, OTHER, other, attested(pypi_sigstore, other, OTHER))
+    unsigned = wheel(tmp / "1.2.0", app, "1.2.0")  # uploaded without attestations
+    upload(pypi_index, pypi_sigstore, SIGNER, unsigned)
+    swapped = wheel(tmp / "1.4.0", app, "1.4.0")
+    upload(pypi_index, pypi_sigstore, SIGNER, swapped, attested(pypi_sigstore, swapped, SIGNER))
+    pypi_index.file_path(swapped.name).write_bytes(good.read_bytes())  # other bytes than listed
+    plain = wheel(tmp / "plain", dep, "3.0")
+    upload(pypi_index, pypi_sigstore, SIGNER, plain)
 
-    def attested(name: str, version: str, signer: str = "group/demo", **kw: Any) -> Path:
-        path = wheel(tmp / f"{name}-{version}", name, version, **kw)
-        sign(local_sigstore, [path], project=signer, tag=f"v{version}", outputs=["attestation"])
-        return path
-
-    good = attested("attested-app", "1.0.0", requires=["plain-dep"])
-    other = attested("attested-app", "1.1.0", signer="group/other")
-    unsigned = wheel(tmp / "unsigned", "attested-app", "1.2.0")
-    borrowed = wheel(tmp / "borrowed", "attested-app", "1.3.0")  # someone else's attestation
-    mismatch = attested("attested-app", "1.4.0")
-    offsite = attested("attested-app", "1.5.0")
-    escape = attested("attested-app", "1.6.0")
-    plain = wheel(tmp / "plain", "plain-dep", "3.0")
-    upstream.add(
-        "attested-app",
+    hostile = HostileIndex()
+    fine = wheel(tmp / "h2.0.0", "hostile-app", "2.0.0")
+    borrowed = wheel(tmp / "h2.1.0", "hostile-app", "2.1.0")
+    offsite = wheel(tmp / "h2.2.0", "hostile-app", "2.2.0")
+    escape = wheel(tmp / "h2.3.0", "hostile-app", "2.3.0")
+    fine_attestation = attested(pypi_sigstore, fine, SIGNER)
+    hostile.publish(
+        "hostile-app",
         [
-            upstream.file(good, attestation=good.with_name(good.name + ".publish.attestation")),
-            upstream.file(other, attestation=other.with_name(other.name + ".publish.attestation")),
-            upstream.file(unsigned),
-            upstream.file(borrowed, attestation=good.with_name(good.name + ".publish.attestation")),
-            upstream.file(
-                mismatch,
-                attestation=mismatch.with_name(mismatch.name + ".publish.attestation"),
-                sha256="00" * 32,
-            ),
-            upstream.file(
+            hostile.file(fine, fine_attestation),
+            hostile.file(borrowed, fine_attestation),  # someone else's attestation
+            hostile.file(
                 offsite,
-                attestation=offsite.with_name(offsite.name + ".publish.attestation"),
-                url=f"{upstream.other.url}/files/{offsite.name}",
+                attested(pypi_sigstore, offsite, SIGNER),
+                url=f"{hostile.other.url}/files/{offsite.name}",
             ),
-            upstream.file(
+            hostile.file(
                 escape,
-                filename="attested_app-1.6.0-py3-none-any\x1b[2J.whl",
-                attestation=escape.with_name(escape.name + ".publish.attestation"),
+                attested(pypi_sigstore, escape, SIGNER),
+                filename="hostile_app-2.3.0-py3-none-any\x1b[2J.whl",
             ),
         ],
     )
-    upstream.add("plain-dep", [upstream.file(plain)])
     config = tmp / "index.toml"
     config.write_text(
         f"""
 unlisted = "pass-through"
 unlisted-upstream = "pypi"
-trust-config = "{local_sigstore.trust_config_path}"
+trust-config = "{pypi_sigstore.trust_config_path}"
 
 [upstream.pypi]
-index-url = "{upstream.url}/simple/"
+index-url = "{pypi_index.simple_url}"
+
+[upstream.hostile]
+index-url = "{hostile.url}/simple/"
 token-env = "PYPI_TEST_TOKEN"
 
-[package.attested-app]
-{gitlab_policy_toml(local_sigstore)}
-"""
+[package.{app}]
+upstream = "pypi"
+{POLICY}
+[package.hostile-app]
+upstream = "hostile"
+{POLICY}"""
     )
-    env = {"PYPI_TEST_TOKEN": "pypi-secret-value-123"}
+    env = {"PYPI_TEST_TOKEN": TOKEN}
     log = IndexLog().attach()
     try:
         with IndexServer(load_config(config, env), cache_dir=tmp / "cache", env=env) as index:
-            yield World(index, upstream, log, good)
+            yield World(index, pypi_index, hostile, log, app, dep, good)
     finally:
         log.detach()
-        upstream.stop()
-
-
-BAD = {
-    "attested_app-1.1.0-py3-none-any.whl": "wrong signer",
-    "attested_app-1.2.0-py3-none-any.whl": "no PEP 740 provenance",
-    "attested_app-1.3.0-py3-none-any.whl": "not about this file",
-    "attested_app-1.4.0-py3-none-any.whl": "sha256 mismatch",
-    "attested_app-1.5.0-py3-none-any.whl": "file-hosts",
-}
+        hostile.close()
 
 
 def test_pip_and_uv_install_the_attested_release(world: World, tmp_path: Path) -> None:
-    result = pip_install(world.index.url, tmp_path / "pip", "attested-app")
+    result = pip_install(world.index.url, tmp_path / "pip", world.app)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Successfully installed attested-app-1.0.0 plain-dep-3.0" in result.stdout
-    result = uv_install(world.index.url, tmp_path / "uv", "attested-app")
+    assert f"Successfully installed {world.app}-1.0.0 {world.dep}-3.0" in result.stdout
+    result = uv_install(world.index.url, tmp_path / "uv", world.app)
     assert result.returncode == 0, result.stderr
-    assert "+ attested-app==1.0.0" in result.stderr
-    verdict = world.verdict("attested_app-1.0.0-py3-none-any.whl")
+    assert f"+ {world.app}==1.0.0" in result.stderr
+    verdict = world.verdict(world.good.name)
     assert verdict["outcome"] == "verified"
-    assert "provenance" in verdict["detail"]
-    assert world.verdict("plain_dep-3.0-py3-none-any.whl")["outcome"] == "pass-through"
+    assert f"provenance of the GitLab trusted publisher {SIGNER}" in verdict["detail"]
+    assert f"{SIGNER}//.gitlab-ci.yml@refs/tags/v1.0.0" in verdict["detail"]
+    plain = f"{world.dep.replace('-', '_')}-3.0-py3-none-any.whl"
+    assert world.verdict(plain)["outcome"] == "pass-through"
 
 
-@pytest.mark.parametrize("filename", sorted(BAD))
+# (project, version) -> what the index must say; the stand-in's releases first
+BAD = {
+    ("app", "1.1.0"): "wrong signer",  # published (and attested) by another project's pipeline
+    ("app", "1.2.0"): "no PEP 740 provenance",  # uploaded without attestations
+    ("app", "1.4.0"): "sha256 mismatch",  # the index serves other bytes than it lists
+    ("hostile-app", "2.1.0"): "not about this file",  # another file's attestation
+    ("hostile-app", "2.2.0"): "upstream.hostile.file-hosts",  # a file on another host
+}
+
+
+@pytest.mark.parametrize(("project", "version"), sorted(BAD))
 def test_what_failed_is_neither_listed_nor_installable(
-    world: World, tmp_path: Path, filename: str
+    world: World, tmp_path: Path, project: str, version: str
 ) -> None:
-    version = filename.split("-")[1]
-    result = pip_install(world.index.url, tmp_path, f"attested-app=={version}")
+    name = world.app if project == "app" else project
+    result = pip_install(world.index.url, tmp_path, f"{name}=={version}")
     assert result.returncode != 0
-    assert f"No matching distribution found for attested-app=={version}" in result.stderr
+    assert f"No matching distribution found for {name}=={version}" in result.stderr
+    filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
     verdict = world.verdict(filename)
     assert verdict["outcome"] == "refused"
-    assert BAD[filename] in verdict["detail"]
-    assert any(line.startswith(f"REFUSED attested-app {filename}") for line in world.log.lines)
+    assert BAD[project, version] in verdict["detail"]
+    assert any(line.startswith(f"REFUSED {name} {filename}") for line in world.log.lines)
+
+
+def test_a_hostile_link_is_refused_alone(world: World, tmp_path: Path) -> None:
+    """The rest of the hostile page stands: its one honest file installs."""
+    result = pip_install(world.index.url, tmp_path, "hostile-app")
+    assert result.returncode == 0, result.stderr
+    assert "Successfully installed hostile-app-2.0.0" in result.stdout
+    assert not world.hostile.other.seen  # the off-site file: never fetched
 
 
 def test_provenance_is_served_for_verified_files(world: World) -> None:
     request = urllib.request.Request(
-        world.index.url + "attested-app/",
+        world.index.url + f"{world.app}/",
         headers={"Accept": "application/vnd.pypi.simple.v1+json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -244,68 +261,73 @@ def test_provenance_is_served_for_verified_files(world: World) -> None:
     assert page["meta"]["api-version"] == "1.3"
     (entry,) = page["files"]
     assert entry["filename"] == world.good.name
-    provenance = urllib.parse.urljoin(world.index.url + "attested-app/", entry["provenance"])
+    provenance = urllib.parse.urljoin(world.index.url + f"{world.app}/", entry["provenance"])
     with urllib.request.urlopen(provenance, timeout=60) as response:
         document = json.loads(response.read())
     assert document["version"] == 1
+    assert document["attestation_bundles"][0]["publisher"]["repository"] == SIGNER
     assert document["attestation_bundles"][0]["attestations"]
-    assert world.upstream.url not in json.dumps(page)
+    assert world.pypi.url not in json.dumps(page)
 
 
 def test_an_escape_sequence_in_a_name_is_refused_and_never_printed_raw(
     world: World, tmp_path: Path
 ) -> None:
-    pip_install(world.index.url, tmp_path, "attested-app==9")  # lists the page
+    pip_install(world.index.url, tmp_path, "hostile-app==9")  # lists the page
     assert not any("\x1b" in line for line in world.log.lines)
     refused = [f for f in world.status()["files"] if "\\x1b" in f["filename"]]
     assert refused
     assert refused[0]["outcome"] == "refused"
+    assert "not a plain file name" in refused[0]["detail"]
 
 
 def test_the_token_goes_only_to_the_index_origin(world: World) -> None:
-    _read(world.index.url + "attested-app/")  # lists (and verifies) the project's files
-    sent = [auth for _path, auth in world.upstream.static.requests]
+    _read(world.index.url + "hostile-app/")  # lists (and verifies) the project's files
+    sent = [headers.get("authorization", "") for _m, _p, headers in world.hostile.server.seen]
     assert sent
     assert all(auth.startswith("Basic ") for auth in sent)
-    assert not world.upstream.other_static.requests  # off-origin file: never fetched
-    assert not any("pypi-secret-value-123" in line for line in world.log.lines)
+    assert not world.hostile.other.seen  # off-origin file: never fetched
+    assert not any(TOKEN in line for line in world.log.lines)
+    assert TOKEN not in json.dumps(world.status())
+
+
+# -- the real attestation GitLab CI made, on an index that trusts the public Sigstore ---------
 
 
 @pytest.mark.parametrize(
-    ("signer", "listed"),
-    [("facutuesca/gitlab-oidc-project", True), ("facutuesca/another-project", False)],
+    ("signer", "listed"), [(REAL_PROJECT, True), ("facutuesca/another-project", False)]
 )
 def test_the_real_gitlab_attestation_against_public_sigstore(
-    tmp_path: Path, real_world: Path, signer: str, listed: bool
+    production_pypi_index: PyPIIndex,
+    pypi_sigstore: LocalSigstore,
+    tmp_path: Path,
+    real_world: Path,
+    signer: str,
+    listed: bool,
 ) -> None:
-    """PEP 740 provenance made in GitLab CI on gitlab.com and accepted by PyPI, verified
-    offline against the public Sigstore's embedded root, as an index of PyPI would; listed
-    only for the project that signed it."""
-    upstream = Upstream()
-    try:
-        sdist = tmp_path / "gitlab_oidc_project-0.0.3.tar.gz"
-        shutil.copy(real_world / sdist.name, sdist)
-        attestation = real_world / (sdist.name + ".publish.attestation")
-        upstream.add("gitlab-oidc-project", [upstream.file(sdist, attestation=attestation)])
-        config = tmp_path / "index.toml"
-        config.write_text(
-            f'[upstream.pypi]\nindex-url = "{upstream.url}/simple/"\n'
-            f'[package.gitlab-oidc-project]\ngitlab = "{signer}"\nref = "refs/heads/main"\n'
-        )
-        with IndexServer(load_config(config, {}), cache_dir=tmp_path / "cache", env={}) as index:
-            root = index.url.removesuffix("/simple/")
-            page = _read(index.url + "gitlab-oidc-project/").decode()
-            status = json.loads(_read(root + "/-/status.json"))["files"][0]
-            if listed:
-                assert sdist.name in page
-                sha = hashlib.sha256(sdist.read_bytes()).hexdigest()
-                assert _read(f"{root}/files/{sha}/{sdist.name}") == sdist.read_bytes()
-                assert status["outcome"] == "verified"
-            else:
-                assert sdist.name not in page
-                assert "wrong signer" in status["detail"]
-    finally:
-        upstream.stop()
+    """PEP 740 provenance made in GitLab CI on gitlab.com and accepted by PyPI, uploaded to the
+    stand-in as twine does, verified offline against the public Sigstore's embedded root as an
+    index of PyPI would; listed only for the project that signed it."""
+    production_index = production_pypi_index
+    sdist = publish_real_release(production_index, pypi_sigstore, real_world, tmp_path)
+    config = tmp_path / "index.toml"
+    config.write_text(
+        f'[upstream.pypi]\nindex-url = "{production_index.simple_url}"\n'
+        f'[package.gitlab-oidc-project]\ngitlab = "{signer}"\nref = "refs/heads/main"\n'
+    )
+    with IndexServer(load_config(config, {}), cache_dir=tmp_path / "cache", env={}) as index:
+        root = index.url.removesuffix("/simple/")
+        page = _read(index.url + "gitlab-oidc-project/").decode()
+        status = json.loads(_read(root + "/-/status.json"))["files"][0]
+        if listed:
+            assert sdist.name in page
+            sha = hashlib.sha256(sdist.read_bytes()).hexdigest()
+            assert _read(f"{root}/files/{sha}/{sdist.name}") == sdist.read_bytes()
+            assert status["outcome"] == "verified"
+            assert f"GitLab trusted publisher {REAL_PROJECT}" in status["detail"]
+        else:
+            assert sdist.name not in page
+            assert "wrong signer" in status["detail"]
 
 
 def _read(url: str) -> bytes:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hatch_sigstore._net._retry import RetryPolicy
-from hatch_sigstore.errors import RegistryError
+from hatch_sigstore.errors import ConfigError, RegistryError
 from hatch_sigstore.gitlab import UploadOutcome
 from hatch_sigstore.pypi import IDToken, IndexClient, IndexURLs, UploadToken, form_fields
 from hostile_index import Hostile, answer
@@ -265,3 +265,80 @@ def test_a_page_linking_another_scheme_is_refused(hostile: Hostile) -> None:
     urls = IndexURLs.from_simple_url(f"{hostile.url}/simple/", "--index-url")
     with IndexClient(urls, retry_policy=FAST) as c, pytest.raises(RegistryError, match="'ftp'"):
         c.project_files("pkg")
+
+
+# -- reading a private index: credentials to its origin only, files from the hosts allowed --
+
+
+def _page(hostile: Hostile, *files: dict[str, object]) -> None:
+    hostile.routes[("GET", "/simple/pkg/")] = answer(
+        200,
+        json.dumps({"meta": {"api-version": "1.1"}, "files": list(files)}).encode(),
+        {"Content-Type": "application/vnd.pypi.simple.v1+json"},
+    )
+
+
+def _entry(url: str, filename: str = "pkg-1.0.tar.gz") -> dict[str, object]:
+    return {"filename": filename, "url": url, "hashes": {"sha256": "ab" * 32}}
+
+
+def test_read_credentials_go_to_the_index_only(hostile: Hostile, tmp_path: Path) -> None:
+    other = Hostile()
+    try:
+        _page(hostile, _entry(f"{other.url}/files/pkg-1.0.tar.gz"))
+        other.routes[("GET", "/files/pkg-1.0.tar.gz")] = answer(200, b"bytes")
+        hostile.routes[("GET", "/files/moved.tar.gz")] = answer(
+            302, b"", {"Location": f"{hostile.url}/files/here.tar.gz"}
+        )
+        hostile.routes[("GET", "/files/here.tar.gz")] = answer(200, b"here")
+        urls = IndexURLs.from_simple_url(f"{hostile.url}/simple/", "--index-url")
+        token = "pypi-read0secret0value0123456"
+        with IndexClient(urls, retry_policy=FAST, read_auth=("__token__", token)) as c:
+            [entry] = c.project_files("pkg") or []
+            c.download(entry.url, tmp_path / entry.filename, max_bytes=100, deadline=30)
+            c.download(f"{hostile.url}/files/moved.tar.gz", tmp_path / "x", max_bytes=100,
+                       deadline=30)  # fmt: skip
+            assert token in c.secrets
+    finally:
+        other.close()
+    assert [h.get("authorization", "").startswith("Basic ") for _m, _p, h in hostile.seen] == [
+        True
+    ] * 3  # the page, and both hops of the redirect on its own origin
+    assert "authorization" not in other.seen[0][2]  # the file host: no token
+
+
+def test_a_read_token_is_never_sent_over_plain_http() -> None:
+    urls = IndexURLs.from_simple_url("http://index.example.com/simple/", "--index-url")
+    with pytest.raises(ConfigError, match="over plain http"):
+        IndexClient(urls, read_auth=("__token__", "secret-token-value"))
+
+
+def test_file_hosts_limit_where_reads_go(hostile: Hostile, tmp_path: Path) -> None:
+    """With ``file_hosts`` a read reaches only the index's origin and the hosts named: a link
+    elsewhere is refused (on its own, or the page with it), and so is a redirect there."""
+    other = Hostile()
+    try:
+        offsite = _entry(f"{other.url}/files/pkg-1.0.tar.gz")
+        own = _entry(f"{hostile.url}/files/pkg-1.1.tar.gz", "pkg-1.1.tar.gz")
+        _page(hostile, offsite, own)
+        hostile.routes[("GET", "/files/pkg-1.1.tar.gz")] = answer(
+            302, b"", {"Location": f"{other.url}/files/pkg-1.1.tar.gz"}
+        )
+        urls = IndexURLs.from_simple_url(f"{hostile.url}/simple/", "--index-url")
+        with IndexClient(urls, retry_policy=FAST, file_hosts=(), file_hosts_key="hosts") as c:
+            with pytest.raises(RegistryError, match="not named in hosts"):
+                c.project_files("pkg")
+            first, second = c.project_files("pkg", strict=False) or []
+            assert first.problem is not None
+            assert "another host" in first.problem
+            assert second.problem is None
+            with pytest.raises(RegistryError, match="not named in hosts"):
+                c.download(first.url, tmp_path / "a", max_bytes=100, deadline=30)
+            with pytest.raises(RegistryError, match="refusing to follow"):
+                c.download(second.url, tmp_path / "b", max_bytes=100, deadline=30)
+        assert other.seen == []
+        name = other.url.removeprefix("http://")
+        with IndexClient(urls, retry_policy=FAST, file_hosts=(name,)) as c:
+            assert all(f.problem is None for f in c.project_files("pkg", strict=False) or [])
+    finally:
+        other.close()

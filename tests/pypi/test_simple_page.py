@@ -124,3 +124,50 @@ def test_the_parser_never_crashes(text: str) -> None:
     for ctype in (JSON, "text/html"):
         with contextlib.suppress(RegistryError):
             parse_project_page(text.encode(), ctype, page_url=PAGE)
+
+
+def test_a_lenient_read_keeps_the_good_links_and_names_the_bad() -> None:
+    """The index reads pages with ``strict=False``: each bad link alone is refused."""
+    body = json.dumps(
+        {
+            "files": [
+                {"filename": "pkg-1.0.tar.gz", "url": FILE, "hashes": {"sha256": SHA}},
+                {"filename": "pkg-1.1.tar.gz", "url": "ftp://x/pkg-1.1.tar.gz"},
+                {"filename": "pkg-1.2\x1b[2J.tar.gz", "url": "/pkg-1.2.tar.gz"},
+                "not an object",
+            ]
+        }
+    ).encode()
+    good, scheme, odd, garbage = parse_project_page(body, JSON, page_url=PAGE, strict=False)
+    assert (good.filename, good.sha256, good.problem) == ("pkg-1.0.tar.gz", SHA, None)
+    assert scheme.problem is not None
+    assert "'ftp'" in scheme.problem
+    assert odd.problem is not None
+    assert "not a plain file name" in odd.problem
+    assert garbage.problem == "a file entry is not an object"
+
+
+@pytest.mark.parametrize(
+    ("json_value", "html_attr", "yanked"),
+    [
+        (None, "", False),
+        (False, "", False),
+        (True, " data-yanked", True),
+        ("broken build", ' data-yanked="broken build"', "broken build"),
+        ("", ' data-yanked=""', True),  # PEP 592: the attribute alone yanks
+    ],
+)
+def test_yanked_files_keep_their_reason(
+    json_value: object, html_attr: str, yanked: bool | str
+) -> None:
+    [entry] = parse_project_page(page(yanked=json_value), JSON, page_url=PAGE)
+    assert entry.yanked == yanked
+    html = f'<a href="{FILE}#sha256={SHA}"{html_attr}>pkg-1.0.tar.gz</a>'
+    [entry] = parse_project_page(html.encode(), "text/html", page_url=PAGE)
+    assert entry.yanked == yanked
+
+
+@pytest.mark.parametrize("ctype", ["application/octet-stream", "image/png", ""])
+def test_a_page_of_another_type_is_refused(ctype: str) -> None:
+    with pytest.raises(RegistryError, match="not a simple API page"):
+        parse_project_page(page(), ctype, page_url=PAGE)

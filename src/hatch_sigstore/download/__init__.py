@@ -8,7 +8,8 @@ The consumer's side of the data flow::
 wheel and sdist of exactly that version, fetches their signature files from the generic package
 registry, checks each file against the index's ``#sha256=``, verifies it against a
 :class:`~hatch_sigstore.verify.Policy`, and moves only the files that verified (with their
-signature files) into the target directory. Plumbing: ``_select`` (the release and its index
+signature files) into the target directory; :func:`fetch_signatures` is that signature lookup
+alone (the index uses it too). Plumbing: ``_select`` (the release and its index
 links), ``_fetch`` (files and sidecars within one deadline), ``_run`` (verify and place),
 ``_report``.
 
@@ -24,7 +25,7 @@ only when a download runs.
 from __future__ import annotations
 
 from hatch_sigstore._names import generic_coordinates
-from hatch_sigstore.download._fetch import SIDECAR_MAX_BYTES
+from hatch_sigstore.download._fetch import SIDECAR_MAX_BYTES, SIDECAR_NAMES, fetch_signatures
 from hatch_sigstore.download._index import download_from_index
 from hatch_sigstore.download._report import DownloadReport, FileOutcome, format_table
 from hatch_sigstore.download._run import (
@@ -46,12 +47,14 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_WORKERS",
     "SIDECAR_MAX_BYTES",
+    "SIDECAR_NAMES",
     "DownloadReport",
     "FileOutcome",
     "SelectedFile",
     "check_filename",
     "download",
     "download_from_index",
+    "fetch_signatures",
     "format_table",
     "generic_coordinates",
     "parse_requirement",

@@ -28,7 +28,16 @@ from hatch_sigstore.errors import HatchSigstoreError, RegistryError
 if TYPE_CHECKING:
     from hatch_sigstore.gitlab import IndexFile, RegistryClient
 
-__all__ = ["SIDECAR_MAX_BYTES", "Deadline", "Fetcher", "Work", "fetch_all", "index_within"]
+__all__ = [
+    "SIDECAR_MAX_BYTES",
+    "SIDECAR_NAMES",
+    "Deadline",
+    "Fetcher",
+    "Work",
+    "fetch_all",
+    "fetch_signatures",
+    "index_within",
+]
 
 SIDECAR_MAX_BYTES = 4 * 1024 * 1024  # bundles and attestations are a few kB; certificates ~1 kB
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
@@ -40,6 +49,47 @@ _SIDECAR_GROUPS: tuple[tuple[str, ...], ...] = (
     (ATTESTATION_SUFFIX,),
     (SIGNATURE_SUFFIX, CERTIFICATE_SUFFIX),
 )
+# For messages: FILENAME{.sigstore.json,.publish.attestation,.sig+.crt}
+SIDECAR_NAMES = "{" + ",".join("+".join(group) for group in _SIDECAR_GROUPS) + "}"
+
+
+def fetch_signatures(
+    client: RegistryClient,
+    package: str,
+    version: str,
+    filename: str,
+    dest: Path,
+    *,
+    deadline: Callable[[], float] | None = None,
+) -> list[Path]:
+    """The signature files of ``filename`` in the generic registry of ``client``'s project at
+    ``package``/``version``, downloaded into the folder ``dest``: the first complete group in
+    order of preference (a bundle, a PEP 740 attestation, a ``.sig`` with its ``.crt``), as
+    the publisher uploads them. Empty when there is none; a group with a file missing (404) is
+    skipped, any other failure raises. ``deadline``: the seconds left for each download."""
+    for group in _SIDECAR_GROUPS:
+        got: list[Path] = []
+        for suffix in group:
+            name = filename + suffix
+            try:
+                got.append(
+                    client.download(
+                        client.generic_url(package, version, name),
+                        dest / name,
+                        max_bytes=SIDECAR_MAX_BYTES,
+                        route="generic",
+                        deadline=None if deadline is None else deadline(),
+                    ).path
+                )
+            except RegistryError as exc:
+                if exc.status == 404:
+                    break
+                raise
+        else:
+            return got
+        for path in got:
+            path.unlink(missing_ok=True)
+    return []
 
 
 class Deadline:
@@ -203,40 +253,21 @@ class Fetcher:
             package, version = generic_coordinates(self.package, selected.version)
             if self.package_override:
                 package = self.package
-            item.sidecar_paths = self._sidecars(package, version, selected.filename)
+            item.sidecar_paths = fetch_signatures(
+                self.client,
+                package,
+                version,
+                selected.filename,
+                self.staging,
+                deadline=self.budget.remaining,
+            )
             if not item.sidecar_paths:
                 item.reason = (
                     "no signature files in the generic registry at "
-                    f"{package}/{version}/{selected.filename}"
-                    "{.sigstore.json,.publish.attestation,.sig+.crt}"
+                    f"{package}/{version}/{selected.filename}{SIDECAR_NAMES}"
                 )
         except HatchSigstoreError as exc:
             item.reason = str(exc)
         except OSError as exc:
             item.reason = f"could not write the download: {exc.strerror or exc}"
         return item
-
-    def _sidecars(self, package: str, version: str, filename: str) -> list[Path]:
-        for group in _SIDECAR_GROUPS:
-            got: list[Path] = []
-            for suffix in group:
-                name = filename + suffix
-                try:
-                    got.append(
-                        self.client.download(
-                            self.client.generic_url(package, version, name),
-                            self.staging / name,
-                            max_bytes=SIDECAR_MAX_BYTES,
-                            route="generic",
-                            deadline=self.budget.remaining(),
-                        ).path
-                    )
-                except RegistryError as exc:
-                    if exc.status == 404:
-                        break
-                    raise
-            else:
-                return got
-            for path in got:
-                path.unlink(missing_ok=True)
-        return []

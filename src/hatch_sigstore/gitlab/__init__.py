@@ -1,8 +1,9 @@
 """GitLab package registry client (PyPI + generic). The only package that imports httpx.
 
 The public face of the registry layer: :class:`Credentials` (who we are, read from named
-environment variables), :class:`RegistryClient` (uploads, downloads, index reads; idempotent,
-retried, streamed; redirects to object storage followed without credentials), its typed
+environment variables), :class:`RegistryClient` (uploads, downloads, index reads of a project,
+or of a group's index; idempotent, retried, streamed; redirects to object storage followed
+without credentials, by the policy both registry clients share), its typed
 results (:class:`UploadOutcome`, :class:`Downloaded`, :class:`IndexFile`, :class:`FileState`,
 :class:`FileConflictError`), :func:`check_generic_location` and the :class:`RetryPolicy`.
 Importing this package is cheap: everything but ``RegistryClient`` needs no httpx, which loads

@@ -33,11 +33,12 @@ __all__ = ["RegistryClient"]
 
 
 class RegistryClient(Uploads, Downloads):
-    """A GitLab project's PyPI and generic package registries.
+    """A GitLab project's PyPI and generic package registries (or, with ``group=`` and no
+    project, a group's PyPI index and its files, read only).
 
     ``api_url`` is the API v4 root (``CI_API_V4_URL``, ``https://gitlab.example.com/api/v4``);
     ``project`` the numeric id or full path (``group/sub/project``). Usable as a context manager;
     safe to share between threads. Reads and plumbing: :mod:`._core`; redirects:
-    :mod:`._redirects`; registry state: :mod:`._state`; uploads: :mod:`._uploads`; downloads:
-    :mod:`._downloads`; retries: :func:`._retry.retrying`.
+    :mod:`hatch_sigstore._net._redirects`; registry state: :mod:`._state`; uploads:
+    :mod:`._uploads`; downloads: :mod:`._downloads`; retries: :func:`._retry.retrying`.
     """

@@ -3,9 +3,9 @@
 :class:`ClientCore` holds what uploads (:mod:`._uploads`) and downloads (:mod:`._downloads`)
 share: the httpx client, the credentials and where they may go, which route takes which
 header, GitLab's errors in one paragraph, an idempotent GET with retries, redirects followed
-by hand (:mod:`._redirects`: to object storage too, credentials never beyond GitLab), and the
-questions an idempotent upload asks: does the PyPI registry hold this file with these bytes,
-and with which sha256 does the generic registry hold it.
+by hand (:mod:`hatch_sigstore._net._redirects`: to object storage too, credentials never
+beyond GitLab), and the questions an idempotent upload asks: does the PyPI registry hold
+this file with these bytes, and with which sha256 does the generic registry hold it.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from packaging.utils import canonicalize_name
 
 from hatch_sigstore._net._base import HTTPClientBase
 from hatch_sigstore._net._http import (
+    check_sha256,
     exc_text,
     is_permanent,
     read_capped,
 )
+from hatch_sigstore._net._redirects import Followed, Service, follow
 from hatch_sigstore._net._retry import (
     Retry,
     RetryPolicy,
@@ -45,23 +47,33 @@ from hatch_sigstore.gitlab._errors import (
     store_code,
     store_error,
 )
-from hatch_sigstore.gitlab._redirects import Followed, follow
 from hatch_sigstore.gitlab._simple import MAX_INDEX_BYTES, IndexFile, parse_simple_index
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ClientCore", "Route", "State"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "ClientCore", "Route", "Scope", "State"]
 
 Route = Literal["pypi", "generic", "api"]
+Scope = Literal["project", "group"]
 State = Literal["same", "absent"]  # what the registry holds of a file we are about to send
 _T = TypeVar("_T")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
+GITLAB = Service(
+    "GitLab",
+    "the API URL",
+    "An administrator can give the object storage an https endpoint, or turn on proxy_download.",
+)
 
 
 class ClientCore(HTTPClientBase):
     """A GitLab project's package registries: what uploads and downloads share.
 
     ``api_url`` is the API v4 root (``CI_API_V4_URL``, ``https://gitlab.example.com/api/v4``);
-    ``project`` the numeric id or full path (``group/sub/project``). ``server_url``: the
+    ``project`` the numeric id or full path (``group/sub/project``); or, for a client that only
+    reads a group's PyPI index and its files, ``group`` (an id or full path) and no project:
+    GitLab's group routes ``GET /groups/:id/-/packages/pypi/simple/*package_name`` and
+    ``…/files/:sha256/*file_identifier`` (gitlab-org/gitlab ``lib/api/pypi_packages.rb``) list
+    the packages of every project in the group the caller may read; a group has no upload
+    route and no generic registry, so those refuse at once. ``server_url``: the
     instance's own URL (``CI_SERVER_URL``, its ``external_url``) when the API URL is another
     name for it: GitLab builds index links on it, so links there are accepted too; credentials
     go there only when they belong there (the job token of that server). Usable as a context
@@ -71,9 +83,10 @@ class ClientCore(HTTPClientBase):
     def __init__(
         self,
         api_url: str,
-        project: str | int,
+        project: str | int | None,
         credentials: Credentials,
         *,
+        group: str | int | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         retries: int = 5,
@@ -87,10 +100,17 @@ class ClientCore(HTTPClientBase):
         verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self.api_url = self._check_api_url(api_url)
-        self.project = str(project).strip()
-        if not self.project:
+        if project is not None and group is not None:
             raise ConfigError(
-                "No GitLab project given.",
+                "Both a GitLab project and a group were given.",
+                remediation="Give a project (its registries), or a group and not both (its "
+                "PyPI index, read only).",
+            )
+        self.scope: Scope = "project" if group is None else "group"
+        self.project = str(project if group is None else group).strip()
+        if (project is None and group is None) or not self.project:
+            raise ConfigError(
+                f"No GitLab {self.scope} given.",
                 remediation="Set the project id or full path (in CI: CI_PROJECT_ID).",
             )
         self.credentials = credentials
@@ -121,9 +141,13 @@ class ClientCore(HTTPClientBase):
         # After an ambiguous generic PUT (the whole body went out, then a timeout or a 5xx),
         # how long to keep asking before concluding the server did not store it.
         self.settle_time = max(0.0, settle_time)
-        project_id = quote(self.project, safe="")  # digits stay; a path gets %2F
-        self.project_api_url = f"{self.api_url}/projects/{project_id}"
-        # no redirects followed by httpx (by hand: _redirects.follow), no cookies kept
+        scope_id = quote(self.project, safe="")  # digits stay; a path gets %2F
+        self.scope_api_url = (
+            f"{self.api_url}/projects/{scope_id}"
+            if self.scope == "project"
+            else f"{self.api_url}/groups/{scope_id}/-"
+        )
+        # no redirects followed by httpx (by hand: _net._redirects.follow), no cookies kept
         self._open_http(
             timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
@@ -166,16 +190,40 @@ class ClientCore(HTTPClientBase):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.api_url!r}, {self.project!r}, {self.credentials!r})"
+        scope = "" if self.scope == "project" else f"{self.scope}="
+        return (
+            f"{type(self).__name__}({self.api_url!r}, {scope}{self.project!r}, "
+            f"{self.credentials!r})"
+        )
 
     # -- URLs -----------------------------------------------------------------------------------
+
+    @property
+    def project_api_url(self) -> str:
+        """``…/projects/ID``: uploads, the generic registry and the Packages API are a
+        project's only; a group client refuses them before anything is sent."""
+        if self.scope == "group":
+            raise ConfigError(
+                f"This GitLab client reads the PyPI index of group {self.project!r}: GitLab has "
+                "no group-level upload, generic registry or package list "
+                "(lib/api/pypi_packages.rb, lib/api/generic_packages.rb).",
+                remediation="Use a client of one project of the group for that.",
+            )
+        return self.scope_api_url
 
     def pypi_upload_url(self) -> str:
         return f"{self.project_api_url}/packages/pypi"
 
     def pypi_simple_url(self, name: str) -> str:
+        """The simple page of ``name`` in this project's, or this group's, PyPI index."""
         normalized = canonicalize_name(name)  # PEP 503, as GitLab's index route expects
-        return f"{self.project_api_url}/packages/pypi/simple/{quote(normalized, safe='')}"
+        return f"{self.scope_api_url}/packages/pypi/simple/{quote(normalized, safe='')}"
+
+    def pypi_file_url(self, sha256: str, filename: str) -> str:
+        """Where the project's (or group's) PyPI route serves a file: ``…/files/SHA256/NAME``
+        (GitLab's own index links there)."""
+        parts = (check_sha256(sha256, filename), quote(filename, safe="+"))
+        return f"{self.scope_api_url}/packages/pypi/files/" + "/".join(parts)
 
     def generic_url(self, package: str, version: str, filename: str) -> str:
         check_generic_location(package, version, filename)
@@ -210,6 +258,7 @@ class ClientCore(HTTPClientBase):
             project=self.project,
             credentials=self.credentials,
             package=package,
+            scope=self.scope,
         )
 
     def _answer_error(self, followed: Followed, body: bytes, action: str) -> Retry | RegistryError:
@@ -398,8 +447,9 @@ class ClientCore(HTTPClientBase):
     def _open(
         self, url: str, *, route: Route, action: str, look_first: bool = False
     ) -> Iterator[Followed]:
-        """GET ``url`` streamed, following redirects (:func:`._redirects.follow`): credentials
-        only to GitLab's own origins, https targets only (plain http within a loopback sandbox).
+        """GET ``url`` streamed, following redirects (the registry clients' one policy,
+        :func:`hatch_sigstore._net._redirects.follow`): credentials only to GitLab's own
+        origins, https targets only (plain http within a loopback sandbox).
         ``look_first``: yield a first redirect itself instead of following it.
         """
         with follow(
@@ -409,6 +459,7 @@ class ClientCore(HTTPClientBase):
             home=self.home,
             api_url=self.api_url,
             action=action,
+            service=GITLAB,
             redact=self._redact,
             stop_at_redirect=look_first,
         ) as followed:

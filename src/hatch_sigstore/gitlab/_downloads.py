@@ -2,10 +2,11 @@
 
 Files are written to a temporary file beside the destination and renamed into place only when
 complete (and, when a sha256 is given, only when it matches), with the mode the user's umask
-gives a new file. Redirects are followed by :mod:`._redirects`: to GitLab's object storage
-too, https only (plain http within a loopback sandbox), credentials only to GitLab itself.
-The whole response has a deadline; every wait for the next byte is also capped (the client's
-``timeout``), so a stalled server is cut off long before the deadline.
+gives a new file. Redirects are followed by :mod:`hatch_sigstore._net._redirects`: to
+GitLab's object storage too, https only (plain http within a loopback sandbox), credentials
+only to GitLab itself. The whole response has a deadline; every wait for the next byte is
+also capped (the client's ``timeout``), so a stalled server is cut off long before the
+deadline.
 """
 
 from __future__ import annotations

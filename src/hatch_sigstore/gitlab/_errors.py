@@ -104,10 +104,12 @@ def error_from_response(
     project: str,
     credentials: Credentials,
     package: tuple[str, str] | None = None,
+    scope: str = "project",
 ) -> RegistryError:
     """A RegistryError for a non-success answer to ``action`` (e.g. "uploading x.whl").
 
     ``package``: (package type, name) of an upload, for the messages that name a rule.
+    ``project``: the id or path of the client's ``scope`` ("project" or "group").
     """
     content_type = headers.get("content-type", "")
     secrets = credentials.secrets
@@ -162,17 +164,18 @@ def error_from_response(
             if "package" in lowered:
                 remediation = "The package or file does not exist in this project's registry."
             else:
+                full = "group/project" if scope == "project" else "group/subgroup"
                 remediation = (
-                    f"Check the project id or path ({project!r}; a path must be the full "
-                    f"group/project path) and that the {who} can see the project: GitLab "
-                    "answers 404 for private projects you cannot access."
+                    f"Check the {scope} id or path ({project!r}; a path must be the full "
+                    f"{full} path) and that the {who} can see the {scope}: GitLab "
+                    f"answers 404 for private {scope}s you cannot access."
                 )
         elif quoted is None and not looks_like_html(body, content_type) and body.strip():
             remediation = "The URL is probably not a GitLab API v4 URL (expected …/api/v4)."
         else:
             remediation = (
-                f"Check the project id or path ({project!r}) and the API URL; GitLab also "
-                f"answers 404 when the {who} has no access to a private project, or when the "
+                f"Check the {scope} id or path ({project!r}) and the API URL; GitLab also "
+                f"answers 404 when the {who} has no access to a private {scope}, or when the "
                 "package registry is disabled."
             )
     elif status == 400 and "already been taken" in lowered:

@@ -26,11 +26,11 @@ from hatch_sigstore._net._http import (
     read_capped,
 )
 from hatch_sigstore._net._outcomes import FileConflictError, FileState, Held
+from hatch_sigstore._net._redirects import Followed
 from hatch_sigstore._net._retry import is_retryable_status
 from hatch_sigstore.errors import RegistryError
 from hatch_sigstore.gitlab._core import ClientCore, Route, State
 from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT, not_gitlab_error
-from hatch_sigstore.gitlab._redirects import Followed
 from hatch_sigstore.gitlab._simple import IndexFile
 
 __all__ = ["RegistryState"]

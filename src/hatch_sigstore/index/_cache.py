@@ -21,15 +21,35 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Cache", "verdict_key"]
+if TYPE_CHECKING:
+    from hatch_sigstore.trust import TrustChoice
+    from hatch_sigstore.verify import Policy
+
+__all__ = ["Cache", "policy_fingerprint", "trust_fingerprint", "verdict_key"]
 
 _CHUNK = 1 << 20
 
 
 def verdict_key(sha256: str, filename: str, policy: str, trust: str) -> str:
     return hashlib.sha256("\0".join((sha256, filename, policy, trust)).encode()).hexdigest()
+
+
+def policy_fingerprint(policy: Policy) -> str:
+    """Stable text that changes whenever the policy would accept other signers."""
+    return hashlib.sha256(repr(policy).encode()).hexdigest()
+
+
+def trust_fingerprint(trust: TrustChoice) -> str:
+    """The instance, and for a trust config file its content: a changed root re-verifies."""
+    text: str = trust.kind
+    if trust.path is not None:
+        try:
+            text += ":" + hashlib.sha256(trust.path.read_bytes()).hexdigest()
+        except OSError:
+            text += ":unreadable"
+    return text
 
 
 def sha256_of(path: Path) -> str:

@@ -19,13 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from hatch_sigstore.index._cache import Cache, verdict_key
+from hatch_sigstore.errors import HatchSigstoreError
+from hatch_sigstore.index._cache import Cache, policy_fingerprint, trust_fingerprint, verdict_key
 from hatch_sigstore.index._names import Dist, parse_dist
-from hatch_sigstore.index._sources import (
-    HatchSigstoreError,
-    policy_fingerprint,
-    trust_fingerprint,
-)
 from hatch_sigstore.index._status import Event, Status
 from hatch_sigstore.index._upstreams import Link, Source, open_sources
 from hatch_sigstore.index.config import IndexConfig, PackageRule

@@ -20,11 +20,15 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
+from packaging.utils import canonicalize_name
+
 from hatch_sigstore.__about__ import __version__
+from hatch_sigstore._names import is_safe_filename
 from hatch_sigstore._urls import is_loopback_host
+from hatch_sigstore.errors import redact
 from hatch_sigstore.index._cache import Cache
 from hatch_sigstore.index._catalog import Catalog, UpstreamError
-from hatch_sigstore.index._names import normalize, valid_filename, valid_project
+from hatch_sigstore.index._names import valid_project
 from hatch_sigstore.index._simple import (
     V1_JSON,
     choose_content_type,
@@ -32,7 +36,6 @@ from hatch_sigstore.index._simple import (
     render_index,
     render_project,
 )
-from hatch_sigstore.index._sources import check_trust, redact
 from hatch_sigstore.index._status import Status
 from hatch_sigstore.index.config import IndexConfig
 
@@ -173,7 +176,7 @@ class IndexServer:
     ) -> None:
         environ = os.environ if env is None else env
         self.config = config
-        check_trust(config.trust)
+        config.trust.verifier(offline=True)  # a broken trust config fails now, not per file
         self.cache = Cache(cache_dir or config.cache_dir or default_cache_dir(environ))
         self.status = Status()
         self.catalog = Catalog(config, self.cache, self.status, environ)
@@ -183,7 +186,7 @@ class IndexServer:
             self._httpd = server_class((host, port), _Handler)
         except OSError as exc:
             self.catalog.close()
-            from hatch_sigstore.index._sources import ConfigError
+            from hatch_sigstore.errors import ConfigError
 
             raise ConfigError(
                 f"Cannot listen on {host} port {port}: {exc.strerror or exc}.",
@@ -273,7 +276,7 @@ class IndexServer:
         raw = unquote(rest[0])
         if len(rest) > 2 or (len(rest) == 2 and rest[1] != "") or len(raw) > 200:
             return _text(404, "not found")
-        name = normalize(raw)
+        name = canonicalize_name(raw)
         if not valid_project(name) or not raw.isascii() or not raw.isprintable():
             return _text(404, "not a project name")
         if name != rest[0] or len(rest) == 1:
@@ -290,7 +293,7 @@ class IndexServer:
         return _Response(200, body, content_type_header(content_type), headers)
 
     def _file(self, kind: str, sha256: str, filename: str) -> _Response:
-        if len(sha256) != 64 or not set(sha256) <= _SHA or not valid_filename(filename):
+        if len(sha256) != 64 or not set(sha256) <= _SHA or not is_safe_filename(filename):
             return _text(404, "not found")
         if kind == "provenance":
             found = self.catalog.provenance(sha256, filename)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from hatch_sigstore.index._names import printable
-from hatch_sigstore.index._sources import redact
+from hatch_sigstore.errors import redact
+from hatch_sigstore.index._names import visible
 
 __all__ = ["Event", "Status"]
 
@@ -53,11 +53,11 @@ class Status:
 
     def record(self, event: Event) -> None:
         event = Event(
-            printable(event.project),
-            printable(event.filename, 255),
+            visible(event.project),
+            visible(event.filename, 255),
             event.upstream,
             event.outcome,
-            printable(redact(event.detail, self._secrets), 2000),
+            visible(redact(event.detail, self._secrets), 2000),
             event.sha256,
             event.cached,
             time.time(),

@@ -1,5 +1,6 @@
 """The index's TOML config: read, validate (every problem at once, each with its TOML path),
-and turn into policies with the same builder as the CLI's flags.
+and turn into policies with the same keys and builder as the CLI's flags
+(:mod:`hatch_sigstore.verify.policy_keys`).
 
     unlisted = "refuse"                 # or "pass-through": served unverified, logged as such
     trust-config = "trust.json"         # optional; default: the public Sigstore
@@ -26,17 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from hatch_sigstore.index._names import normalize
-from hatch_sigstore.index._sources import (
-    ConfigError,
-    HatchSigstoreError,
-    Policy,
-    TrustChoice,
-    build_policy,
-    describe_policy,
-    policy_keys,
-    resolve_trust,
-)
+from packaging.utils import canonicalize_name
+
+from hatch_sigstore.errors import ConfigError, HatchSigstoreError
+from hatch_sigstore.identity import Source
+from hatch_sigstore.pypi import IndexURLs
+from hatch_sigstore.trust import TrustChoice
+from hatch_sigstore.verify.policy import Policy
+from hatch_sigstore.verify.policy_keys import POLICY_KEYS, PolicyKey, build_policy
 
 __all__ = [
     "GitLabUpstream",
@@ -125,7 +123,7 @@ class PackageRule:
         return fnmatch.fnmatchcase(name, self.pattern) if self.is_glob else name == self.pattern
 
     def describe(self) -> str:
-        return describe_policy(self.policy)
+        return self.policy.describe()
 
 
 @dataclass(frozen=True)
@@ -226,7 +224,7 @@ def parse_config(
     if unlisted == "pass-through":
         if unlisted_upstream is None and len(upstreams) == 1:
             unlisted_upstream = next(iter(upstreams))
-        elif unlisted_upstream is None and "upstream" in data:
+        elif unlisted_upstream is None and len(upstreams) > 1:
             problems.add(
                 ("unlisted-upstream",),
                 'missing: unlisted = "pass-through" needs the upstream to pass unlisted '
@@ -254,7 +252,7 @@ def parse_config(
     workers = int(_number(data, "workers", 8, problems, minimum=1, integer=True))
     max_files = int(_number(data, "max-files", 1000, problems, minimum=1, integer=True))
     timeout = _number(data, "timeout", 60.0, problems, minimum=0.001)
-    if not upstreams and "upstream" not in data:
+    if not upstreams and not any(p.split(".")[0] == "upstream" for p, _ in problems.items):
         problems.add(("upstream",), "no [upstream.NAME] table: the index needs a registry")
 
     if problems.items:
@@ -485,6 +483,11 @@ def _pypi_upstream(
         return None
     if not url.endswith("/"):
         url += "/"
+    try:  # what the PyPI client reads: the simple API root (pip's spelling)
+        IndexURLs.from_simple_url(url, "index-url")
+    except ConfigError as exc:
+        problems.add((*path, "index-url"), str(exc))
+        return None
     host = (urlsplit(url).hostname or "").lower()
     hosts = tuple(dict.fromkeys((*hosts, *_KNOWN_FILE_HOSTS.get(host, ()))))
     return PyPIUpstream(name, url, token_env, username, hosts)
@@ -500,7 +503,9 @@ def _trust(
     config = _optional_str(data, "trust-config", problems)
     path = str(base_dir / Path(config).expanduser()) if config is not None else None
     try:
-        return resolve_trust(staging=staging, trust_config=path, env=env, source="trust-config")
+        return TrustChoice.resolve(
+            staging=staging, trust_config=path, env=env, source="trust-config"
+        )
     except HatchSigstoreError as exc:
         problems.add(("trust-config",), str(exc))
         return None
@@ -517,7 +522,7 @@ def _pattern(key: str, problems: _Problems) -> str | None:
     if not _NAME.match(key):
         problems.add(path, "is not a valid project name (PEP 508)")
         return None
-    return normalize(key)
+    return canonicalize_name(key)
 
 
 def _rules(
@@ -528,7 +533,7 @@ def _rules(
     if not isinstance(raw, dict):
         problems.add(("package",), "must be a table of [package.NAME] tables")
         return []
-    keys = {k.key: k for k in policy_keys()}
+    keys = {k.name: k for k in POLICY_KEYS}
     seen: dict[str, str] = {}
     rules: list[PackageRule] = []
     for key, table in raw.items():
@@ -553,11 +558,11 @@ def _rules(
             if spec is None:
                 allowed = sorted({*_RULE_KEYS, *keys})
                 problems.add((*path, name), f"unknown key; expected one of {', '.join(allowed)}")
-            elif spec.boolean and not isinstance(value, bool):
+            elif spec.kind == "switch" and not isinstance(value, bool):
                 problems.add((*path, name), f"must be true or false, not {_show(value)}")
-            elif not spec.boolean and not isinstance(value, str):
+            elif spec.kind == "text" and not isinstance(value, str):
                 problems.add((*path, name), f"must be a string, not {_show(value)}")
-            elif spec.boolean:
+            elif spec.kind == "switch":
                 values[name] = value
             else:
                 values[name] = value.strip()
@@ -635,18 +640,17 @@ def _generic_project(
 def _policy(
     values: Mapping[str, str | bool],
     path: tuple[str, ...],
-    keys: Mapping[str, Any],
+    keys: Mapping[str, PolicyKey],
     problems: _Problems,
     env: Mapping[str, str],
 ) -> Policy | None:
+    """The CLI's builder, its errors in this table's words (``ref-glob``, not ``--ref-glob``),
+    each filed under the key it is about."""
     try:
-        return build_policy(values, env)
+        return build_policy(values, named=lambda key: Source(key, "option"), env=env)
     except ConfigError as exc:
-        text = str(exc)
-        # The builder speaks in flags (--ref-glob); the user wrote keys (ref-glob).
-        for key in sorted(keys, key=len, reverse=True):
-            text = text.replace(f"--{key}", key)
-        flags = [m.group(1) for m in re.finditer(r"--([a-z][a-z-]*)", exc.message)]
-        first = next((flag for flag in flags if flag in keys), None)
-        problems.add((*path, first) if first else path, text)
+        for problem in exc.problems or (exc,):
+            sources = getattr(problem, "sources", ())
+            key = next((s.name for s in sources if s.name in keys), None)
+            problems.add((*path, key) if key else path, str(problem))
         return None

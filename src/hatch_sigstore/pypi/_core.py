@@ -1,25 +1,32 @@
 """The index client's core: the httpx client, the secrets it holds, retried reads, redirects.
 
-Reads (the JSON, simple and integrity APIs, files) carry no credentials, so they may follow
-redirects to other hosts (PyPI serves files from files.pythonhosted.org) but never from https
-down to http. Writes (the token exchange, uploads) never follow a redirect. Every message is
-passed through the secrets this client holds: the ID token, the upload token and its Basic
-encoding, even when a server echoes one back.
+Reads (the JSON, simple and integrity APIs, files) follow redirects by the registry clients'
+one policy (:func:`hatch_sigstore._net._redirects.follow`): https only (plain http only within
+a loopback sandbox), at most five hops, no loops, no cookies. They are anonymous unless the
+client is given ``read_auth`` (a private index): then its Basic credentials go only to the
+index's own origin, never to a file host or along a chain that left it. ``file_hosts`` limits
+where reads may go at all (the index's origin and those hosts; every hop checked); without it
+files may come from anywhere (PyPI serves them from files.pythonhosted.org), since the page's
+sha256 and the attestation decide. Writes (the token exchange, uploads) never follow a
+redirect. Every message is passed through the secrets this client holds: the ID token, the
+upload token and its Basic encoding, the read token, even when a server echoes one back.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from hatch_sigstore._net._base import HTTPClientBase
 from hatch_sigstore._net._http import exc_text, is_permanent, read_capped
+from hatch_sigstore._net._redirects import Service, follow
 from hatch_sigstore._net._retry import (
     Retry,
     RetryPolicy,
@@ -27,16 +34,16 @@ from hatch_sigstore._net._retry import (
     parse_retry_after,
     retrying,
 )
-from hatch_sigstore.errors import RegistryError, redact
+from hatch_sigstore._urls import origin, plain_http_refusal, same_origin
+from hatch_sigstore.errors import ConfigError, RegistryError, redact
 from hatch_sigstore.pypi._errors import ERROR_BODY_LIMIT, Context, PyPIError, index_message
 from hatch_sigstore.pypi._token import IDToken, UploadToken
 from hatch_sigstore.pypi._urls import IndexURLs
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "MAX_REDIRECTS", "IndexCore"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "IndexCore"]
 
 _T = TypeVar("_T")
 DEFAULT_CHUNK_SIZE = 1024 * 1024
-MAX_REDIRECTS = 5
 JSON_LIMIT = 32 * 1024 * 1024  # a JSON API answer of a project with many releases
 
 
@@ -56,7 +63,13 @@ class IndexCore(HTTPClientBase):
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         verify: bool | str | ssl.SSLContext = True,
+        read_auth: tuple[str, str] | None = None,
+        file_hosts: Sequence[str] | None = None,
+        file_hosts_key: str = "file-hosts",
     ) -> None:
+        """``read_auth``: (user name, token) for the reads of a private index, sent only to
+        its origin; ``file_hosts``: the only hosts (``host`` or ``host:port``) besides the
+        index's origin that reads may reach, named ``file_hosts_key`` in messages."""
         self.urls = urls
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self.chunk_size = max(4096, chunk_size)
@@ -64,6 +77,20 @@ class IndexCore(HTTPClientBase):
         self._body_deadline = max(30.0, 2 * timeout)
         self.token: UploadToken | None = None
         self.id_token: IDToken | None = None
+        self._read_headers: dict[str, str] = {}
+        self._read_secrets: tuple[str, ...] = ()
+        if read_auth is not None:
+            user, token = read_auth
+            refusal = plain_http_refusal(urls.simple_root, "index token")
+            if refusal is not None:
+                raise ConfigError(
+                    refusal, remediation="Use the index's https URL (plain http only to loopback)."
+                )
+            basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
+            self._read_headers = {"Authorization": f"Basic {basic}"}
+            self._read_secrets = (token, basic)
+        self.file_hosts = None if file_hosts is None else tuple(h.lower() for h in file_hosts)
+        self.file_hosts_key = file_hosts_key
         self._open_http(
             timeout=timeout, connect_timeout=connect_timeout, transport=transport, verify=verify
         )
@@ -81,7 +108,7 @@ class IndexCore(HTTPClientBase):
             out += self.token.secrets
         if self.id_token is not None:
             out.append(self.id_token.value)
-        return tuple(out)
+        return (*out, *self._read_secrets)
 
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -155,30 +182,44 @@ class IndexCore(HTTPClientBase):
         return retrying(self.retry_policy, attempt, give_up, sleep=self._sleep)
 
     # -- reads --------------------------------------------------------------------------------
+    def refusal(self, url: str) -> str | None:
+        """Why a read must not reach ``url`` (a host ``file_hosts`` does not name), or None."""
+        if self.file_hosts is None or same_origin(url, self.urls.simple_root):
+            return None
+        parts = urlsplit(url)
+        host, netloc = (parts.hostname or "").lower(), parts.netloc.lower()
+        if host in self.file_hosts or netloc in self.file_hosts:
+            return None
+        return f"points to another host ({origin(url)}), not named in {self.file_hosts_key}"
+
     @contextlib.contextmanager
     def _open(
         self, url: str, *, action: str, accept: str | None = None
     ) -> Iterator[httpx.Response]:
-        """GET ``url`` streamed and without credentials, following redirects (any host, never
-        https → http). Yields the final response."""
-        headers = {"Accept": accept} if accept else {}
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            with self._http.stream("GET", current, headers=headers) as response:
-                if not response.is_redirect:
-                    yield response
-                    return
-                location = response.headers.get("location", "")
-            target = urljoin(current, location)
-            scheme = urlsplit(target).scheme
-            if scheme not in ("http", "https") or (
-                urlsplit(current).scheme == "https" and scheme != "https"
-            ):
-                raise PyPIError(
-                    self._redact(f"{current} redirected to {target} while {action}; refusing.")
-                )
-            current = target
-        raise PyPIError(self._redact(f"Too many redirects while {action} ({url})."))
+        """GET ``url`` streamed, following redirects by the registry clients' one policy (the
+        read credentials, if any, only to the index's origin); yields the final response."""
+        refusal = self.refusal(url)
+        if refusal is not None:
+            raise PyPIError(
+                self._redact(f"Refusing to fetch {url} while {action}: it {refusal}."),
+                remediation=f"Check the index URL, or name the host in {self.file_hosts_key} "
+                "if the index really keeps its files there.",
+            )
+        headers = dict(self._read_headers)
+        if accept:
+            headers["Accept"] = accept
+        with follow(
+            self._http,
+            url,
+            headers=headers,
+            home=(origin(self.urls.simple_root),),
+            api_url=self.urls.simple_root,
+            action=action,
+            service=Service(self.urls.name, "the index URL"),
+            redact=self._redact,
+            refuse=self.refusal,
+        ) as followed:
+            yield followed.response
 
     def _get(
         self, url: str, *, action: str, limit: int, accept: str | None = None

@@ -1,13 +1,15 @@
 """Reading an index as a consumer: a project's files, their PEP 740 provenance, the files.
 
-* :meth:`Reads.project_files`: the project page, PEP 691 JSON preferred, PEP 503 HTML else;
+* :meth:`Reads.project_files`: the project page, PEP 691 JSON preferred, PEP 503 HTML else
+  (a hostile link refuses the page, or with ``strict=False`` only itself);
 * :meth:`Reads.provenance`: the provenance object of one file (``warehouse/api/integrity.py``:
   ``application/vnd.pypi.integrity.v1+json``), from the page's link or, for an index that
   gives none, the integrity API beside the simple API; ``None`` when the index has none;
 * :meth:`Reads.download`: one file streamed to disk, capped in size and time, its sha256
   computed on the way, placed atomically (a temporary file beside the destination, renamed).
 
-No credentials are sent: reads of a public index are anonymous.
+Reads of a public index are anonymous; a private index's read credentials go only to its
+origin, and ``file_hosts`` limits where any read may go (:mod:`._core`).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ PROVENANCE_MAX_BYTES = 4 * 1024 * 1024  # a provenance object is a few kB per at
 class Reads(IndexCore):
     """The consumer half of :class:`~hatch_sigstore.pypi.IndexClient`."""
 
-    def project_files(self, name: str) -> list[IndexedFile] | None:
-        """The files on ``name``'s project page; ``None`` when the index has no such project."""
+    def project_files(self, name: str, *, strict: bool = True) -> list[IndexedFile] | None:
+        """The files on ``name``'s project page; ``None`` when the index has no such project.
+
+        ``strict``: a hostile link refuses the whole page; else that file alone comes back
+        with its ``problem`` (a link to a host ``file_hosts`` does not name is one)."""
         url = self.urls.simple_url(name)
         action = f"reading {self.urls.name}'s simple index for {name!r}"
         response, body = self._get(url, action=action, limit=MAX_PAGE_BYTES, accept=ACCEPT)
@@ -49,7 +54,11 @@ class Reads(IndexCore):
         if response.status_code != 200:
             raise self._read_error(response, body, action)
         return parse_project_page(
-            body, response.headers.get("content-type", ""), page_url=str(response.url)
+            body,
+            response.headers.get("content-type", ""),
+            page_url=str(response.url),
+            strict=strict,
+            allowed=self.refusal,
         )
 
     def integrity_url(self, name: str, version: str, filename: str) -> str:

@@ -15,8 +15,10 @@ the signature verified. Every policy also requires exactly one SAN, as Fulcio is
 matches regular expressions as cosign does (Go's RE2: ``$`` only at the very end).
 
 Build them with :meth:`Policy.gitlab` and :meth:`Policy.cosign`, which check their arguments
-(errors name the ``hatch-sigstore verify`` flags; the build hook, the publisher and the CLI have
-already checked the identity in their own words through :func:`hatch_sigstore.identity.expect`).
+(errors name the ``hatch-sigstore verify`` flags, or the words ``named`` gives each key: the
+index's TOML keys; the build hook and the publisher have already checked the identity in their
+own words through :func:`hatch_sigstore.identity.expect`). The keys themselves, and one builder
+from their values, are in :mod:`~hatch_sigstore.verify.policy_keys`.
 Building a policy imports neither sigstore nor cryptography: the checks load when a certificate
 is checked (:meth:`Policy.sigstore_policy`).
 """
@@ -24,19 +26,22 @@ is checked (:meth:`Policy.sigstore_policy`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from hatch_sigstore.errors import ConfigError
-from hatch_sigstore.identity import ExpectedIdentity, Given, Source, expect
+from hatch_sigstore.identity import ExpectedIdentity, Given, GivenError, Source, expect
 
 if TYPE_CHECKING:
     from sigstore.verify.policy import VerificationPolicy
 
     from hatch_sigstore.verify._certificate import Check
 
-__all__ = ["CosignPolicy", "GitLabPolicy", "Policy"]
+__all__ = ["CosignPolicy", "GitLabPolicy", "Naming", "Policy", "check_regexp"]
+
+# How a caller names a policy key in messages: ``ref-glob`` → ``--ref-glob`` (a flag, the
+# default), or ``ref-glob`` (a TOML key of the index's [package] tables).
+Naming = Callable[[str], Source]
 
 _HEX_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -73,6 +78,7 @@ class Policy:
         runner_environment: str | None = None,
         sha: str | None = None,
         version_from_tag: bool = False,
+        named: Naming = Source.flag,
     ) -> GitLabPolicy:
         """A GitLab CI pipeline of ``identity.project_path`` on ``identity.server``.
 
@@ -81,20 +87,22 @@ class Policy:
         certificate's own ref (.14). ``identity.ref`` pins the ref exactly, ``ref_glob`` (or
         ``identity.ref_glob``) by pattern, neither allows any ref; ``identity.project_id`` pins
         .15, ``runner_environment`` .11 and ``sha`` .13. ``version_from_tag``: each dist's
-        version must be its certificate's tag.
+        version must be its certificate's tag. ``named``: how messages name each key.
         """
         checked = expect(
-            server=Given(identity.server, Source("--server")),
-            project_path=Given(identity.project_path, Source("--gitlab")),
-            ref=None if identity.ref is None else Given(identity.ref, Source("--ref")),
-            ref_glob=_given(ref_glob or identity.ref_glob, "--ref-glob"),
-            config_path=Given(identity.config_path, Source("--config-path")),
-            project_id=_given(identity.project_id, "--project-id"),
+            server=Given(identity.server, named("server")),
+            project_path=Given(identity.project_path, named("gitlab")),
+            ref=_given(identity.ref, named("ref")),
+            ref_glob=_given(ref_glob or identity.ref_glob, named("ref-glob")),
+            config_path=Given(identity.config_path, named("config-path")),
+            project_id=_given(identity.project_id, named("project-id")),
         )
         if sha is not None and not _HEX_SHA.fullmatch(sha):
-            raise ConfigError(
-                f"--sha {sha!r} is not a full commit SHA (40 or 64 lower-case hex digits).",
-                remediation="Pass the value of CI_COMMIT_SHA.",
+            raise GivenError(
+                f"{named('sha')} {sha!r} is not a full commit SHA (40 or 64 lower-case hex "
+                "digits).",
+                remediation="Give the value of CI_COMMIT_SHA.",
+                sources=(named("sha"),),
             )
         return GitLabPolicy(
             checked,
@@ -111,40 +119,49 @@ class Policy:
         cert_oidc_issuer: str | None = None,
         cert_oidc_issuer_regexp: str | None = None,
         version_from_tag: bool = False,
+        named: Naming = Source.flag,
     ) -> CosignPolicy:
         """cosign's ``--certificate-identity[-regexp]`` and ``--certificate-oidc-issuer[-regexp]``.
 
         As in cosign, exact values must equal the SAN / the issuer, and regexps are *searched*
         with Go's RE2 semantics (``regexp.MatchString``, unanchored; ``$`` matches only at the
         very end): anchor them with ``^...$``. One identity and one issuer constraint are
-        required, as cosign requires them for keyless verification.
+        required, as cosign requires them for keyless verification. ``named``: how messages
+        name each key.
         """
+        identity, identity_re = named("cert-identity"), named("cert-identity-regexp")
+        issuer, issuer_re = named("cert-oidc-issuer"), named("cert-oidc-issuer-regexp")
         if cert_identity is None and cert_identity_regexp is None:
-            raise ConfigError(
+            raise GivenError(
                 "No signer identity was given, and hatch-sigstore will not guess one.",
-                remediation="Pass --gitlab GROUP/PROJECT (GitLab CI), --cert-identity or "
-                "--cert-identity-regexp (any signer), or --from-ci inside a GitLab pipeline.",
+                remediation=f"{_sentence(named('gitlab').fix('GROUP/PROJECT'))} (GitLab CI), "
+                f"{identity} or {identity_re} (any signer), or {named('from-ci')} inside a "
+                "GitLab pipeline.",
             )
         if cert_identity is not None and cert_identity_regexp is not None:
-            raise ConfigError(
-                "Both --cert-identity and --cert-identity-regexp were given.",
-                remediation="Pass one of them.",
+            raise GivenError(
+                f"Both {identity} and {identity_re} were given.",
+                remediation="Give one of them.",
+                sources=(identity, identity_re),
             )
+        given = identity if cert_identity is not None else identity_re
         if cert_oidc_issuer is None and cert_oidc_issuer_regexp is None:
-            raise ConfigError(
-                "No OIDC issuer was given for --cert-identity(-regexp).",
-                remediation="Pass --cert-oidc-issuer (e.g. https://gitlab.com, the GitLab "
-                "instance URL) or --cert-oidc-issuer-regexp, as cosign requires.",
+            raise GivenError(
+                f"No OIDC issuer was given for {identity}(-regexp).",
+                remediation=f"{_sentence(issuer.fix('https://gitlab.com'))} (or the GitLab "
+                f"instance URL), or give {issuer_re}, as cosign requires.",
+                sources=(given,),
             )
         if cert_oidc_issuer is not None and cert_oidc_issuer_regexp is not None:
-            raise ConfigError(
-                "Both --cert-oidc-issuer and --cert-oidc-issuer-regexp were given.",
-                remediation="Pass one of them.",
+            raise GivenError(
+                f"Both {issuer} and {issuer_re} were given.",
+                remediation="Give one of them.",
+                sources=(issuer, issuer_re),
             )
         if cert_identity_regexp is not None:
-            check_regexp(cert_identity_regexp, "--cert-identity-regexp")
+            check_regexp(cert_identity_regexp, identity_re)
         if cert_oidc_issuer_regexp is not None:
-            check_regexp(cert_oidc_issuer_regexp, "--cert-oidc-issuer-regexp")
+            check_regexp(cert_oidc_issuer_regexp, issuer_re)
         return CosignPolicy(
             cert_identity=cert_identity,
             cert_identity_regexp=cert_identity_regexp,
@@ -154,11 +171,15 @@ class Policy:
         )
 
 
-def _given(value: str | None, flag: str) -> Given | None:
-    return None if value is None else Given(value, Source(flag))
+def _given(value: str | None, source: Source) -> Given | None:
+    return None if value is None else Given(value, source)
 
 
-def check_regexp(pattern: str, where: str) -> None:
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def check_regexp(pattern: str, where: str | Source) -> None:
     """A :class:`ConfigError` naming ``where`` (a flag, an option) when ``pattern`` is not a
     regular expression cosign (Go's RE2 syntax) would accept."""
     from hatch_sigstore.verify._regexp import RegexpError, compile_re2
@@ -166,8 +187,9 @@ def check_regexp(pattern: str, where: str) -> None:
     try:
         compile_re2(pattern)
     except RegexpError as exc:
-        raise ConfigError(
+        raise GivenError(
             f"{where} {pattern!r} is not a valid regular expression ({exc}).",
+            sources=(where,) if isinstance(where, Source) else (),
             remediation="Fix the pattern; like cosign's, it is RE2 syntax (no lookarounds or "
             "backreferences), searched anywhere in the value: anchor it with ^ and $ to match "
             "the whole value.",

@@ -1,8 +1,11 @@
-"""Following GitLab's redirects to object storage, against small servers defined here: an API
-over plain http on loopback (the sandbox case) or over TLS, and an object store over TLS with a
-test CA that only the client's CA setting trusts. Every file GET goes through the same rules:
-https targets only (plain http only from a loopback http API to loopback), a few hops, no
-loops, no credential beyond GitLab's origin, and the bytes still checked."""
+"""One redirect policy for both registry clients (``hatch_sigstore._net._redirects``), against
+small servers defined here: a registry over plain http on loopback (the sandbox case) or over
+TLS, and an object store or file host over TLS with a test CA that only the client's CA setting
+trusts. Every file GET of the GitLab client and of the PyPI client goes through the same rules:
+https targets only (plain http only from a loopback http registry to loopback), a few hops, no
+loops, no cookies, no credential beyond the registry's origin, and the bytes still checked.
+The rules both clients share are tested on both (``registry``); GitLab's object-storage
+answers on the GitLab client."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import trustme
 
 from hatch_sigstore.errors import ConfigError, RegistryError
 from hatch_sigstore.gitlab import Credentials, RegistryClient, RetryPolicy
+from hatch_sigstore.pypi import IndexClient, IndexURLs
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 CREDENTIAL_HEADERS = {"authorization", "job-token", "private-token", "deploy-token", "cookie"}
@@ -69,7 +73,9 @@ class Server:
             cert.configure_cert(context)
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
             scheme = "https"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         # "localhost" for TLS: the name the test certificate is issued for
         host = "localhost" if cert is not None else "127.0.0.1"
@@ -153,7 +159,7 @@ CREDENTIALS = {
 
 
 def client(server: Server, trust: ssl.SSLContext | None = None, **kwargs: Any) -> RegistryClient:
-    kwargs.setdefault("retry_policy", RetryPolicy(retries=2, base_delay=0.01, max_delay=0.02))
+    kwargs.setdefault("retry_policy", FAST)
     kwargs.setdefault("credentials", CREDENTIALS["personal"])
     creds = kwargs.pop("credentials")
     return RegistryClient(server.url + "/api/v4", "1", creds, verify=trust or True, **kwargs)
@@ -163,10 +169,55 @@ def no_credentials(server: Server) -> bool:
     return all(not (CREDENTIAL_HEADERS & set(headers)) for _, headers in server.seen)
 
 
+FAST = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.02)
+PYPI_TOKEN = "pypi-AgEIcHlwaS5vcmcredirect0secret0value"
+# the registry clients: GitLab's with each kind of token, and the PyPI client reading a private
+# index with a token (Basic credentials), all following redirects by the same rules
+REGISTRIES = [*(f"gitlab-{kind}" for kind in sorted(CREDENTIALS)), "pypi"]
+
+
+class Registry:
+    """One registry client of ``kind`` against ``server``: ``fetch`` downloads a path of it."""
+
+    def __init__(self, kind: str, server: Server, trust: ssl.SSLContext | None) -> None:
+        self.kind = kind
+        self.gitlab: RegistryClient | None = None
+        self.pypi: IndexClient | None = None
+        if kind == "pypi":
+            urls = IndexURLs.from_simple_url(f"{server.url}/simple/", "--index-url")
+            self.pypi = IndexClient(
+                urls, retry_policy=FAST, verify=trust or True, read_auth=("__token__", PYPI_TOKEN)
+            )
+        else:
+            credentials = CREDENTIALS[kind.removeprefix("gitlab-")]
+            self.gitlab = client(server, trust, credentials=credentials)
+        self.url = server.url
+
+    def fetch(self, path: str, dest: Path) -> Path:
+        if self.pypi is not None:
+            return self.pypi.download(self.url + path, dest, max_bytes=10_000, deadline=30).path
+        assert self.gitlab is not None
+        return self.gitlab.download(self.url + path, dest, max_bytes=10_000, route="generic").path
+
+    def close(self) -> None:
+        for each in (self.gitlab, self.pypi):
+            if each is not None:
+                each.close()
+
+
+@contextlib.contextmanager
+def registry(kind: str, server: Server, trust: ssl.SSLContext | None = None) -> Iterator[Registry]:
+    opened = Registry(kind, server, trust)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 # -- followed ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(CREDENTIALS))
+@pytest.mark.parametrize("kind", REGISTRIES)
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_https_redirect_is_followed_without_credentials(
     api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path, kind: str, status: int
@@ -174,13 +225,12 @@ def test_https_redirect_is_followed_without_credentials(
     signed = f"{store.url}/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab12"
     api.routes[GENERIC] = redirect(signed, status)
     store.routes["/bucket/key"] = send(200, DATA)
-    with client(api, trust, credentials=CREDENTIALS[kind]) as c:
-        got = c.generic_download("pkg", "1.0", "pkg-1.0.tar.gz.sigstore.json", tmp_path,
-                                 max_bytes=10_000, sha256=SHA)  # fmt: skip
+    with registry(kind, api, trust) as r:
+        got = r.fetch(GENERIC, tmp_path / "pkg-1.0.tar.gz.sigstore.json")
     assert got.read_bytes() == DATA
     assert store.seen[0][0] == signed.removeprefix(store.url)  # the signed URL untouched
     assert no_credentials(store)
-    assert CREDENTIAL_HEADERS & set(api.seen[0][1])  # GitLab itself did get the token
+    assert CREDENTIAL_HEADERS & set(api.seen[0][1])  # the registry itself did get the token
 
 
 def test_pypi_file_through_the_redirect(
@@ -209,32 +259,32 @@ def test_wrong_bytes_behind_a_redirect_are_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("kind", REGISTRIES)
 def test_credentials_never_come_back_along_the_chain(
-    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path
+    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path, kind: str
 ) -> None:
-    """A store that sends the request back to GitLab does not get our token sent there on its
-    say-so: once a chain left GitLab, it carries no credential."""
+    """A store that sends the request back to the registry does not get our token sent there
+    on its say-so: once a chain left the registry, it carries no credential."""
     api.routes[GENERIC] = redirect(f"{store.url}/bucket/key")
     store.routes["/bucket/key"] = redirect(f"{api.url}/api/v4/elsewhere")
     api.routes["/api/v4/elsewhere"] = send(200, DATA)
-    with client(api, trust) as c:
-        c.generic_download("pkg", "1.0", "pkg-1.0.tar.gz.sigstore.json", tmp_path,
-                           max_bytes=10_000)  # fmt: skip
+    with registry(kind, api, trust) as r:
+        r.fetch(GENERIC, tmp_path / "a.json")
     assert api.paths() == [GENERIC, "/api/v4/elsewhere"]
-    assert "private-token" in api.seen[0][1]
+    assert CREDENTIAL_HEADERS & set(api.seen[0][1])
     assert not CREDENTIAL_HEADERS & set(api.seen[1][1])
 
 
+@pytest.mark.parametrize("kind", REGISTRIES)
 def test_cookies_are_never_kept_or_sent(
-    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path
+    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path, kind: str
 ) -> None:
     location = f"{store.url}/bucket/key"
     api.routes[GENERIC] = lambda h: _with_cookie(h, location)
     store.routes["/bucket/key"] = send(200, DATA)
-    with client(api, trust) as c:
+    with registry(kind, api, trust) as r:
         for _ in range(2):
-            c.generic_download("pkg", "1.0", "pkg-1.0.tar.gz.sigstore.json", tmp_path,
-                               max_bytes=10_000)  # fmt: skip
+            r.fetch(GENERIC, tmp_path / "a.json")
     assert all("cookie" not in headers for _, headers in api.seen + store.seen)
 
 
@@ -246,33 +296,35 @@ def _with_cookie(h: BaseHTTPRequestHandler, location: str) -> None:
     h.end_headers()
 
 
+@pytest.mark.parametrize("kind", REGISTRIES)
 def test_five_hops_are_followed_six_are_not(
-    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path
+    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path, kind: str
 ) -> None:
     api.routes[generic("a.json")] = api.routes[generic("b.json")] = redirect(f"{store.url}/hop/1")
     for n in range(1, 7):
         store.routes[f"/hop/{n}"] = redirect(f"{store.url}/hop/{n + 1}")
     store.routes["/hop/5"] = send(200, DATA)
-    with client(api, trust) as c:  # GitLab's hop, then four in the store: five
-        c.generic_download("pkg", "1.0", "a.json", tmp_path, max_bytes=10_000, sha256=SHA)
+    with registry(kind, api, trust) as r:  # the registry's hop, then four in the store: five
+        assert r.fetch(generic("a.json"), tmp_path / "a.json").read_bytes() == DATA
         store.routes["/hop/5"] = redirect(f"{store.url}/hop/6")
         store.seen.clear()
         with pytest.raises(RegistryError, match="Too many redirects") as info:
-            c.generic_download("pkg", "1.0", "b.json", tmp_path, max_bytes=10_000)
+            r.fetch(generic("b.json"), tmp_path / "b.json")
     assert "more than 5 hops" in str(info.value)
     assert store.paths() == [f"/hop/{n}" for n in range(1, 6)]  # the sixth never asked
     assert not (tmp_path / "b.json").exists()
 
 
+@pytest.mark.parametrize("kind", REGISTRIES)
 def test_a_redirect_loop_is_named(
-    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path
+    api: Server, store: Server, trust: ssl.SSLContext, tmp_path: Path, kind: str
 ) -> None:
     api.routes[generic("a.json")] = redirect(f"{store.url}/a")
     store.routes["/a"] = redirect(f"{store.url}/b")
     store.routes["/b"] = redirect(f"{store.url}/a")
-    with client(api, trust) as c, pytest.raises(RegistryError, match="redirect loop") as info:
-        c.generic_download("pkg", "1.0", "a.json", tmp_path, max_bytes=10_000)
-    assert store.url in str(info.value)
+    with registry(kind, api, trust) as r, pytest.raises(RegistryError, match="redirect loop") as i:
+        r.fetch(generic("a.json"), tmp_path / "a.json")
+    assert store.url in str(i.value)
     assert store.paths() == ["/a", "/b"]
 
 
@@ -291,37 +343,42 @@ def test_a_redirect_loop_is_named(
         ("https://user:password@localhost/key", "credentials in it"),
     ],
 )
+@pytest.mark.parametrize("kind", REGISTRIES)
 def test_refused_targets_are_never_contacted(
-    api: Server, tmp_path: Path, target: str, why: str
+    api: Server, tmp_path: Path, target: str, why: str, kind: str
 ) -> None:
     api.routes[generic("a.json")] = redirect(target)
-    with client(api) as c, pytest.raises(RegistryError, match=why) as info:
-        c.generic_download("pkg", "1.0", "a.json", tmp_path, max_bytes=10_000)
+    with registry(kind, api) as r, pytest.raises(RegistryError, match=why) as info:
+        r.fetch(generic("a.json"), tmp_path / "a.json")
     assert "refusing to follow" in str(info.value)
     assert "password" not in str(info.value)
     assert len(api.seen) == 1  # refused at once: not retried, nothing else asked
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("kind", REGISTRIES)
 def test_https_api_never_follows_plain_http(
-    tls_api: Server, api: Server, trust: ssl.SSLContext, tmp_path: Path
+    tls_api: Server, api: Server, trust: ssl.SSLContext, tmp_path: Path, kind: str
 ) -> None:
-    """Plain http is followed only while the API URL itself is plain http on loopback: from an
-    https API not even a loopback http target is."""
+    """Plain http is followed only while the registry itself is plain http on loopback: from
+    an https registry not even a loopback http target is."""
     api.routes["/bucket/key"] = send(200, DATA)
     tls_api.routes[generic("a.json")] = redirect(f"{api.url}/bucket/key")
-    with client(tls_api, trust) as c, pytest.raises(RegistryError, match="plain http"):
-        c.generic_download("pkg", "1.0", "a.json", tmp_path, max_bytes=10_000)
+    with registry(kind, tls_api, trust) as r, pytest.raises(RegistryError, match="plain http"):
+        r.fetch(generic("a.json"), tmp_path / "a.json")
     assert api.seen == []
 
 
-def test_the_store_certificate_is_checked(api: Server, store: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", REGISTRIES)
+def test_the_store_certificate_is_checked(
+    api: Server, store: Server, tmp_path: Path, kind: str
+) -> None:
     """Without the test CA the store's certificate is refused: nothing is weakened for
     redirects."""
     api.routes[generic("a.json")] = redirect(f"{store.url}/bucket/key")
     store.routes["/bucket/key"] = send(200, DATA)
-    with client(api) as c, pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
-        c.generic_download("pkg", "1.0", "a.json", tmp_path, max_bytes=10_000)
+    with registry(kind, api) as r, pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
+        r.fetch(generic("a.json"), tmp_path / "a.json")
 
 
 # -- what the store answers ----------------------------------------------------------------------
