@@ -100,7 +100,12 @@ CASES: list[tuple[str, Callable[[LocalSigstore], Any], tuple[str, str]]] = [
         ("invalid-token", "malformed or invalid token"),
     ),
     ("unknown-key", _signed_elsewhere, ("invalid-token", "malformed or invalid token")),
-    ("wrong-project", _with_claims(project_path="group/other"), ("invalid-publisher", NOT_FOUND)),
+    # a path no test registers a publisher for (the session-wide stand-in is shared)
+    (
+        "wrong-project",
+        _with_claims(project_path="nobody/never-a-publisher"),
+        ("invalid-publisher", NOT_FOUND),
+    ),
     ("wrong-ci-file", _with_claims(config_path="ci/release.yml"), ("invalid-publisher", NOT_FOUND)),
     (
         "missing-ref-path",
