@@ -6,7 +6,9 @@ import base64
 import json
 import os
 import shlex
+import shutil
 import stat
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +29,14 @@ from hatch_sigstore.sandbox._state import (
     project_root,
     state_home,
 )
-from hatch_sigstore.sandbox.rehearsal import ENV_FILE, PID_FILE, Pipeline, down, up
+from hatch_sigstore.sandbox.rehearsal import (
+    ENV_FILE,
+    PID_CHECK_SECONDS,
+    PID_FILE,
+    Pipeline,
+    down,
+    up,
+)
 from publish_helpers import make_sdist
 
 
@@ -100,6 +109,36 @@ def test_down_stops_the_services_and_removes_the_env_file(state: Path) -> None:
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(env["CI_API_V4_URL"], timeout=2)
     assert down(state) is False
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_services_stop_by_themselves_when_their_state_folder_is_deleted(state: Path) -> None:
+    """No orphan: a state folder removed by hand (or by a temp-folder cleanup) stops them."""
+    up(state)
+    pid = int((state / PID_FILE).read_text(encoding="ascii"))
+    shutil.rmtree(state)
+    assert _gone(pid, within=10 * PID_CHECK_SECONDS)
+
+
+def test_up_that_gives_up_leaves_nothing_running(state: Path) -> None:
+    """Too short a timeout: a clean error (no traceback), and no services left behind, even
+    when the launcher forked them at the deadline."""
+    with pytest.raises(ConfigError, match="did not start within"):
+        up(state, timeout=0.001)
+    pid_file = state / PID_FILE
+    time.sleep(3 * PID_CHECK_SECONDS)  # a late child has written its pid file by now
+    if pid_file.exists():
+        assert _gone(int(pid_file.read_text(encoding="ascii")), within=10 * PID_CHECK_SECONDS)
 
 
 def test_cli_up_and_down(state: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,6 +51,7 @@ LOG_FILE = "sandbox.log"
 INFO_FILE = "sandbox.json"
 REHEARSAL_PROJECT = "rehearsal/my-project"
 DEFAULT_BRANCH = "main"
+PID_CHECK_SECONDS = 2.0  # how soon the services notice their pid file is gone
 TOKEN_LIFETIME = 3600  # GitLab: an ID token lives as long as the job timeout (default 1 h)
 
 
@@ -118,6 +119,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _pid_file_is(state: Path, pid: int) -> bool:
+    try:
+        return int((state / PID_FILE).read_text(encoding="ascii").strip()) == pid
+    except (OSError, ValueError):
+        return False
+
+
 def _running_pid(state: Path) -> int | None:
     try:
         pid = int((state / PID_FILE).read_text(encoding="ascii").strip())
@@ -180,30 +188,37 @@ def up(
         # The launcher imports everything, forks the services off and exits at once, so the
         # services outlive this command and are nobody's zombie: `down` can tell when they are
         # gone. A launcher that fails (an import, a bad argument) fails at once, not at timeout.
-        launcher = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            check=False,
-            timeout=timeout,
-        )
+        try:
+            launcher = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                check=False,
+                timeout=timeout,
+            )
+            returncode = launcher.returncode
+        except subprocess.TimeoutExpired:
+            returncode = None  # killed before it forked, or just after: `down` below decides
     deadline = time.monotonic() + timeout
-    while launcher.returncode == 0 and time.monotonic() < deadline:
+    while returncode == 0 and time.monotonic() < deadline:
         if env_file.is_file():
             return env_file
         pid = _running_pid(state)
         if (state / PID_FILE).is_file() and pid is None:
             break  # started, then died
         time.sleep(0.05)
+    # A child forked at the very deadline writes its pid file a moment later: give it that
+    # moment, so `down` finds it (and it also stops by itself once its pid file is gone).
+    time.sleep(0.5)
     down(state)
     with open(state / LOG_FILE, "rb") as log:
         log.seek(log_start)
         tail = log.read().decode("utf-8", "replace").strip()
     last = tail.splitlines()[-1] if tail else "no output"
     when = (
-        f"exited with status {launcher.returncode}"
-        if launcher.returncode
+        f"exited with status {returncode}"
+        if returncode
         else f"did not start within {timeout:.0f} s"
     )
     raise ConfigError(
@@ -295,10 +310,15 @@ def run_services(
             flush=True,
         )
         try:
-            stop.wait()
+            # Serve until SIGTERM, or until the pid file is no longer ours (`down` from
+            # anywhere, or the state folder deleted): never an orphan nobody can find.
+            while not stop.wait(PID_CHECK_SECONDS):
+                if not _pid_file_is(state, os.getpid()):
+                    break
         finally:
-            for name in (PID_FILE, ENV_FILE, INFO_FILE):
-                (state / name).unlink(missing_ok=True)
+            if _pid_file_is(state, os.getpid()):  # a newer sandbox's files are not ours
+                for name in (PID_FILE, ENV_FILE, INFO_FILE):
+                    (state / name).unlink(missing_ok=True)
     return 0
 
 
