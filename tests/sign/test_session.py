@@ -180,6 +180,32 @@ def test_attestations(sandbox: LocalSigstore, tmp_path: Path) -> None:
         verify_bundle(sandbox, path)
 
 
+def test_a_files_bundle_and_attestation_entries_are_made_at_once(
+    sandbox: LocalSigstore, tmp_path: Path
+) -> None:
+    """One file's two log entries (its bundle's, its attestation's) are sent together: one
+    round trip to the log, not two. The first entry request hangs; the second must arrive
+    while it does, and both files verify once it answers."""
+    (path,) = make_files(tmp_path, dists(1))
+    sandbox.hang_next("rekor_create", seconds=3.0)
+    outcome: list[object] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(
+            sign_files([path], opts(sandbox, outputs=frozenset({"attestation"}), timeout=30))
+        )
+    )
+    thread.start()
+    deadline = time.monotonic() + 2.5  # well inside the hang: made one after the other, the
+    while sandbox.stats["rekor_create"] < 2 and time.monotonic() < deadline:  # second waits
+        time.sleep(0.01)
+    assert sandbox.stats["rekor_create"] == 2, "the second log entry waited for the first"
+    thread.join(30)
+    assert outcome and sandbox.stats == {"fulcio": 1, "rekor_create": 2, "rekor_retrieve": 0}
+    verify_bundle(sandbox, path)
+    attestation = Attestation.model_validate_json(Path(f"{path}.publish.attestation").read_bytes())
+    verifier(sandbox).verify_dsse(attestation.to_bundle(), identity_policy(sandbox))
+
+
 def test_rekor_v2_with_timestamp_authority(tmp_path: Path) -> None:
     """--rekor-version 2 against a sandbox that offers a v2 log and a TSA: the entries are
     hashedrekord 0.0.2 without integrated time, so signed time comes from the TSA only."""

@@ -11,7 +11,8 @@ Flow of :meth:`SigningSession.sign`:
    (``cache=True``) for every file. Before each file the certificate's remaining validity is
    checked against the session clock; with less than ``renew_margin`` seconds left a new
    signer (new key, new certificate) replaces it.
-3. Rekor submissions run concurrently on that one signer (sigstore's clients are thread-safe).
+3. Rekor submissions run concurrently on that one signer (sigstore's clients are thread-safe):
+   across files, and within a file (its bundle's entry and its attestation's).
    Each network call has a deadline (``SignOptions.timeout``): sigstore sets none, so the
    calls run in daemon threads and the session stops waiting for a call that overruns.
 4. The sidecars of each artifact are written as one atomic group: all of them, or none.
@@ -30,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -141,6 +143,11 @@ class SigningSession:
         from sigstore.errors import Error as SigstoreError
         from sigstore.sign import SigningContext
 
+        if "attestation" in self.options.outputs:
+            # loaded with sigstore, not by the first file (the build's signing agent opens
+            # its session before any file arrives)
+            import pypi_attestations  # noqa: F401
+
         trust = self.options.trust
         config = trust.load(offline=False)
         config.force_tlog_version = self.options.rekor_version
@@ -247,6 +254,12 @@ class SigningSession:
         hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest))
 
         signer = self._current_signer(job, batch)
+        attestation: Future[bytes] | None = None
+        if "attestation" in self.options.outputs:
+            # its log entry is made while the bundle's is: one round trip to the log, not two
+            attestation = _in_daemon_thread(
+                lambda: self._attest(job, batch, signer, digest), f"{job.path.name} attestation"
+            )
         bundle = self._with_retries(job, batch, lambda: signer.sign_artifact(hashed))
         with self._lock:
             if self._signer is signer and self._signer_cert is None:
@@ -263,17 +276,9 @@ class SigningSession:
             from cryptography.hazmat.primitives.serialization import Encoding
 
             outputs[_sidecar(job.path, _files.CERTIFICATE_SUFFIX)] = cert.public_bytes(Encoding.PEM)
-        if "attestation" in self.options.outputs:
-            from pypi_attestations import Attestation, Distribution
-
-            dist = Distribution(name=job.path.name, digest=digest)
-            attest_signer = self._current_signer(job, batch)
-            attestation = self._with_retries(
-                job, batch, lambda: Attestation.sign(attest_signer, dist)
-            )
-            outputs[_sidecar(job.path, _files.ATTESTATION_SUFFIX)] = (
-                attestation.model_dump_json().encode("utf-8")
-            )
+        if attestation is not None:
+            # no deadline here: wait_for abandons the job when this log call overruns
+            outputs[_sidecar(job.path, _files.ATTESTATION_SUFFIX)] = attestation.result()
 
         job.enter("commit", batch)
         atomic_write_group(outputs)
@@ -283,6 +288,14 @@ class SigningSession:
             written=tuple(outputs),
             identity=certificate_identity(cert),
         )
+
+    def _attest(self, job: Job, batch: Batch, signer: Signer, digest: str) -> bytes:
+        """The PEP 740 attestation of ``job``'s file, signed by ``signer``, as JSON."""
+        from pypi_attestations import Attestation, Distribution
+
+        dist = Distribution(name=job.path.name, digest=digest)
+        attestation = self._with_retries(job, batch, lambda: Attestation.sign(signer, dist))
+        return attestation.model_dump_json().encode("utf-8")
 
     def _current_signer(self, job: Job, batch: Batch) -> Signer:
         """The session's signer, opening (or renewing) it when needed. One at a time."""
@@ -379,6 +392,22 @@ class SigningSession:
                         rekor_version=self.options.rekor_version,
                     ) from None
                 raise
+
+
+def _in_daemon_thread(call: Callable[[], _T], name: str) -> Future[_T]:
+    """Run ``call`` in a daemon thread (a log call must never keep the process alive)."""
+    future: Future[_T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"hatch-sigstore-{name}", daemon=True).start()
+    return future
 
 
 def _is_distribution_name(name: str) -> bool:
