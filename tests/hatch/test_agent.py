@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,10 +63,14 @@ def artifact(folder: Path, kind: str = "sdist") -> Path:
     return make_sdist(folder, "toy", "1.0") if kind == "sdist" else make_wheel(folder, "toy", "1.0")
 
 
-def serve_in_thread(opts: BuildOptions, token: str, *, idle: float = 5.0) -> threading.Thread:
+def serve_in_thread(
+    opts: BuildOptions, token: str, *, idle: float = 5.0, prepare: bool = False
+) -> threading.Thread:
     path = _agent._address(opts, _agent._token_digest(token))
     assert path is not None
-    thread = threading.Thread(target=_agent.serve, args=(path, opts), kwargs={"idle": idle})
+    thread = threading.Thread(
+        target=_agent.serve, args=(path, opts), kwargs={"idle": idle, "prepare": prepare}
+    )
     thread.start()
     conn = _agent._connect(path, 10)
     assert conn is not None  # listening
@@ -106,6 +111,58 @@ def test_two_targets_one_certificate_and_the_token_never_reaches_disk(
     # the socket is gone with the agent; nothing in its folder holds the token
     folder = Path(os.environ["XDG_RUNTIME_DIR"]) / f"hatch-sigstore-{os.getuid()}"
     assert list(folder.iterdir()) == []
+
+
+def test_the_certificate_is_asked_for_when_a_target_starts(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    """An agent hatch's probe started makes no CA call until a target says it builds (its
+    preflight's hello); then it fetches the certificate while the target builds, and signs
+    with it."""
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    local_sigstore.reset_stats()
+    thread = serve_in_thread(opts, token)
+    try:
+        assert local_sigstore.stats["fulcio"] == 0
+        _agent.start_agent(opts, token)  # the target's preflight: there is one, so: hello
+        assert not _agent._AGENTS
+        deadline = time.monotonic() + 20
+        while local_sigstore.stats["fulcio"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert local_sigstore.stats["fulcio"] == 1  # before any file was given
+        target = artifact(tmp_path / "dist")
+        messages = _agent.sign_with_agent(opts, target, token)
+        assert messages is not None
+        assert messages[0].startswith(f"signed and verified {target.name}")
+    finally:
+        thread.join(timeout=30)
+    assert local_sigstore.stats["fulcio"] == 1
+
+
+def test_a_hello_with_another_token_asks_for_nothing(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    thread = serve_in_thread(opts, token, idle=1.0)
+    try:
+        local_sigstore.reset_stats()
+        path = _agent._address(opts, _agent._token_digest(token))
+        assert path is not None
+        forged = {
+            "token_sha256": _agent._token_digest("another job's token"),
+            "options": _agent.encode_options(opts),
+            "prepare": True,
+        }
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(str(path))
+            conn.sendall(json.dumps(forged).encode() + b"\n")
+            answer = json.loads(conn.makefile("rb").readline())
+        assert answer["ok"] is False
+    finally:
+        thread.join(timeout=30)  # idle 1 s, then it stops: it never asked the CA
+    assert local_sigstore.stats["fulcio"] == 0
 
 
 def test_another_token_finds_no_agent_and_a_forged_request_is_refused(

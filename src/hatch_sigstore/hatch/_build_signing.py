@@ -59,7 +59,7 @@ def preflight(options: BuildOptions) -> None:
     if options.verify:
         expected_identity(options, CIContext.from_env())
     if agent_wanted():  # it gets the certificate while this target builds
-        start_agent(options, token)
+        start_agent(options, token)  # (or tells the one hatch's probe started that we build)
 
 
 def hatch_probe(options: BuildOptions) -> list[str]:
@@ -78,7 +78,8 @@ def hatch_probe(options: BuildOptions) -> list[str]:
 
         # a token or config problem: the target's preflight explains it
         with contextlib.suppress(Exception):
-            start_agent(options, resolve_token(SignOptions(outputs=options.outputs, token=None)))
+            token = resolve_token(SignOptions(outputs=options.outputs, token=None))
+            start_agent(options, token, prepare=False)  # the first target asks for the cert
     return missing
 
 
