@@ -21,7 +21,7 @@ import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -76,6 +76,18 @@ def serve_in_thread(
     assert conn is not None  # listening
     conn.close()
     return thread
+
+
+def ask(opts: BuildOptions, token: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Send ``request`` (with ``opts``) to the agent of ``opts`` and ``token``: its answer."""
+    path = _agent._address(opts, _agent._token_digest(token))
+    assert path is not None
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(path))
+        body = {**request, "options": _agent.encode_options(opts)}
+        conn.sendall(json.dumps(body).encode() + b"\n")
+        answer: dict[str, Any] = json.loads(conn.makefile("rb").readline())
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -140,31 +152,6 @@ def test_the_certificate_is_asked_for_when_a_target_starts(
     assert local_sigstore.stats["fulcio"] == 1
 
 
-def test_a_hello_with_another_token_asks_for_nothing(
-    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
-) -> None:
-    opts = options(tmp_path)
-    token = ci["SIGSTORE_ID_TOKEN"]
-    thread = serve_in_thread(opts, token, idle=1.0)
-    try:
-        local_sigstore.reset_stats()
-        path = _agent._address(opts, _agent._token_digest(token))
-        assert path is not None
-        forged = {
-            "token_sha256": _agent._token_digest("another job's token"),
-            "options": _agent.encode_options(opts),
-            "prepare": True,
-        }
-        with socket.socket(socket.AF_UNIX) as conn:
-            conn.connect(str(path))
-            conn.sendall(json.dumps(forged).encode() + b"\n")
-            answer = json.loads(conn.makefile("rb").readline())
-        assert answer["ok"] is False
-    finally:
-        thread.join(timeout=30)  # idle 1 s, then it stops: it never asked the CA
-    assert local_sigstore.stats["fulcio"] == 0
-
-
 def test_another_token_finds_no_agent_and_a_forged_request_is_refused(
     tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
 ) -> None:
@@ -178,23 +165,17 @@ def test_another_token_finds_no_agent_and_a_forged_request_is_refused(
         # another job's token: its socket name differs, so it signs by itself
         assert _agent.sign_with_agent(opts, target, other) is None
         # a request sent to this agent's socket with another token's digest is refused
-        path = _agent._address(opts, _agent._token_digest(token))
-        assert path is not None
-        request = {
-            "token_sha256": _agent._token_digest(other),
-            "options": _agent.encode_options(opts),
-            "artifact": str(target),
-        }
-        with socket.socket(socket.AF_UNIX) as conn:
-            conn.connect(str(path))
-            conn.sendall(json.dumps(request).encode() + b"\n")
-            answer = json.loads(conn.makefile("rb").readline())
+        request = {"token_sha256": _agent._token_digest(other), "artifact": str(target)}
+        answer = ask(opts, token, request)
         assert answer["ok"] is False
+        # and so is a forged hello: no certificate is asked for
+        assert ask(opts, token, {**request, "prepare": True})["ok"] is False
         assert "refused" in answer["error"]["message"]
         assert sidecars_of(target) == {}
         assert local_sigstore.stats["rekor_create"] == 0
     finally:
-        thread.join(timeout=30)
+        thread.join(timeout=30)  # idle 1 s, then it stops
+    assert local_sigstore.stats["fulcio"] == 0
 
 
 def test_a_signing_failure_comes_back_as_the_same_error(
