@@ -311,6 +311,10 @@ def test_hatchs_probe_starts_the_agent_before_any_target_builds(
         assert local_sigstore.stats["fulcio"] == 1
     finally:
         stop_agent(path)
+    deadline = time.monotonic() + 20
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not path.exists()  # stopped, it removed its socket
 
 
 def test_hatchs_probe_asks_for_what_is_missing(

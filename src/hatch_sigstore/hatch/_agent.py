@@ -435,6 +435,10 @@ def _load_ahead(session: SigningSession | None, options: BuildOptions) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import signal
+
+    # stopped (SIGTERM): exit through serve's cleanup, so no socket file is left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     start = json.loads(sys.stdin.read())
     sys.stdin.close()
     serve(Path(argv[0]), decode_options(start["options"]), prepare=bool(start["prepare"]))
