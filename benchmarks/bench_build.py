@@ -353,6 +353,8 @@ def signing_table(
                 f"| {extra * 1000:+.0f} ms | {ca} | {log} |"
             )
 
+            if "PYTHONDONTWRITEBYTECODE" in env:
+                continue  # in-process runs in this venv, whose installer compiled sigstore
             # one process, both artifacts: the signing cost without hatch's processes
             code = (
                 "import sys, os, time;"
