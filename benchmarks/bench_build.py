@@ -21,7 +21,11 @@ shown beside it and is the steadier of the two.
 Then signing on, against the local Sigstore (loopback, with no added latency and with 100 ms
 added to every request, as to a distant Sigstore): ``hatch build`` and an in-process build of
 sdist + wheel, signed and verified against unsigned, with the number of CA calls and log
-entries each signed build made.
+entries each signed build made, with bytecode cached and compiled every run; and the goal of
+issue 12 (item 6): signing adds under 0.5 s to ``hatch build`` at 100 ms per request, with one
+CA call.
+
+    .venv/bin/python benchmarks/bench_build.py --signing-only [--signing-runs 7]
 """
 
 from __future__ import annotations
@@ -262,63 +266,144 @@ def import_time_ms(root: Path, env: dict[str, str], runs: int = 5) -> tuple[floa
     return statistics.median(totals), modules
 
 
-def signing_table(root: Path, env: dict[str, str], off: dict[str, str], latency: float) -> None:
-    """Signing on against the local Sigstore, ``latency`` seconds added to every request."""
+GOAL_ADDED_MS = 500  # issue 12, item 6: what signing may add to `hatch build` (sdist + wheel)
+
+
+def bytecode_regimes(env: dict[str, str], work: Path) -> dict[str, dict[str, str]]:
+    """The two ways a build environment meets bytecode, as environments to build in.
+
+    "cached": a reused environment (a developer's, or a CI cache): each module compiled once,
+    into a cache folder of the benchmark's (never the source tree).
+    "compiled every run": ``PYTHONDONTWRITEBYTECODE=1``, as in many CI images; it is also what a
+    fresh CI job pays once (hatch's build environment is installed by uv, which compiles
+    nothing, and the agent is the only process that loads sigstore). hatch itself keeps the
+    bytecode its installer compiled; :func:`drop_bytecode` empties the build environment's.
+    """
+    cached = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cached["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    compiled = {k: v for k, v in env.items() if k != "PYTHONPYCACHEPREFIX"}
+    compiled["PYTHONDONTWRITEBYTECODE"] = "1"
+    return {"cached": cached, "compiled every run": compiled}
+
+
+def drop_bytecode(env: dict[str, str]) -> None:
+    """Remove any bytecode written into hatch's environments (``HATCH_DATA_DIR``)."""
+    for folder in Path(env["HATCH_DATA_DIR"]).rglob("__pycache__"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def signing_table(
+    root: Path, regimes: dict[str, dict[str, str]], latency: float, runs: int
+) -> dict[str, float]:
+    """Signing on against the local Sigstore, ``latency`` seconds added to every request.
+
+    Per bytecode regime, ``runs`` interleaved pairs of ``hatch build`` (signed with a fresh
+    token each time, so every signed build starts its own agent: nothing is reused between
+    runs; then unsigned). Returns the added milliseconds (median) per regime.
+    """
     from hatch_sigstore.sandbox import LocalSigstore
 
+    added: dict[str, float] = {}
     with LocalSigstore(latency=latency) as sigstore:
         where = f"{latency * 1000:.0f} ms latency per request" if latency else "no added latency"
         print(f"## Signing on (local Sigstore on loopback, {where})\n")
-        print("| measurement | time | added by signing | CA calls | log entries |")
-        print("|---|---|---|---|---|")
-        runs = 3
-
-        def on() -> dict[str, str]:
-            return {**env, **sigstore.ci_env(), **CI_METADATA, "HATCH_SIGSTORE_SIGN": "required"}
-
-        signed, unsigned, calls = [], [], []
-        for _ in range(runs):
-            sigstore.reset_stats()
-            signed.append(timed([str(BIN / "hatch"), "build"], root, on())[0])
-            calls.append((sigstore.stats["fulcio"], sigstore.stats["rekor_create"]))
-            unsigned.append(timed([str(BIN / "hatch"), "build"], root, off)[0])
-        extra = statistics.median(signed) - statistics.median(unsigned)
-        ca, log = calls[-1]
         print(
-            f"| `hatch build` sdist + wheel, signed and verified | {ms(signed)} "
-            f"| {extra * 1000:+.0f} ms | {ca} | {log} |"
+            f"sdist + wheel of example-project, signed and verified (bundle, .sig/.crt and a PEP "
+            f"740 attestation each) against unsigned; median of {runs} interleaved runs "
+            f"(min in brackets); {load()} before.\n"
         )
-        print(f"| `hatch build` sdist + wheel, unsigned | {ms(unsigned)} | | | |")
+        print(
+            "| build | bytecode | unsigned | signed and verified | added by signing "
+            "| CA calls per build | log entries per build |"
+        )
+        print("|---|---|---|---|---|---|---|")
 
-        # one process, both artifacts: the signing cost without a second process
-        code = (
-            "import sys, os, time;"
-            "from hatchling.builders.sdist import SdistBuilder;"
-            "from hatchling.builders.wheel import WheelBuilder;"
-            "root = sys.argv[1]; os.chdir(root); t = time.perf_counter();"
-            + BUILD_BOTH
-            + "print(time.perf_counter() - t)"
-        )
-        inproc: dict[str, list[float]] = {"on": [], "off": []}
-        for _ in range(runs):
-            for mode in ("off", "on"):
-                shutil.rmtree(root / "dist", ignore_errors=True)
+        for regime, env in regimes.items():
+            off = {**env, "HATCH_SIGSTORE_SIGN": "off", **CI_METADATA}
+
+            def on(env: dict[str, str] = env) -> dict[str, str]:
+                return {
+                    **env,
+                    **sigstore.ci_env(),
+                    **CI_METADATA,
+                    "HATCH_SIGSTORE_SIGN": "required",
+                }
+
+            hatch = [str(BIN / "hatch"), "build"]
+            if "PYTHONDONTWRITEBYTECODE" in env:
+                drop_bytecode(env)
+            timed(hatch, root, on())  # warm: the build environment, this regime's bytecode
+            timed(hatch, root, off)
+            signed, unsigned, calls = [], [], set()
+            for _ in range(runs):
                 sigstore.reset_stats()
-                done = subprocess.run(
-                    [sys.executable, "-c", code, str(root)],
-                    env=on() if mode == "on" else off,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                inproc[mode].append(float(done.stdout.strip().splitlines()[-1]))
-        extra = statistics.median(inproc["on"]) - statistics.median(inproc["off"])
-        print(
-            "| in-process sdist + wheel, signed and verified (1 process, incl. sigstore import) "
-            f"| {ms(inproc['on'])} | {extra * 1000:+.0f} ms "
-            f"| {sigstore.stats['fulcio']} | {sigstore.stats['rekor_create']} |"
-        )
-        print(f"| in-process sdist + wheel, unsigned | {ms(inproc['off'])} | | | |\n")
+                signed.append(timed(hatch, root, on())[0])
+                calls.add((sigstore.stats["fulcio"], sigstore.stats["rekor_create"]))
+                unsigned.append(timed(hatch, root, off)[0])
+            extra = statistics.median(signed) - statistics.median(unsigned)
+            added[regime] = extra * 1000
+            ca = "/".join(str(c) for c in sorted({c for c, _ in calls}))
+            log = "/".join(str(n) for n in sorted({n for _, n in calls}))
+            print(
+                f"| `hatch build` (2 processes) | {regime} | {ms(unsigned)} | {ms(signed)} "
+                f"| {extra * 1000:+.0f} ms | {ca} | {log} |"
+            )
+
+            if "PYTHONDONTWRITEBYTECODE" in env:
+                continue  # in-process runs in this venv, whose installer compiled sigstore
+            # one process, both artifacts: the signing cost without hatch's processes
+            code = (
+                "import sys, os, time;"
+                "from hatchling.builders.sdist import SdistBuilder;"
+                "from hatchling.builders.wheel import WheelBuilder;"
+                "root = sys.argv[1]; os.chdir(root); t = time.perf_counter();"
+                + BUILD_BOTH
+                + "print(time.perf_counter() - t)"
+            )
+            inproc: dict[str, list[float]] = {"on": [], "off": []}
+            calls = set()
+            for _ in range(runs):
+                for mode in ("off", "on"):
+                    shutil.rmtree(root / "dist", ignore_errors=True)
+                    sigstore.reset_stats()
+                    done = subprocess.run(
+                        [sys.executable, "-c", code, str(root)],
+                        env=on() if mode == "on" else off,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    inproc[mode].append(float(done.stdout.strip().splitlines()[-1]))
+                calls.add((sigstore.stats["fulcio"], sigstore.stats["rekor_create"]))
+            extra = statistics.median(inproc["on"]) - statistics.median(inproc["off"])
+            ca = "/".join(str(c) for c in sorted({c for c, _ in calls}))
+            log = "/".join(str(n) for n in sorted({n for _, n in calls}))
+            print(
+                f"| in-process sdist + wheel (1 process, its sigstore import included) "
+                f"| {regime} | {ms(inproc['off'])} | {ms(inproc['on'])} "
+                f"| {extra * 1000:+.0f} ms | {ca} | {log} |"
+            )
+        print(f"\n({load()} after.)\n")
+    return added
+
+
+def goal_line(added: dict[str, float]) -> str:
+    parts = [
+        f"bytecode {regime}: {ms_added:+.0f} ms — "
+        + ("OK" if ms_added < GOAL_ADDED_MS else "BELOW")
+        for regime, ms_added in added.items()
+    ]
+    return (
+        f"**Goal (issue 12, item 6): signing adds under {GOAL_ADDED_MS} ms to `hatch build` of "
+        f"sdist + wheel with 100 ms latency per request — {'; '.join(parts)}.** The floor: the "
+        "agent loads sigstore (about 0.4 s of CPU with bytecode cached, twice that compiling) "
+        "from hatch's dependency probe on, the earliest a plugin runs; then the CA, the sdist's "
+        "log entries and, in the wheel's process, its log entries: three round trips in turn.\n"
+    )
 
 
 def main() -> int:
@@ -327,6 +412,7 @@ def main() -> int:
     parser.add_argument(
         "--signing-only", action="store_true", help="only the signing tables (quicker)"
     )
+    parser.add_argument("--signing-runs", type=int, default=7, help="runs per signing row")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-build-"))
@@ -347,13 +433,13 @@ def main() -> int:
         off = {**env, "HATCH_SIGSTORE_SIGN": "off", **CI_METADATA}
         stub = stub_plugin(work)
         stub_path = os.pathsep.join(filter(None, [str(stub), env.get("PYTHONPATH")]))
-        cached = {k: v for k, v in off.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        cached["PYTHONPYCACHEPREFIX"] = str(work / "pycache")  # not into the source tree
-        compiled = {**off, "PYTHONDONTWRITEBYTECODE": "1"}
         without, custom, plugin = projects.values()
+        regimes = bytecode_regimes(env, work)  # never into the source tree
+        cached = {**regimes["cached"], "HATCH_SIGSTORE_SIGN": "off", **CI_METADATA}
+        compiled = {**regimes["compiled every run"], "HATCH_SIGSTORE_SIGN": "off", **CI_METADATA}
         if args.signing_only:
-            for latency in (0.0, 0.1):
-                signing_table(plugin, env, off, latency)
+            signing_table(plugin, regimes, 0.0, args.signing_runs)
+            print(goal_line(signing_table(plugin, regimes, 0.1, args.signing_runs)))
             return 0
 
         print("## Build integration: overhead with signing off\n")
@@ -413,9 +499,8 @@ def main() -> int:
             "imported with signing off.**\n"
         )
 
-        root = projects["with hatch-sigstore (signing off)"]
-        for latency in (0.0, 0.1):
-            signing_table(root, env, off, latency)
+        signing_table(plugin, regimes, 0.0, args.signing_runs)
+        print(goal_line(signing_table(plugin, regimes, 0.1, args.signing_runs)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -8,11 +8,14 @@ receives them, and every client publishes into its own fresh project of the same
 2. Throughput: one big wheel, end to end per command: ours (preflight verification of every
    signature file + signatures + wheel), twine, hatch's index publisher (``hatch publish -r
    URL``) and a bare ``curl`` multipart POST of the same form (the floor: one read of the file,
-   no hashing, no verification; its sha256 is computed beforehand, untimed).
+   no hashing, no verification; its sha256 is computed beforehand, untimed), and ours with a
+   1 MiB wheel (what does not depend on the size); the goal of issue 12 (item 7): ours reaches
+   at least half of curl's rate.
 3. Many small files: 50 dists with their .sigstore.json/.sig/.crt — ours against the tutorial's
    way (twine for the dists, then one curl per signature file).
 
     python benchmarks/bench_publish.py [--big-mib 1024] [--throughput-mib 256] [--small 50]
+        [--repeat 5]
 
 Prints markdown tables.
 """
@@ -112,7 +115,9 @@ class Bench:
         home.mkdir()
         (home / "config.toml").write_text("")
         self.base_env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB", "HATCH_"))
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CI_", "GITLAB", "HATCH_")) and k != "PYTHONDONTWRITEBYTECODE"
         }
         self.base_env.update(
             {
@@ -120,6 +125,11 @@ class Bench:
                 "HATCH_CACHE_DIR": str(home / "cache"),
                 "HATCH_DATA_DIR": str(home / "data"),
                 "NO_COLOR": "1",
+                # Every client runs with its bytecode compiled once, as installed from a wheel:
+                # here hatch-sigstore is an editable install, whose source would otherwise be
+                # compiled on every run (PYTHONDONTWRITEBYTECODE=1 on many machines). The cache
+                # is the benchmark's own, never the source tree.
+                "PYTHONPYCACHEPREFIX": str(work / "pycache"),
             }
         )
 
@@ -213,12 +223,19 @@ def fmt_rss(r: Measured) -> str:
     return f"{r.rss_mb:.0f} MB"
 
 
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+GOAL_SHARE = 0.5  # issue 12, item 7: at least half of curl's multipart rate, end to end
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--big-mib", type=int, default=1024)
     parser.add_argument("--throughput-mib", type=int, default=256)
     parser.add_argument("--small", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=3, help="throughput runs per client")
+    parser.add_argument("--repeat", type=int, default=5, help="throughput runs per client")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     bench = Bench(work)
@@ -250,17 +267,23 @@ def main() -> int:
 
         # 2. throughput: ours vs twine vs hatch's index publisher --------------------------------
         n = args.throughput_mib
+        clients = ("ours", "twine", "hatch-index", "curl", "ours-1mib")
         runs: dict[str, list[tuple[int, Measured]]] = {}
+        before = load()
         # Interleaved repeats, median reported: one run each is at the mercy of the other core.
-        for attempt in range(args.repeat):
-            for client in ("ours", "twine", "hatch-index", "curl"):
+        # Round 0 is not counted: it compiles every client's bytecode into the cache.
+        for attempt in range(args.repeat + 1):
+            for client in clients:
                 name = f"tp_{client.replace('-', '_')}_{attempt}"
                 root = bench.project_dir(name)
                 project, env, token = bench.project(name)
-                wheel = big_wheel(root / "dist", name, n * MiB)
-                if client == "ours":
+                size = MiB if client == "ours-1mib" else n * MiB
+                wheel = big_wheel(root / "dist", name, size)
+                if client.startswith("ours"):
                     bench.sign([wheel], env)
                     env.pop("SIGSTORE_ID_TOKEN")
+                os.sync()  # the wheel's pages are written back before the clock starts
+                if client.startswith("ours"):
                     result = bench.ours(root, env)
                 elif client == "twine":
                     result = bench.twine(project, token, [wheel], root)
@@ -270,7 +293,8 @@ def main() -> int:
                     result = bench.hatch_index(project, token, [wheel], root)
                 files = [f.filename for f in bench.registry.pypi_files(project)]
                 assert files == [wheel.name], (client, files)
-                runs.setdefault(client, []).append((wheel.stat().st_size, result))
+                if attempt:
+                    runs.setdefault(client, []).append((wheel.stat().st_size, result))
                 shutil.rmtree(root / "dist")
         rows = []
         for client, measured in runs.items():
@@ -282,6 +306,7 @@ def main() -> int:
             f"## Upload throughput, one {n} MiB wheel, loopback, end to end per command "
             f"(median of {args.repeat})\n"
         )
+        print(f"{before} before, {load()} after.\n")
         print("| client | wall | MiB/s | our rate ÷ its rate | peak RSS |")
         print("|---|---|---|---|---|")
         for client, size, r in rows:
@@ -291,18 +316,23 @@ def main() -> int:
                 "twine": "twine upload",
                 "hatch-index": "hatch publish -r URL (index publisher)",
                 "curl": "curl -F (multipart, no hashing, no verification)",
+                "ours-1mib": "hatch publish -p gitlab, a 1 MiB wheel: what does not depend on size",
             }[client]
-            print(
-                f"| {label} | {r.wall:.2f} s | {rate / MiB:.0f} | "
-                f"{ours_rate / rate:.2f}× | {fmt_rss(r)} |"
-            )
+            ratio = "" if client == "ours-1mib" else f"{ours_rate / rate:.2f}×"
+            print(f"| {label} | {r.wall:.2f} s | {rate / MiB:.0f} | {ratio} | {fmt_rss(r)} |")
         curl_rate = next(size / r.wall for client, size, r in rows if client == "curl")
-        verdict = "ok" if ours_rate >= curl_rate / 2 else "BELOW"
+        fixed = next(r.wall for client, _, r in rows if client == "ours-1mib")
+        share = ours_rate / curl_rate
+        verdict = "OK" if share >= GOAL_SHARE else "BELOW"
         print(
-            f"\nOurs reaches {ours_rate / curl_rate:.0%} of curl's multipart rate "
-            f"(goal: at least 50%, {verdict}). Each byte of the wheel is read twice: once for "
-            "the sha256 its signature is verified against (on worker threads while sigstore "
-            "loads), once while streaming, re-checked against that sha256.\n"
+            f"\n**Goal (issue 12, item 7): `hatch publish -p gitlab` of a {n} MiB wheel reaches "
+            f"at least {GOAL_SHARE:.0%} of curl's multipart rate, end to end — "
+            f"{share:.0%}, {verdict}.** Of its {rows[0][2].wall:.2f} s, {fixed:.2f} s do not "
+            "depend on the size (start-up, loading sigstore, verifying, four requests: the "
+            "1 MiB row). The wheel's bytes are read twice: for the sha256 its signature is "
+            "verified against (on a worker thread while sigstore loads), and while streaming, "
+            "re-checked against that sha256 on a reader thread while the chunk before is "
+            "sent (the last chunk is held back until it matches).\n"
         )
 
         # 3. 50 small dists with signatures -------------------------------------------------------

@@ -37,6 +37,14 @@ def machine() -> str:
     )
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (``uptime``), or nothing where unknown."""
+    try:
+        return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "load unknown"
+
+
 def versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -63,6 +71,7 @@ def main() -> int:
     failed = []
     for script in scripts:
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
+        before = load()
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, str(script)], capture_output=True, text=True, check=False
@@ -78,7 +87,11 @@ def main() -> int:
             failed.append(script.name)
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
             body += f"\n\n**FAILED** (exit {proc.returncode}):\n\n```\n{tail}\n```"
-        sections.append(f"## {script.stem.removeprefix('bench_')}\n\n_{took:.0f} s_\n\n{body}\n")
+        # the machine is shared: how busy it was is part of each number
+        sections.append(
+            f"## {script.stem.removeprefix('bench_')}\n\n"
+            f"_{took:.0f} s; {before} before, {load()} after_\n\n{body}\n"
+        )
 
     header = (
         "# Benchmark results\n\n"

@@ -10,19 +10,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import struct
+import subprocess
+import sys
 import tempfile
 import threading
+import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from build_helpers import ci, clear_ci_env
+from build_helpers import BUILD_HOOK, ci, clear_ci_env, make_project
 from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import SigningError
-from hatch_sigstore.hatch import _agent
+from hatch_sigstore.hatch import _agent, _build_signing
 from hatch_sigstore.hatch._build_options import BuildOptions
 from publish_helpers import make_sdist, make_wheel
 
@@ -57,15 +63,31 @@ def artifact(folder: Path, kind: str = "sdist") -> Path:
     return make_sdist(folder, "toy", "1.0") if kind == "sdist" else make_wheel(folder, "toy", "1.0")
 
 
-def serve_in_thread(opts: BuildOptions, token: str, *, idle: float = 5.0) -> threading.Thread:
+def serve_in_thread(
+    opts: BuildOptions, token: str, *, idle: float = 5.0, prepare: bool = False
+) -> threading.Thread:
     path = _agent._address(opts, _agent._token_digest(token))
     assert path is not None
-    thread = threading.Thread(target=_agent.serve, args=(path, opts), kwargs={"idle": idle})
+    thread = threading.Thread(
+        target=_agent.serve, args=(path, opts), kwargs={"idle": idle, "prepare": prepare}
+    )
     thread.start()
     conn = _agent._connect(path, 10)
     assert conn is not None  # listening
     conn.close()
     return thread
+
+
+def ask(opts: BuildOptions, token: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Send ``request`` (with ``opts``) to the agent of ``opts`` and ``token``: its answer."""
+    path = _agent._address(opts, _agent._token_digest(token))
+    assert path is not None
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(path))
+        body = {**request, "options": _agent.encode_options(opts)}
+        conn.sendall(json.dumps(body).encode() + b"\n")
+        answer: dict[str, Any] = json.loads(conn.makefile("rb").readline())
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -103,6 +125,33 @@ def test_two_targets_one_certificate_and_the_token_never_reaches_disk(
     assert list(folder.iterdir()) == []
 
 
+def test_the_certificate_is_asked_for_when_a_target_starts(
+    tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
+) -> None:
+    """An agent hatch's probe started makes no CA call until a target says it builds (its
+    preflight's hello); then it fetches the certificate while the target builds, and signs
+    with it."""
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    local_sigstore.reset_stats()
+    thread = serve_in_thread(opts, token)
+    try:
+        assert local_sigstore.stats["fulcio"] == 0
+        _agent.start_agent(opts, token)  # the target's preflight: there is one, so: hello
+        assert not _agent._AGENTS
+        deadline = time.monotonic() + 20
+        while local_sigstore.stats["fulcio"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert local_sigstore.stats["fulcio"] == 1  # before any file was given
+        target = artifact(tmp_path / "dist")
+        messages = _agent.sign_with_agent(opts, target, token)
+        assert messages is not None
+        assert messages[0].startswith(f"signed and verified {target.name}")
+    finally:
+        thread.join(timeout=30)
+    assert local_sigstore.stats["fulcio"] == 1
+
+
 def test_another_token_finds_no_agent_and_a_forged_request_is_refused(
     tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
 ) -> None:
@@ -116,23 +165,17 @@ def test_another_token_finds_no_agent_and_a_forged_request_is_refused(
         # another job's token: its socket name differs, so it signs by itself
         assert _agent.sign_with_agent(opts, target, other) is None
         # a request sent to this agent's socket with another token's digest is refused
-        path = _agent._address(opts, _agent._token_digest(token))
-        assert path is not None
-        request = {
-            "token_sha256": _agent._token_digest(other),
-            "options": _agent.encode_options(opts),
-            "artifact": str(target),
-        }
-        with socket.socket(socket.AF_UNIX) as conn:
-            conn.connect(str(path))
-            conn.sendall(json.dumps(request).encode() + b"\n")
-            answer = json.loads(conn.makefile("rb").readline())
+        request = {"token_sha256": _agent._token_digest(other), "artifact": str(target)}
+        answer = ask(opts, token, request)
         assert answer["ok"] is False
+        # and so is a forged hello: no certificate is asked for
+        assert ask(opts, token, {**request, "prepare": True})["ok"] is False
         assert "refused" in answer["error"]["message"]
         assert sidecars_of(target) == {}
         assert local_sigstore.stats["rekor_create"] == 0
     finally:
-        thread.join(timeout=30)
+        thread.join(timeout=30)  # idle 1 s, then it stops
+    assert local_sigstore.stats["fulcio"] == 0
 
 
 def test_a_signing_failure_comes_back_as_the_same_error(
@@ -206,3 +249,126 @@ def test_a_socket_path_too_long_means_no_agent(
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / ("x" * 80)))
     (tmp_path / ("x" * 80)).mkdir()
     assert _agent._address(options(tmp_path), "0" * 64) is None
+
+
+# -- hatch's probe for build dependencies: the agent starts there -----------------------------
+
+
+def run_hatch_probe(root: Path, targets: list[str], env: dict[str, str]) -> list[str]:
+    """hatch's own probe (``hatch/project/frontend/scripts/build_deps.py``), run as hatch runs
+    it before building: a script named after the targets, with its ``RUNNER`` filled in."""
+    from hatch.project.frontend.core import BuildFrontendScripts, hatch_build_deps_script
+
+    output = root / "probe-output"
+    output.mkdir()
+    script = root / f"get_build_deps_{'_'.join(targets)}.py"
+    data = {"project_root": str(root), "output_dir": str(output), "targets": targets}
+    script.write_text(BuildFrontendScripts.inject_data(hatch_build_deps_script(), data))
+    subprocess.run([sys.executable, "-u", str(script)], cwd=root, env=env, check=True)
+    found: list[str] = json.loads((output / "output.json").read_text())
+    return found
+
+
+def stop_agent(path: Path) -> None:
+    """Stop the agent listening on ``path`` (started by another process: we find its pid)."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(path))
+        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid = struct.unpack("3i", raw)[0]
+    os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="finds the agent's pid (Linux)")
+@pytest.mark.parametrize("targets", [["sdist", "wheel"], ["sdist"]])
+def test_hatchs_probe_starts_the_agent_before_any_target_builds(
+    targets: list[str],
+    tmp_path: Path,
+    ci: dict[str, str],
+    local_sigstore: LocalSigstore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``hatch build`` probes the build hooks for dependencies before it builds: the agent
+    starts there and loads sigstore while hatch starts the first target, which finds it. What
+    this environment already has is not asked for again."""
+    monkeypatch.setenv("HATCH_SIGSTORE_SIGN", "required")
+    root = make_project(tmp_path / "p", build_hook=BUILD_HOOK + 'outputs = ["bundle"]\n')
+    assert run_hatch_probe(root, targets, dict(os.environ)) == []  # sigstore is installed here
+    opts = BuildOptions.read({"outputs": ["bundle"]}, "tool.hatch.build.hooks.sigstore", str(root))
+    token = ci["SIGSTORE_ID_TOKEN"]
+    path = _agent._address(opts, _agent._token_digest(token))
+    assert path is not None
+    conn = _agent._connect(path, 20)  # the probe has exited; its agent is starting
+    assert conn is not None, "no agent was started by the probe"
+    conn.close()
+    local_sigstore.reset_stats()
+    try:
+        _agent.start_agent(opts, token)  # a target's process finds it and starts no other
+        assert not _agent._AGENTS
+        target = artifact(tmp_path / "dist")
+        messages = _agent.sign_with_agent(opts, target, token)
+        assert messages is not None
+        assert messages[0].startswith(f"signed and verified {target.name}")
+        assert local_sigstore.stats["fulcio"] == 1
+    finally:
+        stop_agent(path)
+    deadline = time.monotonic() + 20
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not path.exists()  # stopped, it removed its socket
+
+
+def test_hatchs_probe_asks_for_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _build_signing._satisfied("sigstore>=4.5.1,<5")
+    assert not _build_signing._satisfied("sigstore>=999")
+    assert not _build_signing._satisfied("no-such-distribution-hatch-sigstore")
+    monkeypatch.setattr("hatch_sigstore.hatch._build_options.SIGSTORE_REQUIREMENT", "sigstore>=999")
+    monkeypatch.setenv("HATCH_SIGSTORE_SIGN", "required")
+    monkeypatch.setitem(sys.modules, "__main__", probe_module(["sdist", "wheel"]))
+    # not all there yet: hatch installs them, and the first target starts the agent
+    assert _build_signing.hatch_probe(options(tmp_path)) == ["sigstore>=999"]
+    assert not _agent._AGENTS
+
+
+def test_the_probe_of_hatchs_other_commands_starts_no_agent(
+    tmp_path: Path, ci: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hatch version``, ``hatch project metadata`` and environments with dynamic
+    dependencies probe for ``["wheel"]`` and build nothing."""
+    monkeypatch.setenv("HATCH_SIGSTORE_SIGN", "required")
+    monkeypatch.setitem(sys.modules, "__main__", probe_module(["wheel"]))
+    assert _build_signing.hatch_probe(options(tmp_path)) == []
+    assert not _agent._AGENTS
+    monkeypatch.setitem(sys.modules, "__main__", probe_module(["sdist", "wheel"]))
+    assert _build_signing.hatch_probe(options(tmp_path)) == []
+    assert len(_agent._AGENTS) == 1  # (the fixture stops it)
+
+
+def probe_module(targets: object, name: str = "get_build_deps_sdist_wheel.py") -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    module.__file__ = f"/tmp/x/{name}"
+    module.RUNNER = {"project_root": "/p", "output_dir": "/o", "targets": targets}  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.mark.parametrize(
+    ("main", "env", "expected"),
+    [
+        (probe_module(["sdist", "wheel"]), {}, True),
+        (probe_module(["wheel", "sdist"]), {}, True),
+        (probe_module(["wheel"]), {}, False),  # hatch version, metadata, dynamic deps
+        (probe_module(["sdist", "wheel"]), {_agent.AGENT_ENV: "off"}, False),
+        (probe_module("sdist wheel"), {}, False),
+        (probe_module(["sdist"], name="build.py"), {}, False),
+        (types.ModuleType("__main__"), {}, False),  # pytest, hatchling: not hatch's probe
+    ],
+)
+def test_only_hatchs_probe_of_a_build_starts_the_agent_early(
+    main: types.ModuleType,
+    env: dict[str, str],
+    expected: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert _agent.prewarm_wanted(env) is expected

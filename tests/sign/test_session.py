@@ -180,6 +180,33 @@ def test_attestations(sandbox: LocalSigstore, tmp_path: Path) -> None:
         verify_bundle(sandbox, path)
 
 
+def test_a_files_bundle_and_attestation_entries_are_made_at_once(
+    sandbox: LocalSigstore, tmp_path: Path
+) -> None:
+    """One file's two log entries (its bundle's, its attestation's) are sent together: one
+    round trip to the log, not two. The first entry request hangs; the second must arrive
+    while it does, and both files verify once it answers."""
+    (path,) = make_files(tmp_path, dists(1))
+    sandbox.hang_next("rekor_create", seconds=3.0)
+    outcome: list[object] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(
+            sign_files([path], opts(sandbox, outputs=frozenset({"attestation"}), timeout=30))
+        )
+    )
+    thread.start()
+    deadline = time.monotonic() + 2.5  # well inside the hang: made one after the other, the
+    while sandbox.stats["rekor_create"] < 2 and time.monotonic() < deadline:  # second waits
+        time.sleep(0.01)
+    assert sandbox.stats["rekor_create"] == 2, "the second log entry waited for the first"
+    thread.join(30)
+    assert outcome
+    assert sandbox.stats == {"fulcio": 1, "rekor_create": 2, "rekor_retrieve": 0}
+    verify_bundle(sandbox, path)
+    attestation = Attestation.model_validate_json(Path(f"{path}.publish.attestation").read_bytes())
+    verifier(sandbox).verify_dsse(attestation.to_bundle(), identity_policy(sandbox))
+
+
 def test_rekor_v2_with_timestamp_authority(tmp_path: Path) -> None:
     """--rekor-version 2 against a sandbox that offers a v2 log and a TSA: the entries are
     hashedrekord 0.0.2 without integrated time, so signed time comes from the TSA only."""
@@ -380,6 +407,80 @@ def test_certificate_renewed_near_expiry(sandbox: LocalSigstore, tmp_path: Path)
     assert renewed != first
     assert renewed.public_key() != first.public_key()  # a new key with the new certificate
     assert verify_bundle(sandbox, files[2]).signing_certificate == first
+
+
+# ------------------------------------------------------------ prepare(): the certificate ahead
+
+
+def test_prepared_certificate_serves_the_files_that_come_later(
+    sandbox: LocalSigstore, tmp_path: Path
+) -> None:
+    """The build agent asks for the certificate while the target builds; files signed minutes
+    later still use it: its own validity decides, not the grace an unseen one gets."""
+    files = make_files(tmp_path, dists(2))
+    clock = Clock()
+    with SigningSession(opts(sandbox), clock=clock) as session:
+        session.prepare()
+        assert sandbox.stats["fulcio"] == 1
+        assert session.identity == sandbox.expected_identity().san  # known before any file
+        clock.offset = 180  # a slow wheel build later (a certificate lives 10 minutes)
+        session.sign(files)
+        session.prepare()  # again: nothing more
+        assert session.certificates_issued == 1
+    assert sandbox.stats == {"fulcio": 1, "rekor_create": 2, "rekor_retrieve": 0}
+    for path in files:
+        verify_bundle(sandbox, path)
+
+
+def test_a_file_arriving_while_the_certificate_is_fetched_waits_for_it(
+    sandbox: LocalSigstore, tmp_path: Path
+) -> None:
+    (path,) = make_files(tmp_path, dists(1))
+    sandbox.hang_next("fulcio", seconds=1.0)
+    with SigningSession(opts(sandbox, timeout=30)) as session:
+        preparing = threading.Thread(target=session.prepare)
+        preparing.start()
+        deadline = time.monotonic() + 10
+        while sandbox.stats["fulcio"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        session.sign([path])  # while prepare()'s CA call hangs
+        preparing.join(10)
+    assert sandbox.stats["fulcio"] == 1  # one certificate, not two
+    verify_bundle(sandbox, path)
+
+
+def test_a_hung_prepare_does_not_hang_the_files(sandbox: LocalSigstore, tmp_path: Path) -> None:
+    """Waiting for prepare()'s certificate is the CA call's wait: the session's timeout ends it."""
+    (path,) = make_files(tmp_path, dists(1))
+    sandbox.hang_next("fulcio", seconds=4.0)
+    with SigningSession(opts(sandbox, timeout=0.5)) as session:
+        threading.Thread(target=session.prepare, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while sandbox.stats["fulcio"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        with pytest.raises(SigningError, match="Sigstore CA"):
+            session.sign([path])
+        assert time.monotonic() - started < 3.5  # not the hang's 4 s
+    assert sidecars(tmp_path) == []
+
+
+@pytest.mark.parametrize("refusals", [1, 2])
+def test_a_failed_prepare_is_reported_by_the_first_sign(
+    sandbox: LocalSigstore, tmp_path: Path, refusals: int
+) -> None:
+    """prepare() raises nothing for the CA's answer; sign asks again and says what failed."""
+    (path,) = make_files(tmp_path, dists(1))
+    sandbox.fail_next("fulcio", status=403, times=refusals)
+    with SigningSession(opts(sandbox)) as session:
+        session.prepare()
+        if refusals == 1:
+            session.sign([path])
+            verify_bundle(sandbox, path)
+        else:
+            with pytest.raises(SigningError, match="refused the identity token"):
+                session.sign([path])
+    assert sandbox.stats["fulcio"] == 2
 
 
 def test_renewal_impossible_with_expired_token(sandbox: LocalSigstore, tmp_path: Path) -> None:

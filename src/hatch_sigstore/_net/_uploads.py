@@ -3,8 +3,9 @@ asks the registry what it holds after an ambiguous failure.
 
 * :func:`checked_chunks`: a file's bytes, the last chunk held back until size and sha256 are
   confirmed, so a file that changed on disk is never completely sent (the server sees a short
-  body and stores nothing); :func:`multipart_body` wraps it in a multipart form (twine's upload
-  protocol) with a precomputed ``Content-Length``.
+  body and stores nothing); each chunk is hashed while the one before it is sent.
+  :func:`multipart_body` wraps it in a multipart form (twine's upload protocol) with a
+  precomputed ``Content-Length``.
 * :func:`upload_loop`: send until the registry answers for good. After an *ambiguous* failure
   (the body may have been stored: a timeout, a reset, a 5xx) it asks ``check`` before sending
   again: the same sha256 → ``EXISTS_SAME``, absent → send again; ``check`` raises when the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -58,20 +60,36 @@ def checked_chunks(
     progress: ProgressCallback | None,
     chunk_size: int,
 ) -> Iterator[bytes]:
-    """The file's bytes; the last chunk is held back until size and sha256 are confirmed."""
+    """The file's bytes; the last chunk is held back until size and sha256 are confirmed.
+
+    Each chunk is read and hashed on a worker thread while the one before it is being sent:
+    file reads, hashlib (for more than 2 KiB) and socket writes all release the GIL, so the
+    re-check runs beside the upload on a second core instead of before each send. At most
+    three chunks are in memory: the one being sent, the one held back, the one being read.
+    """
     digest = hashlib.sha256()
     sent = 0
     total = 0
     pending: bytes | None = None
-    with path.open("rb") as fh:
-        while True:
+    with (
+        path.open("rb") as fh,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="hatch-sigstore-read") as reader,
+    ):
+
+        def read_next() -> bytes:
             block = fh.read(chunk_size)
+            digest.update(block)  # in file order: the next read starts after this one ends
+            return block
+
+        ahead: Future[bytes] = reader.submit(read_next)
+        while True:
+            block = ahead.result()
             if not block:
                 break
             total += len(block)
             if total > size:
                 raise SourceChangedError(f"{path.name} grew while it was being uploaded")
-            digest.update(block)
+            ahead = reader.submit(read_next)  # read and hashed while `pending` is sent
             if pending is not None:
                 yield pending
                 sent += len(pending)

@@ -25,7 +25,12 @@ from hatch_sigstore.errors import (
     SigningError,
     first_line,
 )
-from hatch_sigstore.hatch._agent import agent_wanted, sign_with_agent, start_agent
+from hatch_sigstore.hatch._agent import (
+    agent_wanted,
+    prewarm_wanted,
+    sign_with_agent,
+    start_agent,
+)
 from hatch_sigstore.hatch._errors import raise_clean
 from hatch_sigstore.hatch._sign_verify import Notices, expected_identity, sign_and_verify
 
@@ -36,6 +41,7 @@ __all__ = [
     "artifact_reached",
     "expect_artifact",
     "expected_identity",
+    "hatch_probe",
     "preflight",
     "remove_unsigned_leftovers",
     "sign_artifact",
@@ -53,7 +59,42 @@ def preflight(options: BuildOptions) -> None:
     if options.verify:
         expected_identity(options, CIContext.from_env())
     if agent_wanted():  # it gets the certificate while this target builds
-        start_agent(options, token)
+        start_agent(options, token)  # (or tells the one hatch's probe started that we build)
+
+
+def hatch_probe(options: BuildOptions) -> list[str]:
+    """hatch's probe for build dependencies: what hatch must still install; the agent starts.
+
+    ``hatch build`` runs the probe before any target, in its build environment, and installs
+    what it returns (``hatch/project/core.py``, ``prepare_build_environment``). Requirements this
+    environment already satisfies are left out, so that hatch does not check them again in
+    another process before every build. Once they are all there, the signing agent starts: it
+    loads sigstore while hatch starts the first target (where sigstore is missing, it could not:
+    the first target starts it then). Never fails here: the targets' preflight reports problems.
+    """
+    missing = [req for req in options.requirements() if not _satisfied(req)]
+    if not missing and prewarm_wanted():
+        from hatch_sigstore.sign import SignOptions, resolve_token
+
+        # a token or config problem: the target's preflight explains it
+        with contextlib.suppress(Exception):
+            token = resolve_token(SignOptions(outputs=options.outputs, token=None))
+            start_agent(options, token, prepare=False)  # the first target asks for the cert
+    return missing
+
+
+def _satisfied(requirement: str) -> bool:
+    """Whether this environment has a distribution that meets ``requirement``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    req = Requirement(requirement)
+    try:
+        installed = version(req.name)
+    except PackageNotFoundError:
+        return False
+    return req.specifier.contains(installed, prereleases=True)
 
 
 def _in_temporary_folder(artifact: Path, env: Mapping[str, str]) -> bool:

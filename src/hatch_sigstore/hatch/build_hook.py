@@ -9,7 +9,9 @@
   verifies what it wrote against the CI build's identity. Any failure removes that artifact's
   signature files and fails the build with one message.
 * ``dependencies`` asks for sigstore only when signing will happen, so building our users' sdists
-  anywhere else never pulls it in.
+  anywhere else never pulls it in. Under ``hatch build`` it is the first hook call (hatch's probe
+  for build dependencies): there it leaves out what hatch's build environment already has and
+  starts the signing agent (:mod:`hatch_sigstore.hatch._build_signing`).
 
 sigstore is imported only when signing; with signing off this module imports neither sigstore nor
 httpx. Every build with the hook imports (and, where bytecode is not cached, compiles) this
@@ -122,7 +124,15 @@ class SigstoreBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     # -- hatchling's lifecycle ----------------------------------------------------------
 
     def dependencies(self) -> list[str]:
-        return self.options.requirements() if self.will_sign() else []
+        if not self.will_sign():
+            return []
+        main_file = str(getattr(sys.modules.get("__main__"), "__file__", "") or "")
+        if os.path.basename(main_file).startswith("get_build_deps_"):
+            # hatch's probe, before `hatch build` builds anything: the agent loads sigstore now
+            from hatch_sigstore.hatch._build_signing import hatch_probe
+
+            return hatch_probe(self.options)
+        return self.options.requirements()
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         options = self.options

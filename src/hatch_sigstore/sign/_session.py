@@ -11,7 +11,8 @@ Flow of :meth:`SigningSession.sign`:
    (``cache=True``) for every file. Before each file the certificate's remaining validity is
    checked against the session clock; with less than ``renew_margin`` seconds left a new
    signer (new key, new certificate) replaces it.
-3. Rekor submissions run concurrently on that one signer (sigstore's clients are thread-safe).
+3. Rekor submissions run concurrently on that one signer (sigstore's clients are thread-safe):
+   across files, and within a file (its bundle's entry and its attestation's).
    Each network call has a deadline (``SignOptions.timeout``): sigstore sets none, so the
    calls run in daemon threads and the session stops waiting for a call that overruns.
 4. The sidecars of each artifact are written as one atomic group: all of them, or none.
@@ -30,6 +31,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -62,6 +65,7 @@ __all__ = [
 ]
 
 DEFAULT_RENEW_MARGIN = 60.0  # seconds of certificate validity a signature must still have
+_WAIT_POLL = 0.05  # seconds between deadline checks while waiting for prepare()'s certificate
 
 _T = TypeVar("_T")
 
@@ -121,6 +125,7 @@ class SigningSession:
         self._signer: Signer | None = None
         self._signer_cert: Certificate | None = None  # learned from the first bundle
         self._signer_opened_at = 0.0
+        self._preparing: Future[Signer] | None = None  # prepare()'s CA call, while in flight
         self.certificates_issued = 0
 
     # -- lifecycle
@@ -165,9 +170,52 @@ class SigningSession:
         return self
 
     def close(self) -> None:
+        # not under the lock: a CA call that overran may hold it, and closing must not wait
         self._signer = None
         self._signer_cert = None
         self._raw_token = None
+
+    def load(self) -> None:
+        """Import what signing a file needs beyond :meth:`open`: pypi-attestations, when
+        attestations are asked for. For a caller loading ahead while it waits for the CA."""
+        if "attestation" in self.options.outputs:
+            import pypi_attestations  # noqa: F401
+
+    def prepare(self) -> None:
+        """Open the signer now (the key, the certificate), before any file is given.
+
+        For a caller that knows files will come: the build's signing agent asks for the
+        certificate while the first target builds, taking the CA's round trip off its path.
+        A ``sign`` that starts meanwhile waits for this certificate (under the CA call's
+        deadline) instead of asking for another. Errors of the CA call are not raised here:
+        the first ``sign`` opens the signer again and reports them; token and trust config
+        errors are (as :meth:`open` raises them).
+        """
+        self.open()
+        with self._lock:
+            if self._signer is not None or self._preparing is not None:
+                return
+            preparing: Future[Signer] = Future()
+            self._preparing = preparing
+        now = self._clock()
+        try:
+            signer = self._open_signer(
+                Job(Path("(signing certificate)")), Batch(), renewing=False, now=now
+            )
+        except BaseException as exc:
+            with self._lock:
+                self._preparing = None
+            preparing.set_exception(exc)
+            if isinstance(exc, Exception):
+                return
+            raise
+        with self._lock:
+            self._preparing = None
+            if self._raw_token is not None:  # not closed meanwhile
+                self._signer, self._signer_cert = signer, _certificate_of(signer)
+                self._signer_opened_at = now
+                self.certificates_issued += 1
+        preparing.set_result(signer)
 
     @property
     def fulcio_url(self) -> str:
@@ -247,6 +295,12 @@ class SigningSession:
         hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest))
 
         signer = self._current_signer(job, batch)
+        attestation: Future[bytes] | None = None
+        if "attestation" in self.options.outputs:
+            # its log entry is made while the bundle's is: one round trip to the log, not two
+            attestation = _in_daemon_thread(
+                lambda: self._attest(job, batch, signer, digest), f"{job.path.name} attestation"
+            )
         bundle = self._with_retries(job, batch, lambda: signer.sign_artifact(hashed))
         with self._lock:
             if self._signer is signer and self._signer_cert is None:
@@ -263,17 +317,9 @@ class SigningSession:
             from cryptography.hazmat.primitives.serialization import Encoding
 
             outputs[_sidecar(job.path, _files.CERTIFICATE_SUFFIX)] = cert.public_bytes(Encoding.PEM)
-        if "attestation" in self.options.outputs:
-            from pypi_attestations import Attestation, Distribution
-
-            dist = Distribution(name=job.path.name, digest=digest)
-            attest_signer = self._current_signer(job, batch)
-            attestation = self._with_retries(
-                job, batch, lambda: Attestation.sign(attest_signer, dist)
-            )
-            outputs[_sidecar(job.path, _files.ATTESTATION_SUFFIX)] = (
-                attestation.model_dump_json().encode("utf-8")
-            )
+        if attestation is not None:
+            # no deadline here: wait_for abandons the job when this log call overruns
+            outputs[_sidecar(job.path, _files.ATTESTATION_SUFFIX)] = attestation.result()
 
         job.enter("commit", batch)
         atomic_write_group(outputs)
@@ -284,9 +330,18 @@ class SigningSession:
             identity=certificate_identity(cert),
         )
 
+    def _attest(self, job: Job, batch: Batch, signer: Signer, digest: str) -> bytes:
+        """The PEP 740 attestation of ``job``'s file, signed by ``signer``, as JSON."""
+        from pypi_attestations import Attestation, Distribution
+
+        dist = Distribution(name=job.path.name, digest=digest)
+        attestation = self._with_retries(job, batch, lambda: Attestation.sign(signer, dist))
+        return attestation.model_dump_json().encode("utf-8")
+
     def _current_signer(self, job: Job, batch: Batch) -> Signer:
         """The session's signer, opening (or renewing) it when needed. One at a time."""
         job.enter("signer", batch)
+        self._await_prepared(job, batch)
         with self._lock:
             job.enter("signer", batch)
             now = self._clock()
@@ -308,6 +363,28 @@ class SigningSession:
             self._signer_opened_at = now
             self.certificates_issued += 1
             return signer
+
+    def _await_prepared(self, job: Job, batch: Batch) -> None:
+        """Wait for the certificate :meth:`prepare` is fetching, if it is: not a second one.
+
+        The job waits as if it made the CA call itself, so the session's timeout applies.
+        When that call failed, the job opens the signer itself (and reports what fails).
+        """
+        with self._lock:
+            preparing = self._preparing
+        if preparing is None:
+            return
+        job.enter("fulcio", batch, self._fulcio_url)
+        while True:
+            try:
+                preparing.result(timeout=_WAIT_POLL)
+            except FutureTimeoutError:
+                if job.abandoned or batch.abort.is_set():
+                    raise AbandonedError from None
+                continue
+            except Exception:
+                return
+            return
 
     def _open_signer(self, job: Job, batch: Batch, *, renewing: bool, now: float) -> Signer:
         from sigstore.oidc import IdentityError, IdentityToken
@@ -379,6 +456,38 @@ class SigningSession:
                         rekor_version=self.options.rekor_version,
                     ) from None
                 raise
+
+
+def _certificate_of(signer: Signer) -> Certificate | None:
+    """The certificate a signer opened with ``cache=True`` holds; None when it cannot be had.
+
+    Known at once, the certificate's own validity decides when to renew, not the short grace
+    an unseen one gets. sigstore has no public accessor: ``Signer._signing_cert()`` returns
+    the cached certificate without a network call (``sigstore/sign.py``).
+    """
+    from cryptography import x509
+
+    try:
+        cert = signer._signing_cert()
+    except Exception:
+        return None
+    return cert if isinstance(cert, x509.Certificate) else None
+
+
+def _in_daemon_thread(call: Callable[[], _T], name: str) -> Future[_T]:
+    """Run ``call`` in a daemon thread (a log call must never keep the process alive)."""
+    future: Future[_T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"hatch-sigstore-{name}", daemon=True).start()
+    return future
 
 
 def _is_distribution_name(name: str) -> bool:
