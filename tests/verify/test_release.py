@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hatch_sigstore._files import NotRegularFileError
 from hatch_sigstore.verify import release as rel
 from hatch_sigstore.verify.release import (
     ReleaseError,
@@ -281,6 +282,18 @@ def test_examine_reads_digest_and_release_at_once(tmp_path: Path, maker: object)
     assert examined.release is not None
     assert (examined.release.name, examined.release.version) == ("toy", "1.0.0")
     assert bind_to_release(examined, "toy", "1.0.0") == examined.release
+
+
+@pytest.mark.parametrize("maker", [make_wheel, make_sdist])
+def test_examine_for_publishing_refuses_a_link(tmp_path: Path, maker: object) -> None:
+    """Publishing examines without following links: a dist that is (or became) a link to a
+    release elsewhere is refused, not read; verifying a file a user names still follows."""
+    path = maker(tmp_path / "elsewhere", "toy", "1.0.0")  # type: ignore[operator]
+    link = tmp_path / path.name
+    link.symlink_to(path)
+    with pytest.raises(NotRegularFileError, match="symbolic link"):
+        examine(link, follow_symlinks=False)
+    assert examine(link).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @settings(
