@@ -61,6 +61,7 @@ from hatch_sigstore.verify.release import (
     Release,
     bind_to_release,
     examine,
+    requested_version,
     tag_version_problem,
 )
 
@@ -141,6 +142,7 @@ def verify_files(
             f"Unknown sidecar kind {sidecar!r}.",
             remediation=f"Use one of: {', '.join(SIDECAR_KINDS)}.",
         )
+    requested_version(expected_version)  # a request that is no version: before any read
     items = list(paths)
     # Digests (and an sdist's metadata) are read on worker threads while sigstore loads:
     # hashlib and zlib release the GIL, so the two overlap on a second core.

@@ -46,6 +46,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from hatch_sigstore._files import CHUNK_SIZE, open_regular
+from hatch_sigstore.errors import ConfigError
 from hatch_sigstore.verify._results import FileFailedError
 
 DRAIN_CHUNK_SIZE = 16 * CHUNK_SIZE  # the digest's reads (at most four files at a time)
@@ -423,6 +424,7 @@ def bind_to_release(
     ``expected_name`` / ``expected_version``. Raises :class:`ReleaseError` naming both versions
     otherwise.
     """
+    wanted = requested_version(expected_version)
     examined = file if isinstance(file, Examined) else None
     path = examined.path if examined is not None else Path(file)  # type: ignore[arg-type]
     parsed = dist_filename(path.name)
@@ -449,15 +451,27 @@ def bind_to_release(
     if inconsistent is not None:
         raise ReleaseError(inconsistent)
     wrong_name = expected_name is not None and release.project != canonicalize_name(expected_name)
-    wrong_version = expected_version is not None and release.parsed_version != Version(
-        str(expected_version)
-    )
+    wrong_version = wanted is not None and release.parsed_version != wanted
     if wrong_name or wrong_version:
         raise ReleaseError(
             f"{path.name} is {release.name} {release.version} (its file name and {release.source} "
             f"agree), not {_request(expected_name, expected_version)} as asked"
         )
     return release
+
+
+def requested_version(version: str | Version | None) -> Version | None:
+    """The version asked for, parsed; :class:`ConfigError` when it is no PEP 440 version (a
+    mistake of the caller, not of the file)."""
+    if version is None or isinstance(version, Version):
+        return version
+    try:
+        return Version(version)
+    except InvalidVersion:
+        raise ConfigError(
+            f"The version asked for, {version[:80]!r}, is no PEP 440 version.",
+            remediation="Ask for a version as PEP 440 spells it (1.0.0, 2.0rc1, 1!2.0).",
+        ) from None
 
 
 def _request(name: str | None, version: str | Version | None) -> str:
