@@ -201,6 +201,26 @@ def test_a_file_swapped_for_a_link_after_preflight_is_not_uploaded(
     assert victim.name not in job.stored()
 
 
+@pytest.mark.parametrize("suffix", ["", ".sigstore.json"])
+def test_a_file_swapped_for_a_link_before_it_is_verified_fails_preflight(
+    job: Job, tmp_path: Path, suffix: str
+) -> None:
+    """Listed as a regular file, then a link (to identical bytes) by the time preflight reads
+    it: the verifier opens without following links, so the file never verifies."""
+    wheel, _sdist = signed_release(job)
+    settings = resolve_settings(_options(job), {}, root=job.root, env=job.env)
+    dists = collect_dists(settings.artifacts)
+    victim = wheel.with_name(wheel.name + suffix)
+    copy = tmp_path / victim.name
+    shutil.copyfile(victim, copy)
+    victim.unlink()
+    os.symlink(copy, victim)
+    with pytest.raises(PublishError, match="symbolic link") as info:
+        require_preflight(preflight(dists, settings), settings)
+    assert "Nothing was uploaded" in str(info.value)
+    assert job.requests() == []
+
+
 def test_a_fifo_named_like_a_sidecar_is_refused(job: Job) -> None:
     wheel, _sdist = signed_release(job)
     os.mkfifo(wheel.with_name(wheel.name + ".publish.attestation"))

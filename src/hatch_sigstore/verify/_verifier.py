@@ -163,6 +163,7 @@ def verify_files(
             log_timeout=log_timeout,
             expected=(expected_name, expected_version),
             version_from_tag=policy.version_from_tag,
+            follow_symlinks=follow_symlinks,
         )
         return [
             session.verify(_path_of(item), read.result(), sidecar)
@@ -245,8 +246,10 @@ class _Session:
         log_timeout: float,
         expected: tuple[str | None, str | None] = (None, None),
         version_from_tag: bool = False,
+        follow_symlinks: bool = True,
     ) -> None:
         self.log_timeout = log_timeout
+        self.follow_symlinks = follow_symlinks
         self.verifier = verifier
         self.policy = policy
         self.trust = trust
@@ -311,7 +314,7 @@ class _Session:
         return release
 
     def _read(self, sidecar: Path, outcome: _Outcome) -> bytes:
-        data = read_sidecar(sidecar)
+        data = read_sidecar(sidecar, follow_symlinks=self.follow_symlinks)
         outcome.read[sidecar.name] = hashlib.sha256(data).hexdigest()
         return data
 
