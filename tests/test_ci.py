@@ -73,6 +73,7 @@ def test_package_name_either_valid_or_config_error(raw: str) -> None:
 # The regular expressions the string checks replaced (compiling them cost each build ~1 ms).
 _PEP508_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE | re.ASCII)
 _WEB_URL = re.compile(r"^https?://[^\s/]+\S*\Z")
+_CREDENTIALS = re.compile(r"^https?://[^/?#]*@")
 _NAMEISH = st.text(st.sampled_from("aZ09._- \n\u017f\u212a/"), max_size=6)
 
 
@@ -94,7 +95,7 @@ def test_homepage_check_matches_the_url_pattern(url: str) -> None:
     value = url.strip()
     if not value:
         assert ctx.homepage() is None
-    elif _WEB_URL.match(value):
+    elif _WEB_URL.match(value) and not _CREDENTIALS.match(value):
         assert ctx.homepage() == value
     else:
         with pytest.raises(ConfigError, match="CI_PROJECT_URL"):
@@ -183,6 +184,9 @@ def test_tag_versions_round_trip(parts: tuple[int, int, int], suffix: str, vee: 
         ("gitlab.example.com/group/project", False),
         ("https://", False),
         ("ftp://x/y", False),
+        ("https://gitlab.example.com/g/p?from=a@b", True),  # an @ after the host is no user
+        ("https://gitlab-ci-token:glcbt-64_secretsecret@gitlab.example.com/g/p.git", False),
+        ("https://user@gitlab.example.com/g/p", False),
     ],
 )
 def test_homepage(url: str, ok: bool) -> None:
@@ -190,8 +194,9 @@ def test_homepage(url: str, ok: bool) -> None:
     if ok:
         assert ctx.homepage() == url
     else:
-        with pytest.raises(ConfigError, match="CI_PROJECT_URL"):
+        with pytest.raises(ConfigError, match="CI_PROJECT_URL") as info:
             ctx.homepage()
+        assert "secretsecret" not in f"{info.value} {info.value.remediation}"
     assert ctx.homepage("") is None
 
 

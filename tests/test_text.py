@@ -132,3 +132,26 @@ def test_shorten_and_first_line() -> None:
     assert shorten("abcdefghijk", 5) == "abcd…"
     assert first_line(f"boom {TOKEN}\nmore", limit=12) == "boom ***"
     assert first_line(RuntimeError(f"\x1b[1mbold {TOKEN[:30]}")) == "bold ***"
+
+
+SPLIT_TOKEN = "glpat-" + "x7Kq2MzP9aLw3VnB8cRt"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        # escape sequences inside the echo vanish on the screen: the token would be whole again
+        "glpat-x\x1b[0m7Kq2MzP9aLw3VnB8cRt",
+        "glpat-x7K\x1b]0;title\x07q2MzP\x1bP1$r\x1b\\9aLw3\x9b2JVnB8cRt",
+        "".join(c + "\x1b[m" for c in "glpat-x7Kq2MzP9aLw3VnB8cRt"),
+        # broken by a control or a space: a part of 12 characters or more after the break is
+        # as secret (a shorter one common words could make up)
+        "glpat-x7Kq\n2MzP9aLw3VnB8cRt",
+        "glpat-x7Kq2M zP9aLw3VnB8cRt",
+    ],
+)
+def test_an_echo_broken_up_by_the_server_is_still_hidden(echo: str) -> None:
+    for text in (quote(f"token {echo}!", [SPLIT_TOKEN]), quote(echo, [SPLIT_TOKEN], limit=60)):
+        shown = text.replace(" ", "")
+        assert "x7Kq2MzP" not in shown, text
+        assert all(SPLIT_TOKEN[i : i + 8] not in text for i in range(len(SPLIT_TOKEN) - 7)), text

@@ -7,7 +7,10 @@ Standard library only.
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import stat
 from pathlib import Path
 
 __all__ = [
@@ -19,8 +22,10 @@ __all__ = [
     "SANDBOX_ENV_NAME",
     "SIDECAR_SUFFIXES",
     "SIGNATURE_SUFFIX",
+    "NotRegularFileError",
     "is_sandbox_env",
     "is_sidecar",
+    "open_regular",
     "remove_sidecars",
     "sha256_file",
     "sidecars_of",
@@ -84,14 +89,60 @@ def remove_sidecars(artifact: str | Path) -> list[Path]:
     return removed
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """The file's sha256 as lower-case hex, streamed 1 MiB at a time into one reused buffer."""
+class NotRegularFileError(OSError):
+    """:func:`open_regular` refused the file: a symbolic link, or not a regular file.
+
+    An :class:`OSError` (``strerror`` says which), so every ``except OSError`` that reports
+    ``exc.strerror`` reports it too.
+    """
+
+
+def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
+    """``path`` opened for reading (unbuffered) only when it is itself a regular file.
+
+    ``O_NOFOLLOW`` refuses a symbolic link in the last component, and ``fstat`` of the opened
+    descriptor (not of the name: it may have changed since) refuses anything but a regular
+    file. ``O_NONBLOCK`` keeps a FIFO put in the file's place from blocking the open. So what a
+    check of the name found is what is read, even when the name is swapped for a link after
+    the check (publishing reads each dist and signature file this way: a link could carry a
+    file from elsewhere, a secret, into the registry).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        # Linux/macOS answer ELOOP for a link under O_NOFOLLOW, FreeBSD EMLINK
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+            raise NotRegularFileError(
+                errno.ELOOP, "it is a symbolic link, and only regular files are read", str(path)
+            ) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFileError(
+                errno.EINVAL, "it is not a regular file (only regular files are read)", str(path)
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def sha256_file(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> str:
+    """The file's sha256 as lower-case hex, streamed 1 MiB at a time into one reused buffer.
+
+    ``follow_symlinks=False``: opened with :func:`open_regular` (raises
+    :class:`NotRegularFileError` for a link or a non-file), as a file about to be published is.
+    """
     import hashlib  # not at import: every build imports this module, few hash here
 
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
+    opened = open(path, "rb", buffering=0) if follow_symlinks else open_regular(path)  # noqa: SIM115
+    with opened as handle:
         while n := handle.readinto(buffer):
             digest.update(view[:n])
     return digest.hexdigest()

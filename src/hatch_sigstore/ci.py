@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from hatch_sigstore._urls import is_web_url
-from hatch_sigstore.errors import ConfigError
+from hatch_sigstore.errors import ConfigError, redact
 
 if TYPE_CHECKING:
     from hatch_sigstore.identity import ExpectedIdentity, Given
@@ -214,11 +214,26 @@ class CIContext(NamedTuple):
         url = self.get(variable)
         if url is None:
             return None
+        fix = (
+            f"Set {variable} to the project's web address, or point the metadata hook's "
+            "'homepage-variable' elsewhere ('' to keep the configured Homepage)."
+        )
         if not is_web_url(url):
             raise ConfigError(
-                f"The CI variable {variable} is {url!r}, which is not an http(s) URL.",
-                remediation=f"Set {variable} to the project's web address, or point the metadata "
-                "hook's 'homepage-variable' elsewhere ('' to keep the configured Homepage).",
+                f"The CI variable {variable} is {redact(url)!r}, which is not an http(s) URL.",
+                remediation=fix,
+            )
+        authority = url.split("://", 1)[1]
+        for end in "/?#":
+            authority = authority.split(end, 1)[0]
+        if "@" in authority:
+            # CI_REPOSITORY_URL is https://gitlab-ci-token:<job token>@host/...: never into
+            # the dists' metadata (and so never onto an index)
+            raise ConfigError(
+                f"The CI variable {variable} holds a URL with credentials in it (user:token@); "
+                "as the Homepage it would be written into every dist's metadata. Nothing was "
+                "built.",
+                remediation=f"{fix} CI_PROJECT_URL is the project's web address.",
             )
         return url
 

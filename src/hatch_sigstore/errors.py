@@ -108,6 +108,8 @@ _REDACTED = "***"
 # A known secret is also caught by a prefix this long: an echo cut by the server, or by a
 # length limit that ran before us, still hides the rest. Shorter prefixes are too common.
 _MIN_PREFIX = 8
+# Any later part of it from this long: a part that common words could not make up.
+_MIN_PART = 12
 
 
 @cache
@@ -145,28 +147,47 @@ def _forms(secret: str) -> set[str]:
 
 
 def _spans(text: str, form: str) -> list[tuple[int, int]]:
-    """Where in ``text`` a run starts like ``form`` (at least its first ``_MIN_PREFIX``
-    characters, or all of a shorter form) and continues as it does: (start, end) pairs."""
+    """Where in ``text`` a run of ``form`` shows, extended as far as the text goes on as the
+    form does: (start, end) pairs. Its head counts from ``_MIN_PREFIX`` characters (all of a
+    shorter form), any later part from ``_MIN_PART``: a proxy may wrap an echo (base64 at 76
+    columns) or a server break it with a newline, and the part after the break is as secret.
+    """
     head = form[: min(len(form), _MIN_PREFIX)]
     spans = []
     start = text.find(head)
     while start >= 0:
-        end = start + len(head)
-        while end - start < len(form) and end < len(text) and text[end] == form[end - start]:
-            end += 1
-        spans.append((start, end))
+        spans.append((start, _extend(text, form, start, 0, len(head))))
         start = text.find(head, start + 1)
+    width = min(len(form), _MIN_PART)
+    offsets: dict[str, list[int]] = {}
+    for at in range(1, len(form) - width + 1):
+        offsets.setdefault(form[at : at + width], []).append(at)
+    reached: dict[int, int] = {}  # start - at → end of the run found on that alignment
+    for start in range(len(text) - width + 1) if offsets else ():
+        for at in offsets.get(text[start : start + width], ()):
+            if reached.get(start - at, -1) >= start + width:
+                continue  # inside a run already found: a part of it
+            reached[start - at] = end = _extend(text, form, start, at, width)
+            spans.append((start, end))
     return spans
+
+
+def _extend(text: str, form: str, start: int, at: int, length: int) -> int:
+    """The end of the run of ``form[at:]`` at ``text[start:]`` known to match ``length``."""
+    end = start + length
+    while end - start + at < len(form) and end < len(text) and text[end] == form[end - start + at]:
+        end += 1
+    return end
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every given secret and anything shaped like a token replaced by ``***``.
 
-    A secret is caught as given, URL-encoded and base64-encoded, whole or cut short (any
-    prefix of 8 or more characters). Every spelling is looked for in the text as it came, and
-    overlapping finds are joined before anything is replaced (one spelling's prefix must not
-    break up another's match). Redact a text whole, *then* shorten it: a cut made first can
-    leave a secret's head that no longer matches (see :func:`quote`).
+    A secret is caught as given, URL-encoded and base64-encoded, whole or in part (its first
+    8 or more characters: cut short; any 12 or more in a row: broken up by the server).
+    Every spelling is looked for in the text as it came, and overlapping finds are joined
+    before anything is replaced (one spelling's part must not break up another's match).
+    Redact a text whole, *then* shorten it, and make it printable first (see :func:`quote`).
     """
     forms: set[str] = set()
     for secret in secrets:
@@ -190,11 +211,13 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 
 def quote(text: str, secrets: Iterable[str | None] = (), *, limit: int | None = None) -> str:
-    """What a server or a file said, fit to put in one of our messages: redacted whole, then
-    made printable (no escape sequences or other controls, one line), then shortened to
-    ``limit`` characters. The order matters: a secret cut in half by the limit would escape
-    redaction, and an escape sequence cut in half would escape removal."""
-    text = printable(redact(text, secrets))
+    """What a server or a file said, fit to put in one of our messages: made printable (no
+    escape sequences or other controls, one line), then redacted whole, then shortened to
+    ``limit`` characters. The order matters: escape sequences put inside an echoed secret
+    would hide it from redaction and vanish after it (the secret whole again on the screen),
+    a secret cut in half by the limit would escape redaction, and an escape sequence cut in
+    half would escape removal."""
+    text = redact(printable(text), secrets)
     return shorten(text, limit if limit is not None else len(text) + 1)
 
 

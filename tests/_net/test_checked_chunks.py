@@ -13,12 +13,13 @@ import os
 import threading
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from hatch_sigstore._net import _uploads
 from hatch_sigstore._net._http import SourceChangedError
-from hatch_sigstore._net._uploads import checked_chunks, multipart_body
+from hatch_sigstore._net._uploads import checked_chunks, file_size, multipart_body
+from hatch_sigstore.errors import ConfigError
 
 CHUNK = 64 * 1024
 
@@ -96,7 +97,9 @@ def test_a_body_abandoned_midway_leaves_no_reader_behind(tmp_path: Path) -> None
     assert reader_threads() <= before
 
 
-def test_the_next_chunk_is_read_while_the_one_before_is_sent(tmp_path: Path) -> None:
+def test_the_next_chunk_is_read_while_the_one_before_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While the sender holds a chunk (the generator waits at ``yield``), the reader has gone
     on to read (and hash) the next one, on its own thread: not one after the other."""
     reads: list[str] = []
@@ -110,12 +113,12 @@ def test_the_next_chunk_is_read_while_the_one_before_is_sent(tmp_path: Path) -> 
                 more.notify_all()
             return block
 
-    class Watched(type(tmp_path)):  # type: ignore[misc]
-        def open(self, *args: Any, **kwargs: Any) -> Any:
-            return Recording(str(self), "rb")
+    def watched(path: Path) -> Recording:
+        return Recording(str(path), "rb")
 
+    monkeypatch.setattr(_uploads, "open_regular", watched)
     path, sha = write(tmp_path, 6 * CHUNK)
-    chunks = checked_chunks(Watched(path), 6 * CHUNK, sha, None, CHUNK)
+    chunks = checked_chunks(path, 6 * CHUNK, sha, None, CHUNK)
     first = next(chunks)  # chunk 0 is out, chunk 1 held back: chunk 2 is read meanwhile
     with more:
         assert more.wait_for(lambda: len(reads) >= 3, timeout=10), reads
@@ -133,3 +136,25 @@ def test_multipart_body_length_is_exact(tmp_path: Path) -> None:
     assert len(body) == length
     assert body.endswith(f"\r\n--{boundary}--\r\n".encode())
     assert path.read_bytes() in body
+
+
+def test_a_file_swapped_for_a_link_after_its_check_is_refused_unread(tmp_path: Path) -> None:
+    """The link points at identical bytes: only refusing links stops it (sha256 would match)."""
+    path, sha = write(tmp_path, 3 * CHUNK)
+    copy = tmp_path / "elsewhere.whl"
+    copy.write_bytes(path.read_bytes())
+    path.unlink()
+    os.symlink(copy, path)
+    sent: list[bytes] = []
+    with pytest.raises(SourceChangedError, match=r"replaced after it was checked.*symbolic link"):
+        sent.extend(checked_chunks(path, 3 * CHUNK, sha, None, CHUNK))
+    assert sent == []
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        file_size(path)
+
+
+def test_a_file_gone_after_its_check_stops_the_upload(tmp_path: Path) -> None:
+    path, sha = write(tmp_path, CHUNK)
+    path.unlink()
+    with pytest.raises(SourceChangedError, match="cannot be read any more"):
+        list(checked_chunks(path, CHUNK, sha, None, CHUNK))

@@ -122,3 +122,44 @@ def test_error_body_echoing_the_token_is_redacted() -> None:
         credentials=Credentials("personal", token),
     )
     assert token not in str(err)
+
+
+TOKEN = "glpat-abcdefghijklmnopqrstuvwx"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        # an escape sequence inside the echoed token: removed only after redaction, it would
+        # have put the token back together on the screen
+        (
+            {"content-type": "application/json"},
+            rb'{"message":"bad glpat-ab\u001b[0mcdefghijklmnopqrstuvwx"}',
+        ),
+        (
+            {"content-type": "application/json"},
+            rb'{"message":"bad glpat-ab\u001b]0;x\u0007cdefghijklmnopqrstuvwx"}',
+        ),
+        # the token broken by a newline: the part after the break is secret too
+        ({"content-type": "text/plain"}, b"bad glpat-abcdefghij\nklmnopqrstuvwx"),
+        # a redirect's Location, with the token and an 8-bit CSI (clear screen) in it
+        ({"location": f"https://evil.example/\x9b2J?t={TOKEN[:10]}%0A{TOKEN[10:]}"}, b""),
+        ({"location": f"https://evil.example/{TOKEN}\x9b2J"}, b""),
+    ],
+)
+def test_a_hostile_answer_cannot_show_the_token_or_escape_sequences(
+    headers: dict[str, str], body: bytes
+) -> None:
+    err = error_from_response(
+        302 if "location" in headers else 401,
+        headers,
+        body,
+        action="x",
+        url="u",
+        project="p",
+        credentials=Credentials("personal", TOKEN),
+    )
+    text = f"{err} {err.remediation}"
+    for part in (TOKEN[:8], TOKEN[8:16], TOKEN[-8:], "klmnopqrst"):
+        assert part not in text, text
+    assert not any(c in text for c in "\x1b\x9b\x07\n")

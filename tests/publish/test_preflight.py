@@ -33,6 +33,7 @@ from hatch_sigstore.trust import TrustChoice
 from publish_helpers import make_sdist, make_wheel
 
 if TYPE_CHECKING:
+    from hatch_sigstore.publish.run import Reporter
     from hatch_sigstore.sandbox import GitLabRegistry, LocalSigstore
     from hatch_sigstore.sandbox.gitlab import Project
 
@@ -73,7 +74,10 @@ class Job:
         sign_files(paths, options)
 
     def publish(
-        self, options: Mapping[str, object] | None = None, table: Mapping[str, object] | None = None
+        self,
+        options: Mapping[str, object] | None = None,
+        table: Mapping[str, object] | None = None,
+        reporter: Reporter | None = None,
     ) -> Summary:
         settings = resolve_settings(
             dict(options or {}), dict(table or {}), root=self.root, env=self.env
@@ -85,7 +89,7 @@ class Job:
         from hatch_sigstore.gitlab import RegistryClient
 
         with RegistryClient(settings.api_url, settings.project, settings.credentials()) as client:
-            return execute(plan, client, _Quiet())
+            return execute(plan, client, reporter or _Quiet())
 
     def requests(self) -> list[tuple[str, str]]:
         prefix = f"/api/v4/projects/{self.project.id}/"
@@ -159,6 +163,61 @@ def test_a_symlinked_dist_is_refused(job: Job, tmp_path: Path) -> None:
     os.symlink(elsewhere, job.dist / elsewhere.name)
     with pytest.raises(PublishError, match="is a symbolic link"):
         job.publish(_options(job))
+    assert job.requests() == []
+
+
+class _SwapForLink(_Quiet):
+    """After preflight, just before ``victim`` is uploaded, put a symbolic link in its place
+    (to an identical copy: the sha256 check alone would let it through)."""
+
+    def __init__(self, victim: Path, elsewhere: Path) -> None:
+        self.victim, self.elsewhere = victim, elsewhere
+
+    def upload_started(self, item: UploadItem) -> Callable[[int], None] | None:
+        if item.path == self.victim and not self.victim.is_symlink():
+            copy = self.elsewhere / self.victim.name
+            shutil.copyfile(self.victim, copy)
+            self.victim.unlink()
+            os.symlink(copy, self.victim)
+        return None
+
+
+@pytest.mark.parametrize("suffix", ["", ".sigstore.json"])
+def test_a_file_swapped_for_a_link_after_preflight_is_not_uploaded(
+    job: Job, tmp_path: Path, suffix: str
+) -> None:
+    """The dist (PyPI registry) or a signature file (generic registry) becomes a link between
+    preflight and its upload: the upload opens without following links and refuses it."""
+    wheel, _sdist = signed_release(job)
+    victim = wheel.with_name(wheel.name + suffix)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    summary = job.publish(_options(job), reporter=_SwapForLink(victim, elsewhere))
+    assert victim.is_symlink()  # the swap happened
+    assert not summary.ok
+    [failure] = summary.failures()
+    assert failure.item.filename == victim.name
+    assert "symbolic link" in failure.message
+    assert victim.name not in job.stored()
+
+
+@pytest.mark.parametrize("suffix", ["", ".sigstore.json"])
+def test_a_file_swapped_for_a_link_before_it_is_verified_fails_preflight(
+    job: Job, tmp_path: Path, suffix: str
+) -> None:
+    """Listed as a regular file, then a link (to identical bytes) by the time preflight reads
+    it: the verifier opens without following links, so the file never verifies."""
+    wheel, _sdist = signed_release(job)
+    settings = resolve_settings(_options(job), {}, root=job.root, env=job.env)
+    dists = collect_dists(settings.artifacts)
+    victim = wheel.with_name(wheel.name + suffix)
+    copy = tmp_path / victim.name
+    shutil.copyfile(victim, copy)
+    victim.unlink()
+    os.symlink(copy, victim)
+    with pytest.raises(PublishError, match="symbolic link") as info:
+        require_preflight(preflight(dists, settings), settings)
+    assert "Nothing was uploaded" in str(info.value)
     assert job.requests() == []
 
 

@@ -232,4 +232,5 @@ def test_index_message_from_pyramid_pages(
 
 
 def test_reason_phrase_wins_and_is_cleaned() -> None:
-    assert index_message("File\x1b[31m exists", {}, b"ignored") == "File [31m exists"
+    # the escape sequence goes whole (none of "[31m" left behind to break up an echoed token)
+    assert index_message("File\x1b[31m exists", {}, b"ignored") == "File exists"

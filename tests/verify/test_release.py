@@ -19,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hatch_sigstore._files import NotRegularFileError
+from hatch_sigstore.errors import ConfigError
 from hatch_sigstore.verify import release as rel
 from hatch_sigstore.verify.release import (
     ReleaseError,
@@ -281,6 +283,46 @@ def test_examine_reads_digest_and_release_at_once(tmp_path: Path, maker: object)
     assert examined.release is not None
     assert (examined.release.name, examined.release.version) == ("toy", "1.0.0")
     assert bind_to_release(examined, "toy", "1.0.0") == examined.release
+
+
+@pytest.mark.parametrize(
+    ("file_version", "meta_version", "bound"),
+    [
+        ("1!1.0", "1.0", False),  # an epoch is part of the version
+        ("1!1.0", "1!1.0.0", True),
+        ("1.0+local", "1.0", False),  # so is a local label
+        ("1.0", "1.0+local", False),
+        ("1.0.post0", "1.0-post0", True),  # PEP 440 spellings of one version
+        ("1.0rc1", "1.0c1", True),
+    ],
+)
+def test_versions_are_compared_as_pep_440_says(
+    tmp_path: Path, file_version: str, meta_version: str, bound: bool
+) -> None:
+    wheel = make_wheel(tmp_path, "toy", file_version, meta_version=meta_version)
+    if bound:
+        assert bind_to_release(wheel, "toy", file_version) is not None
+    else:
+        with pytest.raises(ReleaseError, match="is not the release its name says"):
+            bind_to_release(wheel)
+
+
+def test_a_request_for_no_version_is_a_config_error(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "toy", "1.0")
+    with pytest.raises(ConfigError, match="no PEP 440 version"):
+        bind_to_release(wheel, "toy", "not a version")
+
+
+@pytest.mark.parametrize("maker", [make_wheel, make_sdist])
+def test_examine_for_publishing_refuses_a_link(tmp_path: Path, maker: object) -> None:
+    """Publishing examines without following links: a dist that is (or became) a link to a
+    release elsewhere is refused, not read; verifying a file a user names still follows."""
+    path = maker(tmp_path / "elsewhere", "toy", "1.0.0")  # type: ignore[operator]
+    link = tmp_path / path.name
+    link.symlink_to(path)
+    with pytest.raises(NotRegularFileError, match="symbolic link"):
+        examine(link, follow_symlinks=False)
+    assert examine(link).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @settings(

@@ -15,7 +15,9 @@ asks the registry what it holds after an ambiguous failure.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Literal
 
 import httpx
 
+from hatch_sigstore._files import NotRegularFileError, open_regular
 from hatch_sigstore._net._http import SourceChangedError, is_ambiguous
 from hatch_sigstore._net._outcomes import UploadOutcome
 from hatch_sigstore._net._retry import Retry, RetryPolicy, is_retryable_status, retrying
@@ -43,14 +46,30 @@ State = Literal["same", "absent"]  # what the registry holds of a file we are ab
 
 
 def file_size(path: Path) -> int:
-    """The size of a regular file; :class:`ConfigError` when it cannot be read."""
+    """The size of a regular file; :class:`ConfigError` when it cannot be read, is a symbolic
+    link or is not a regular file (only the file itself is ever uploaded, never a link's
+    target: :func:`checked_chunks` opens it without following links too)."""
     try:
-        st = path.stat()
+        st = path.lstat()
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-    if not path.is_file():
-        raise ConfigError(f"{path} is not a regular file.")
+    if stat.S_ISLNK(st.st_mode):
+        raise ConfigError(
+            f"{path} is a symbolic link (to {_link_target(path)!r}); only regular files are "
+            "uploaded. Nothing of it was sent.",
+            remediation=f"Replace the link with the file itself; do not modify {path.parent} "
+            "while publishing.",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path} is not a regular file. Nothing of it was sent.")
     return st.st_size
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
 
 
 def checked_chunks(
@@ -62,6 +81,9 @@ def checked_chunks(
 ) -> Iterator[bytes]:
     """The file's bytes; the last chunk is held back until size and sha256 are confirmed.
 
+    The file is opened without following a symbolic link (:func:`open_regular`): a link put
+    in its place after it was checked is refused before a byte of its target is read.
+
     Each chunk is read and hashed on a worker thread while the one before it is being sent:
     file reads, hashlib (for more than 2 KiB) and socket writes all release the GIL, so the
     re-check runs beside the upload on a second core instead of before each send. At most
@@ -71,8 +93,19 @@ def checked_chunks(
     sent = 0
     total = 0
     pending: bytes | None = None
+    try:
+        opened = open_regular(path)
+    except NotRegularFileError as exc:
+        target = f" (to {_link_target(path)!r})" if path.is_symlink() else ""
+        raise SourceChangedError(
+            f"{path.name} was replaced after it was checked{target}: {exc.strerror}"
+        ) from None
+    except OSError as exc:
+        raise SourceChangedError(
+            f"{path.name} cannot be read any more ({exc.strerror or exc})"
+        ) from None
     with (
-        path.open("rb") as fh,
+        opened as fh,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="hatch-sigstore-read") as reader,
     ):
 

@@ -42,13 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.func(args)
     except HatchSigstoreError as exc:
         # the message may quote a server, a certificate or a file name: no escape sequences
-        print(f"error: {printable(redact(str(exc)), keep_newlines=True)}", file=sys.stderr)
+        print(f"error: {redact(printable(str(exc), keep_newlines=True))}", file=sys.stderr)
         return 1
     except OSError as exc:
         # A last line of defence: the commands turn the file errors they expect into
         # HatchSigstoreError; anything else still gets one line naming the file, not a traceback.
         where = f": {exc.filename}" if exc.filename else ""
-        text = printable(redact(f"{exc.strerror or exc}{where}"))
+        text = redact(printable(f"{exc.strerror or exc}{where}"))
         print(f"error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -218,7 +218,8 @@ def error_from_response(
     elif status >= 500:
         remediation = "GitLab had a server error; retry later, and check the instance's status."
     elif 300 <= status < 400:
-        location = headers.get("location", "")
+        # a header the server chose: printable and redacted like any of its words
+        location = quote(headers.get("location", ""), secrets, limit=_QUOTE_LIMIT)
         remediation = (
             f"The registry redirected to {location or 'another location'}, which this client "
             "does not follow here; check the API URL."

@@ -103,7 +103,7 @@ class _HatchReporter:
         elif result.status == "present":
             self._app.display_info(f"skipped   {where} (already there, same sha256)")
         else:
-            text = printable(redact(result.message, self._secrets))
+            text = redact(printable(result.message), self._secrets)
             self._app.display_error(f"FAILED    {where}: {text}")
 
 
@@ -117,7 +117,7 @@ class SigstorePublisher(PublisherInterface):
         try:
             self._publish(artifacts, options)
         except HatchSigstoreError as exc:
-            self.app.abort(printable(redact(str(exc), self._secrets), keep_newlines=True))
+            self.app.abort(redact(printable(str(exc), keep_newlines=True), self._secrets))
 
     def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -180,7 +180,7 @@ class GitLabPublisher(SigstorePublisher):
             summary = execute(plan, client, reporter, secrets=secrets)
         self._show_summary(summary)
         if not summary.ok:
-            app.abort(printable(redact(str(summary.error(with_state=False)), secrets)))
+            app.abort(redact(printable(str(summary.error(with_state=False))), secrets))
 
     def _show_plan(self, plan: Plan) -> None:
         for line in plan.render():  # names and signers come from files: printable only

@@ -159,7 +159,7 @@ def read_dist(path: Path) -> Dist:
     try:
         # An sdist's metadata is a full pass over the file: take its digest in the same pass.
         if kind == "sdist":
-            examined = examine(path)
+            examined = examine(path, follow_symlinks=False)  # swapped for a link: refused
             release = bind_to_release(examined)
         else:
             release = bind_to_release(path)

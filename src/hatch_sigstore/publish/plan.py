@@ -74,6 +74,7 @@ def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[Prefligh
         settings.trust,
         offline=False,
         sidecar=EVERY_SIDECAR,
+        follow_symlinks=False,  # a dist swapped for a link after it was listed: refused
     )
     out = []
     for d, r in zip(dists, results, strict=True):
@@ -85,7 +86,21 @@ def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[Prefligh
 
 
 def _sha256(dist: Dist) -> str:
-    return dist.examined.sha256 if dist.examined is not None else sha256_file(dist.path)
+    if dist.examined is not None:
+        return dist.examined.sha256
+    return file_sha256(dist.path)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file about to be published: the file itself, never a link's target
+    (a dist swapped for a link after it was listed is refused); PublishError otherwise."""
+    try:
+        return sha256_file(path, follow_symlinks=False)
+    except OSError as exc:
+        raise PublishError(
+            f"Cannot read {path} ({exc.strerror or exc}). Nothing was uploaded.",
+            remediation="Do not modify the dist folder while publishing; re-run the publish.",
+        ) from None
 
 
 def require_preflight(results: Sequence[PreflightResult], settings: PublishSettings) -> None:

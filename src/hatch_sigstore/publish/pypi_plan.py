@@ -17,10 +17,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hatch_sigstore._files import ATTESTATION_SUFFIX, sha256_file
+from hatch_sigstore._files import ATTESTATION_SUFFIX, open_regular
 from hatch_sigstore.errors import PublishError
 from hatch_sigstore.publish.dists import Dist
-from hatch_sigstore.publish.plan import UploadItem, format_size
+from hatch_sigstore.publish.plan import UploadItem, file_sha256, format_size
 from hatch_sigstore.publish.pypi_settings import PYPI_TABLE, PyPISettings
 
 __all__ = ["PyPIPlan", "PyPIPreflight", "build_pypi_plan", "pypi_preflight", "require_pypi"]
@@ -53,7 +53,7 @@ def _preflight(
     dists: Sequence[Dist], settings: PyPISettings, present: Mapping[str, str]
 ) -> list[PyPIPreflight]:
     def digest(d: Dist) -> str:
-        return present.get(d.filename) or sha256_file(d.path)
+        return present.get(d.filename) or file_sha256(d.path)
 
     there = [
         PyPIPreflight(d, True, digest(d), "already on the index with the same sha256: not sent")
@@ -71,7 +71,11 @@ def _preflight(
     results = {
         Path(r.artifact).name: r
         for r in verify_files(
-            [d.path for d in attested], settings.policy, settings.trust, sidecar="attestation"
+            [d.path for d in attested],
+            settings.policy,
+            settings.trust,
+            sidecar="attestation",
+            follow_symlinks=False,
         )
     }
     out = there
@@ -205,7 +209,8 @@ def _verified_text(result: PyPIPreflight) -> str:
     path = result.attestation
     assert path is not None
     try:
-        raw = path.read_bytes()
+        with open_regular(path) as handle:  # a link swapped in after the check: refused
+            raw = handle.read()
     except OSError as exc:
         raise PublishError(
             f"Cannot read {path.name} again ({exc.strerror or exc}). Nothing was uploaded."

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hatch_sigstore._text import printable, shorten
 from hatch_sigstore.errors import RegistryError, redact
 from hatch_sigstore.pypi._token import IDToken
 from hatch_sigstore.pypi._urls import IndexURLs
@@ -68,9 +69,9 @@ class Context:
 
 
 def _clean(text: str) -> str:
-    text = "".join(c if c.isprintable() else " " for c in text)
-    text = " ".join(text.split())
-    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 1] + "…"
+    # Escape sequences go whole (not each control as a space, leaving "[0m" behind), so one
+    # put inside an echoed token cannot break it into parts the redaction later misses.
+    return shorten(printable(text), _QUOTE_LIMIT)
 
 
 def index_message(reason: str, headers: Mapping[str, str], body: bytes) -> str | None:

@@ -20,6 +20,7 @@ from hatch_sigstore._files import (
     CERTIFICATE_SUFFIX,
     LEGACY_BUNDLE_SUFFIX,
     SIGNATURE_SUFFIX,
+    open_regular,
 )
 from hatch_sigstore.verify._results import FileFailedError
 
@@ -65,9 +66,12 @@ BUNDLE_MEDIA_TYPES = (
 )
 
 
-def read_sidecar(path: Path) -> bytes:
+def read_sidecar(path: Path, *, follow_symlinks: bool = True) -> bytes:
+    """A signature file's bytes (at most :data:`SIDECAR_MAX_BYTES`); ``follow_symlinks=False``
+    (publishing: the bytes whose sha256 is uploaded): a link is refused, not followed."""
     try:
-        with path.open("rb") as handle:
+        opened = path.open("rb") if follow_symlinks else open_regular(path)
+        with opened as handle:
             data = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as exc:
         raise FileFailedError(f"cannot read {path.name} ({exc.strerror or exc})") from None

@@ -61,6 +61,7 @@ from hatch_sigstore.verify.release import (
     Release,
     bind_to_release,
     examine,
+    requested_version,
     tag_version_problem,
 )
 
@@ -123,6 +124,7 @@ def verify_files(
     log_timeout: float = DEFAULT_LOG_TIMEOUT,
     expected_name: str | None = None,
     expected_version: str | None = None,
+    follow_symlinks: bool = True,
 ) -> list[FileResult]:
     """Verify every file with one Verifier, and bind each dist to its release.
 
@@ -131,18 +133,21 @@ def verify_files(
     ``.crt`` need. ``sidecar``: one kind, ``"every"`` (all present must verify) or None (the
     first found). ``expected_name`` / ``expected_version``: the release asked for (every file
     must be of it). Files already read by :func:`~hatch_sigstore.verify.release.examine` are
-    not read again. Raises only for unusable configuration (trust config, ``sidecar`` value).
+    not read again. ``follow_symlinks=False`` (publishing): a file that is a symbolic link,
+    or becomes one before it is read, fails (only the file itself is read, never a link's
+    target). Raises only for unusable configuration (trust config, ``sidecar`` value).
     """
     if sidecar is not None and sidecar not in (*SIDECAR_KINDS, EVERY_SIDECAR):
         raise ConfigError(
             f"Unknown sidecar kind {sidecar!r}.",
             remediation=f"Use one of: {', '.join(SIDECAR_KINDS)}.",
         )
+    requested_version(expected_version)  # a request that is no version: before any read
     items = list(paths)
     # Digests (and an sdist's metadata) are read on worker threads while sigstore loads:
     # hashlib and zlib release the GIL, so the two overlap on a second core.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(items)))) as pool:
-        reads = [pool.submit(_examine, item) for item in items]
+        reads = [pool.submit(_examine, item, follow_symlinks) for item in items]
         try:
             verifier = _make_verifier(trust)
         except BaseException:
@@ -158,6 +163,7 @@ def verify_files(
             log_timeout=log_timeout,
             expected=(expected_name, expected_version),
             version_from_tag=policy.version_from_tag,
+            follow_symlinks=follow_symlinks,
         )
         return [
             session.verify(_path_of(item), read.result(), sidecar)
@@ -169,15 +175,18 @@ def _path_of(item: str | Path | Examined) -> Path:
     return item.path if isinstance(item, Examined) else Path(item)
 
 
-def _examine(item: str | Path | Examined) -> Examined | str:
+def _examine(item: str | Path | Examined, follow_symlinks: bool = True) -> Examined | str:
     """The file read once, or why it cannot be (a FIFO is never opened: it would block)."""
     if isinstance(item, Examined):
         return item
     path = Path(item)
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
+        mode = (path.stat() if follow_symlinks else path.lstat()).st_mode
+        if stat.S_ISLNK(mode):
+            return f"{path} is a symbolic link (only regular files are read)"
+        if not stat.S_ISREG(mode):
             return f"{path} is not a regular file"
-        return examine(path)
+        return examine(path, follow_symlinks=follow_symlinks)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             return f"{path} does not exist or is not a file"
@@ -237,8 +246,10 @@ class _Session:
         log_timeout: float,
         expected: tuple[str | None, str | None] = (None, None),
         version_from_tag: bool = False,
+        follow_symlinks: bool = True,
     ) -> None:
         self.log_timeout = log_timeout
+        self.follow_symlinks = follow_symlinks
         self.verifier = verifier
         self.policy = policy
         self.trust = trust
@@ -303,7 +314,7 @@ class _Session:
         return release
 
     def _read(self, sidecar: Path, outcome: _Outcome) -> bytes:
-        data = read_sidecar(sidecar)
+        data = read_sidecar(sidecar, follow_symlinks=self.follow_symlinks)
         outcome.read[sidecar.name] = hashlib.sha256(data).hexdigest()
         return data
 

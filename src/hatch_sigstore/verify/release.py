@@ -45,7 +45,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from hatch_sigstore._files import CHUNK_SIZE
+from hatch_sigstore._files import CHUNK_SIZE, open_regular
+from hatch_sigstore.errors import ConfigError
 from hatch_sigstore.verify._results import FileFailedError
 
 DRAIN_CHUNK_SIZE = 16 * CHUNK_SIZE  # the digest's reads (at most four files at a time)
@@ -343,16 +344,20 @@ def _problem(filename: str, kind: Kind, exc: BaseException) -> str:
     return f"{filename} is not a readable {kind}: {_describe(exc)}; its release cannot be checked"
 
 
-def examine(path: str | Path) -> Examined:
+def examine(path: str | Path, *, follow_symlinks: bool = True) -> Examined:
     """Read ``path`` once: its sha256 and size, and (for a dist) its release.
 
     Never raises for what is inside the file: a dist whose metadata cannot be trusted gets a
     ``problem`` (see :meth:`Examined.require_release`), reported once its signature verified.
-    Raises :class:`OSError` when the file cannot be opened.
+    Raises :class:`OSError` when the file cannot be opened; with ``follow_symlinks=False``
+    (publishing) :class:`~hatch_sigstore._files.NotRegularFileError` for a symbolic link or
+    anything but a regular file. The release is read from the descriptor that was hashed, never
+    from the name again, so the metadata and the digest are of the same file.
     """
     path = Path(path)
     parsed = dist_filename(path.name)
-    with path.open("rb", buffering=0) as handle:
+    opened = path.open("rb", buffering=0) if follow_symlinks else open_regular(path)
+    with opened as handle:
         reader = _HashingReader(handle)
         release: Release | None = None
         problem: str | None = None
@@ -364,11 +369,14 @@ def examine(path: str | Path) -> Examined:
                 problem = _problem(path.name, "sdist", exc)
         reader.drain()
         sha256, size = reader.digest.hexdigest(), reader.size
-    if parsed is not None and release is None and problem is None:
-        try:
-            release = read_release(path, _parsed=parsed)
-        except ReleaseError as exc:
-            problem = str(exc)
+        if parsed is not None and release is None and problem is None:
+            try:
+                handle.seek(0)
+                release = _read_release(handle, path.name, parsed[0])
+            except ReleaseError as exc:
+                problem = str(exc)
+            except OSError as exc:
+                problem = _problem(path.name, parsed[0], exc)
     return Examined(path, sha256, size, release, problem)
 
 
@@ -381,18 +389,24 @@ def read_release(
     parsed = _parsed or dist_filename(path.name)
     if parsed is None:
         raise ReleaseError(f"{path.name} is not a wheel or sdist file name")
-    kind = parsed[0]
     try:
-        if path.name.endswith(".tar.gz"):
-            with path.open("rb") as handle:
-                return _release_from(_tar_sdist_metadata(handle), kind)
-        with zipfile.ZipFile(path) as zf:
+        with path.open("rb") as handle:
+            return _read_release(handle, path.name, parsed[0])
+    except OSError as exc:
+        raise ReleaseError(_problem(path.name, parsed[0], exc)) from None
+
+
+def _read_release(handle: BinaryIO, filename: str, kind: Kind) -> Release:
+    try:
+        if filename.endswith(".tar.gz"):
+            return _release_from(_tar_sdist_metadata(handle), kind)
+        with zipfile.ZipFile(handle) as zf:
             if kind == "wheel":
                 raw, info_dir = _wheel_metadata(zf)
                 return replace(_release_from(raw, kind), info_dir=info_dir)
             return _release_from(_zip_sdist_metadata(zf), kind)
     except _READ_ERRORS as exc:
-        raise ReleaseError(_problem(path.name, kind, exc)) from None
+        raise ReleaseError(_problem(filename, kind, exc)) from None
 
 
 # -- binding ------------------------------------------------------------------------------------
@@ -410,6 +424,7 @@ def bind_to_release(
     ``expected_name`` / ``expected_version``. Raises :class:`ReleaseError` naming both versions
     otherwise.
     """
+    wanted = requested_version(expected_version)
     examined = file if isinstance(file, Examined) else None
     path = examined.path if examined is not None else Path(file)  # type: ignore[arg-type]
     parsed = dist_filename(path.name)
@@ -436,15 +451,27 @@ def bind_to_release(
     if inconsistent is not None:
         raise ReleaseError(inconsistent)
     wrong_name = expected_name is not None and release.project != canonicalize_name(expected_name)
-    wrong_version = expected_version is not None and release.parsed_version != Version(
-        str(expected_version)
-    )
+    wrong_version = wanted is not None and release.parsed_version != wanted
     if wrong_name or wrong_version:
         raise ReleaseError(
             f"{path.name} is {release.name} {release.version} (its file name and {release.source} "
             f"agree), not {_request(expected_name, expected_version)} as asked"
         )
     return release
+
+
+def requested_version(version: str | Version | None) -> Version | None:
+    """The version asked for, parsed; :class:`ConfigError` when it is no PEP 440 version (a
+    mistake of the caller, not of the file)."""
+    if version is None or isinstance(version, Version):
+        return version
+    try:
+        return Version(version)
+    except InvalidVersion:
+        raise ConfigError(
+            f"The version asked for, {version[:80]!r}, is no PEP 440 version.",
+            remediation="Ask for a version as PEP 440 spells it (1.0.0, 2.0rc1, 1!2.0).",
+        ) from None
 
 
 def _request(name: str | None, version: str | Version | None) -> str:
