@@ -135,7 +135,7 @@ def test_redirect_to_another_origin_is_followed_without_credentials(
 ) -> None:
     """GitLab with object storage: a redirect to another origin (here another loopback port:
     the API URL is plain http on loopback, a sandbox) is followed, and nothing that says who
-    we are goes there. https targets: tests/net/test_redirects.py."""
+    we are goes there. https targets: tests/_net/test_redirects.py."""
     other = Hostile("127.0.0.1")
     try:
         other.routes["/b.whl"] = _send(200, GOOD)
