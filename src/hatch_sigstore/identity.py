@@ -206,9 +206,7 @@ def _ref_glob(given: Given) -> str:
             f"{given.source} is {given.value!r}: its '[' opens no set (no ']' closes it), so it "
             "stands for a literal '[', which git never allows in a ref; the pattern can never "
             "match",
-            "Close the set, e.g. "
-            + given.source.fix("refs/tags/v[0-9]*")
-            + ", or drop the '['",
+            "Close the set, e.g. " + given.source.fix("refs/tags/v[0-9]*") + ", or drop the '['",
         )
     return glob
 
