@@ -254,3 +254,20 @@ def test_expected_identity_outside_ci_and_incomplete() -> None:
                 "CI_CONFIG_PATH": "x.yml@other/proj",
             }
         ).expected_identity()
+
+
+def test_a_pipeline_without_a_ref_is_an_error_in_the_callers_words_unless_it_has_one() -> None:
+    ci = CIContext({"CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_PATH": "g/p"})
+    with pytest.raises(ConfigError) as info:
+        ci.expected_identity(ref_fix="set `x.identity.ref`")
+    assert "Neither CI_COMMIT_TAG nor CI_COMMIT_BRANCH" in str(info.value)
+    assert "or set `x.identity.ref`." in str(info.value)
+    with pytest.raises(ConfigError, match="pass the expected identity explicitly"):
+        ci.expected_identity()
+    identity = ci.expected_identity(ref_elsewhere=True)
+    assert identity is not None
+    assert (identity.server, identity.project_path, identity.ref) == (
+        "https://gitlab.example.com",
+        "g/p",
+        None,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,6 +61,10 @@ def test_errors_speak_the_callers_words(source: Source, cited: str, fix: str) ->
         ("ref", "refs/merge-requests/1/head", "refs/heads/BRANCH"),
         ("ref", "refs/heads/", "must be a full ref"),
         ("ref_glob", "v*", "refs/tags/v*"),
+        ("ref_glob", "tags/v*", "Pass --ref_glob refs/tags/v*."),
+        ("ref_glob", "heads/release-*", "Pass --ref_glob refs/heads/release-*."),
+        ("ref_glob", "refs/tags/[v*", "opens no set"),
+        ("ref_glob", "refs/tags/v[0-9*", "opens no set"),
         ("project_id", "my-project", "not a number"),
         ("project_id", "４２", "not a number"),  # full-width digits: isdigit() but not a GitLab id
     ],
@@ -152,3 +158,33 @@ def test_a_checked_identity_checks_again(value: str) -> None:
         config_path=Given(identity.config_path, TOML),
     )
     assert again == identity
+
+
+@pytest.mark.parametrize(
+    ("glob", "literal", "ref"),
+    [
+        # fnmatchcase reads these '[' as literals: a ref with a literal '[' would match, but git
+        # never allows '[' in a ref name (git check-ref-format)
+        ("refs/tags/[v*", True, "refs/tags/[v1"),
+        ("refs/tags/[]", True, "refs/tags/[]"),
+        ("refs/tags/[!]", True, "refs/tags/[!]"),
+        ("refs/tags/v[0-9]*[", True, "refs/tags/v1.0["),
+        # sets: the brackets are the pattern's
+        ("refs/tags/v[0-9]*", False, "refs/tags/v1.0"),
+        ("refs/tags/[!x]*", False, "refs/tags/v1"),
+        ("refs/tags/[]]", False, "refs/tags/]"),
+        ("refs/tags/[!]]x", False, "refs/tags/ax"),
+        ("refs/heads/*", False, "refs/heads/main"),
+    ],
+)
+def test_a_ref_glob_whose_bracket_is_a_literal_is_refused(
+    glob: str, literal: bool, ref: str
+) -> None:
+    assert fnmatchcase(ref, glob)  # the example shows how fnmatchcase reads the pattern
+    problems = identity_problems(ref_glob=Given(glob, Source("--ref-glob")))
+    if literal:
+        (problem,) = problems
+        assert "can never match" in str(problem)
+        assert "--ref-glob refs/tags/v[0-9]*" in str(problem)
+    else:
+        assert problems == []

@@ -237,10 +237,15 @@ class CIContext(NamedTuple):
             )
         return url
 
-    def expected_identity(self) -> ExpectedIdentity | None:
+    def expected_identity(
+        self, *, ref_elsewhere: bool = False, ref_fix: str = "pass the expected identity explicitly"
+    ) -> ExpectedIdentity | None:
         """The identity this pipeline's signatures carry, or ``None`` outside GitLab CI.
 
         Raises :class:`ConfigError` when the variables are there but cannot name an identity.
+        ``ref_elsewhere``: the caller has the ref from its user, so a pipeline without one
+        (no ``CI_COMMIT_TAG``/``CI_COMMIT_BRANCH``) leaves it unset instead. ``ref_fix``: how
+        the caller's user gives one, in their words (a TOML key, a flag).
         """
         server, project = self.server_url, self.project_path
         if not server or not project:
@@ -255,12 +260,11 @@ class CIContext(NamedTuple):
                 "identity explicitly (--cert-identity, or the 'identity' option).",
             )
         ref = self.ref_given()
-        if ref is None:
+        if ref is None and not ref_elsewhere:
             raise ConfigError(
                 "Neither CI_COMMIT_TAG nor CI_COMMIT_BRANCH is set, so the pipeline's ref "
                 "(refs/tags/… or refs/heads/…) is unknown.",
-                remediation="Run in a branch or tag pipeline, or pass the expected identity "
-                "explicitly.",
+                remediation=f"Run in a branch or tag pipeline, or {ref_fix}.",
             )
         from hatch_sigstore.identity import Given, Source, expect
 

@@ -194,12 +194,43 @@ def _ref(given: Given) -> str:
 def _ref_glob(given: Given) -> str:
     glob = given.value.strip()
     if not glob.startswith("refs/"):
+        # "tags/v*" lacks only the refs/; "v*" is meant for tags (a branch pattern says heads/)
+        full = f"refs/{glob}" if glob.startswith(("tags/", "heads/")) else f"refs/tags/{glob}"
         raise _BadValueError(
             f"{given.source} is {given.value!r}, which does not start with refs/ and so can "
             "never match a certificate's ref (refs/heads/BRANCH or refs/tags/TAG)",
-            given.source.fix(f"refs/tags/{glob}"),
+            given.source.fix(full),
+        )
+    if _has_unclosed_bracket(glob):
+        raise _BadValueError(
+            f"{given.source} is {given.value!r}: its '[' opens no set (no ']' closes it), so it "
+            "stands for a literal '[', which git never allows in a ref; the pattern can never "
+            "match",
+            "Close the set, e.g. " + given.source.fix("refs/tags/v[0-9]*") + ", or drop the '['",
         )
     return glob
+
+
+def _has_unclosed_bracket(glob: str) -> bool:
+    """Whether ``fnmatchcase`` reads some '[' of ``glob`` as a literal (no ']' closes it).
+
+    The same scan as ``fnmatch.translate``: after '[', an optional '!' and a first ']' belong
+    to the set; the set ends at the next ']'.
+    """
+    i = 0
+    while i < len(glob):
+        if glob[i] == "[":
+            j = i + 1
+            if j < len(glob) and glob[j] == "!":
+                j += 1
+            if j < len(glob) and glob[j] == "]":
+                j += 1
+            end = glob.find("]", j)
+            if end < 0:
+                return True
+            i = end
+        i += 1
+    return False
 
 
 def _config_path(given: Given) -> str:

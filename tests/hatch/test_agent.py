@@ -178,6 +178,55 @@ def test_another_token_finds_no_agent_and_a_forged_request_is_refused(
     assert local_sigstore.stats["fulcio"] == 0
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HATCH_SIGSTORE_TRUST_CONFIG", "/nonexistent/trust_config.json"),
+        ("CI_COMMIT_TAG", "v9.9.9"),
+        ("CI_SERVER_URL", "https://gitlab.other.example"),
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem"),
+    ],
+)
+def test_a_build_with_another_signing_environment_never_meets_the_agent(
+    variable: str,
+    value: str,
+    tmp_path: Path,
+    ci: dict[str, str],
+    local_sigstore: LocalSigstore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agent reads the CI identity, the trust config and TLS settings from the environment
+    it was started with. A re-run in the same shell (the same token) after fixing one of them
+    must not be answered by the agent of the run before (which would repeat the old error, or
+    verify against the old identity), and a request saying so is refused."""
+    opts = options(tmp_path)
+    token = ci["SIGSTORE_ID_TOKEN"]
+    thread = serve_in_thread(opts, token, idle=1.0)
+    try:
+        target = artifact(tmp_path / "dist")
+        local_sigstore.reset_stats()
+        with monkeypatch.context() as changed:
+            changed.setenv(variable, value)
+            assert _agent.sign_with_agent(opts, target, token) is None  # no agent: sign here
+            other_env = _agent._env_digest()
+        assert sidecars_of(target) == {}
+        request = {
+            "token_sha256": _agent._token_digest(token),
+            "env_sha256": other_env,
+            "artifact": str(target),
+        }
+        answer = ask(opts, token, request)
+        assert answer["ok"] is False
+        assert "refused" in answer["error"]["message"]
+        assert local_sigstore.stats["rekor_create"] == 0
+        # the build it was started for is served
+        messages = _agent.sign_with_agent(opts, target, token)
+        assert messages is not None
+        assert messages[0].startswith(f"signed and verified {target.name}")
+    finally:
+        thread.join(timeout=30)
+
+
 def test_a_signing_failure_comes_back_as_the_same_error(
     tmp_path: Path, ci: dict[str, str], local_sigstore: LocalSigstore
 ) -> None:

@@ -647,3 +647,26 @@ def test_a_signed_build_leaves_nothing_for_the_exit_handler(
     assert remove_unsigned_leftovers() == []
     assert sdist.is_file()
     assert wheel.is_file()
+
+
+def test_a_pipeline_without_a_ref_takes_the_identity_tables_ref_or_names_it(
+    tmp_path: Path,
+) -> None:
+    from hatch_sigstore.ci import CIContext
+    from hatch_sigstore.errors import ConfigError
+    from hatch_sigstore.hatch._build_options import BuildOptions
+    from hatch_sigstore.hatch._sign_verify import expected_identity
+
+    path = "tool.hatch.build.hooks.sigstore"
+    no_ref = CIContext({"CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_PATH": "g/p"})
+    table = {"identity": {"ref": "refs/tags/v1.0"}}
+    identity = expected_identity(BuildOptions.read(table, path, str(tmp_path)), no_ref)
+    assert (identity.server, identity.project_path, identity.ref) == (
+        "https://gitlab.example.com",
+        "g/p",
+        "refs/tags/v1.0",
+    )
+    with pytest.raises(ConfigError) as info:
+        expected_identity(BuildOptions.read({}, path, str(tmp_path)), no_ref)
+    assert "Neither CI_COMMIT_TAG nor CI_COMMIT_BRANCH is set" in str(info.value)
+    assert f'set `{path}.identity.ref` (e.g. "refs/tags/v1.0")' in str(info.value)

@@ -188,6 +188,14 @@ def test_group_upstream_needs_to_know_where_signatures_are() -> None:
     assert config.rules[0].generic_project == "7"
 
 
+def test_the_last_problem_ends_its_sentence_before_the_remediation() -> None:
+    upstream = {"company": {**GITLAB, "token-env": "HS_TEST_UNSET_TOKEN_VARIABLE"}}
+    with pytest.raises(ConfigError) as info:
+        parse(doc(upstream=upstream))
+    assert info.value.message.count("\n  ") == 1  # the one problem
+    assert "HS_TEST_UNSET_TOKEN_VARIABLE is not set. Fix each key named above" in str(info.value)
+
+
 def test_every_problem_is_reported_at_once() -> None:
     found = problems(
         doc(unlisted="x", workers=-1, package={"a": {"upstream": "nope"}, "b": {"ref": "main"}})
@@ -337,5 +345,6 @@ def test_any_document_gives_a_config_or_toml_path_problems(data: dict[str, Any])
     for line in lines:
         assert line.isprintable(), line  # names from the file are escaped, never raw
         assert _PATH.match(line), line
+        assert line.endswith((".", "?", "!")), line  # a sentence: the remediation follows it
         top = line.split(":")[0].split(".")[0]
         assert top == "(top level)" or top in data or top in ("package", "upstream"), line

@@ -74,6 +74,11 @@ def test_server_url_gets_api_suffix() -> None:
         ),
         ({"trust-config": "/nonexistent/trust.json"}, CI_ENV, ["-o trust-config=", "exist"]),
         ({"gitlab-server": "gitlab.com"}, CI_ENV, ["-o gitlab-server=", "https://"]),
+        (
+            {},
+            {k: v for k, v in CI_ENV.items() if k != "CI_COMMIT_TAG"},
+            ["CI_COMMIT_TAG nor CI_COMMIT_BRANCH", "[tool.hatch.publish.gitlab]", "-o ref="],
+        ),
     ],
 )
 def test_bad_settings_name_what_to_fix(

@@ -386,6 +386,25 @@ def test_token_mints_more_tokens_for_the_running_job(
     assert branch["exp"] - branch["iat"] == 120
 
 
+@pytest.mark.parametrize("where", ["a-folder", "no-such-folder/token.jwt"])
+def test_token_to_a_path_it_cannot_write_names_o_and_leaves_no_copy(
+    where: str, state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["sandbox", "up", "--state-dir", str(state), "--tag", "v2.0.0"]) == 0
+    capsys.readouterr()
+    out_dir = tmp_path / "out"
+    (out_dir / "a-folder").mkdir(parents=True)
+    target = out_dir / where
+    assert main(["sandbox", "token", "--state-dir", str(state), "-o", str(target)]) == 1
+    captured = capsys.readouterr()
+    assert f"Cannot write the token to -o {target}: " in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+    # no temporary file with the token in it is left beside the target
+    left = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*"))
+    assert left == ["a-folder"]
+
+
 def test_a_minted_token_signs_as_the_rehearsed_tag(
     state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -147,3 +147,20 @@ def test_any_values_give_a_policy_or_a_config_error(
         return
     assert said.strip()
     assert "--" not in said or any("--" in str(v) for v in values.values())
+
+
+NO_REF = {k: v for k, v in CI.items() if k != "CI_COMMIT_TAG"}  # e.g. a pipeline for a commit
+
+
+def test_from_ci_without_the_pipelines_ref_takes_the_given_one_or_names_the_key() -> None:
+    pinned = build_policy({"from-ci": True, "ref": "refs/tags/v1.0"}, env=NO_REF)
+    assert pinned == build_policy({"from-ci": True}, env=CI)
+    globbed = build_policy({"from-ci": True, "ref-glob": "refs/tags/*"}, env=NO_REF)
+    assert "refs matching refs/tags/*" in globbed.describe()
+    with pytest.raises(ConfigError) as flag:
+        build_policy({"from-ci": True}, env=NO_REF)
+    assert "Neither CI_COMMIT_TAG nor CI_COMMIT_BRANCH is set" in str(flag.value)
+    assert "pass --ref refs/tags/v1.0 (or --ref-glob)" in str(flag.value)
+    with pytest.raises(ConfigError) as key:
+        build_policy({"from-ci": True}, named=as_key, env=NO_REF)
+    assert 'set ref = "refs/tags/v1.0" (or ref-glob)' in str(key.value)

@@ -260,6 +260,7 @@ def run_status(args: argparse.Namespace) -> int:
 def run_token(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from hatch_sigstore.errors import ConfigError
     from hatch_sigstore.sandbox.rehearsal import mint_token, write_private
 
     state, _ = _state_of(args)
@@ -267,7 +268,14 @@ def run_token(args: argparse.Namespace) -> int:
         state, audience=args.aud, pipeline=_pipeline_of(args), expires_in=args.expires_in
     )
     if args.output:
-        write_private(Path(args.output), token + "\n")
+        try:
+            write_private(Path(args.output), token + "\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the token to -o {args.output}: {exc.strerror or exc}.",
+                remediation="Pass -o the path of a file in an existing folder you can write "
+                "to (it is created with mode 0600), or leave -o out to print the token.",
+            ) from None
     else:
         print(token)
     return 0

@@ -17,8 +17,10 @@ Who can talk to it:
 * every request carries the sha256 of the identity token the asking build would sign with, and
   the agent serves only requests for its own token: another job on the same machine (a shell
   runner) cannot use it, and nobody gets a signature they could not get with the token itself;
-* it serves only the options it was started with, and stops 30 s after its last request (and
-  after 10 minutes in any case).
+* it serves only the options it was started with, and only builds whose environment agrees with
+  its own wherever signing and verifying read it (the CI identity, the trust config, TLS and
+  proxy settings: ``SIGNING_ENV``): a re-run after fixing one of them never meets the agent of
+  the run before; it stops 30 s after its last request (and after 10 minutes in any case).
 
 It runs only under ``hatch build`` (hatchling's CLI): PEP 517 frontends delete their isolated
 environment between targets, and in-process builds share a session anyway.
@@ -75,6 +77,34 @@ IDLE_SECONDS = 30.0  # from one target's request to the next; hatch starts them 
 MAX_LIFE_SECONDS = 600.0
 READY_SECONDS = 20.0  # how long a build process waits for an agent it started
 _MAX_REQUEST = 64 * 1024
+
+# What the agent reads from its own environment besides the token: the expected identity
+# (hatch_sigstore.ci.CIContext.expected_identity), the trust config
+# (hatch_sigstore.trust.TrustChoice.resolve) and what sigstore's HTTP clients read (CA bundles,
+# proxies). Only these variables' values make the agent's address, never a token's.
+SIGNING_ENV = (
+    "GITLAB_CI",
+    "CI_SERVER_URL",
+    "CI_PROJECT_PATH",
+    "CI_PROJECT_ID",
+    "CI_CONFIG_PATH",
+    "CI_COMMIT_TAG",
+    "CI_COMMIT_BRANCH",
+    "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+    "HATCH_SIGSTORE_TRUST_CONFIG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 
 _STARTED: set[str] = set()  # sockets whose agent this process started
 # the agents themselves: referenced so that no Popen is collected (and warns) while they run
@@ -180,11 +210,18 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _env_digest(env: dict[str, str] | None = None) -> str:
+    """The sha256 of the :data:`SIGNING_ENV` values (unset and empty alike: readers strip)."""
+    env = dict(os.environ) if env is None else env
+    values = {name: env.get(name, "").strip() for name in SIGNING_ENV}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
 def _address(options: BuildOptions, token_digest: str) -> Path | None:
     folder = _folder()
     if folder is None:
         return None
-    key = json.dumps([token_digest, encode_options(options)], sort_keys=True)
+    key = json.dumps([token_digest, encode_options(options), _env_digest()], sort_keys=True)
     path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.sock"
     # a socket's path must fit sockaddr_un (104 bytes on macOS, 108 on Linux)
     return path if len(os.fsencode(path)) < 100 else None
@@ -232,7 +269,12 @@ def start_agent(options: BuildOptions, token: str, *, prepare: bool = True) -> N
     existing = _connect(path, 0)
     if existing is not None:  # started earlier (by hatch's probe): a target builds, so the
         with contextlib.suppress(OSError), existing:  # certificate is asked for now
-            hello = {"token_sha256": digest, "options": encode_options(options), "prepare": True}
+            hello = {
+                "token_sha256": digest,
+                "env_sha256": _env_digest(),
+                "options": encode_options(options),
+                "prepare": True,
+            }
             existing.sendall(json.dumps(hello).encode() + b"\n")
         return
     try:
@@ -268,6 +310,7 @@ def sign_with_agent(options: BuildOptions, artifact: Path, token: str) -> list[s
         return None
     request = {
         "token_sha256": digest,
+        "env_sha256": _env_digest(),
         "options": encode_options(options),
         "artifact": str(artifact.resolve()),
     }
@@ -305,7 +348,11 @@ class _Notices:
 
 
 def _handle(
-    conn: socket.socket, options: BuildOptions, token_digest: str, prepare: Callable[[], None]
+    conn: socket.socket,
+    options: BuildOptions,
+    token_digest: str,
+    env_digest: str,
+    prepare: Callable[[], None],
 ) -> None:
     from hatch_sigstore.hatch._sign_verify import sign_and_verify
 
@@ -316,14 +363,22 @@ def _handle(
         try:
             request = json.loads(stream.readline(_MAX_REQUEST))
             given = str(request["token_sha256"])
+            given_env = str(request.get("env_sha256"))
             asked = decode_options(request["options"])
             artifact = None if request.get("prepare") else Path(str(request["artifact"]))
         except (ValueError, KeyError, TypeError, AttributeError):
             return
-        if not hmac.compare_digest(given, token_digest) or asked != options:
+        if (
+            not hmac.compare_digest(given, token_digest)
+            or given_env != env_digest
+            or asked != options
+        ):
             answer: dict[str, Any] = {
                 "ok": False,
-                "error": {"type": "SigningError", "message": "refused: another token or options"},
+                "error": {
+                    "type": "SigningError",
+                    "message": "refused: another token, environment or options",
+                },
             }
         elif artifact is None:  # a target starts building: the certificate, now
             prepare()
@@ -366,6 +421,7 @@ def serve(
     from hatch_sigstore.sign import SignOptions, resolve_token, shared_session
 
     token_digest = _token_digest(resolve_token(SignOptions(outputs=options.outputs, token=None)))
+    env_digest = _env_digest()
     os.umask(0o077)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -411,7 +467,7 @@ def serve(
             except TimeoutError:
                 continue
             with contextlib.suppress(OSError):  # the asking process went away: serve on
-                _handle(conn, options, token_digest, prepare_once)
+                _handle(conn, options, token_digest, env_digest, prepare_once)
             last = time.monotonic()
     finally:
         server.close()

@@ -38,7 +38,10 @@ def expected_identity(options: BuildOptions, ci: CIContext) -> ExpectedIdentity:
     table = f"{options.path}.identity"
     base = None
     if not (ident.server and ident.project_path and ident.ref):
-        base = ci.expected_identity()
+        base = ci.expected_identity(
+            ref_elsewhere=ident.ref is not None,
+            ref_fix=f'set `{table}.ref` (e.g. "refs/tags/v1.0")',
+        )
 
     def given(key: str, value: str | None, from_ci: str | None, variable: str) -> Given | None:
         if value is not None:

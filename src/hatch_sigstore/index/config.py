@@ -257,7 +257,10 @@ def parse_config(
 
     if problems.items:
         where = f" {str(path)!r}" if path is not None else ""
-        lines = "\n".join(f"  {p}: {m}" for p, m in problems.items)
+        # each problem a sentence: the remediation follows the last one on its line
+        lines = "\n".join(
+            f"  {p}: {m if m.endswith(('.', '?', '!')) else m + '.'}" for p, m in problems.items
+        )
         raise ConfigError(
             f"The index config{where} has {len(problems.items)} problem(s):\n{lines}\n",
             remediation="Fix each key named above (README, 'Verified installs', has an example).",

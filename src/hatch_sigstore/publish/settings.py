@@ -370,7 +370,10 @@ def _policy_from(
             expected = expected._replace(project_id=ci.project_id)
         policy = Policy.gitlab(expected, version_from_tag=from_tag)
         return policy, policy.describe()
-    expected_ci = ci.expected_identity()
+    expected_ci = ci.expected_identity(
+        ref_fix='set ref = "refs/tags/v1.0" (or ref-glob) in [tool.hatch.publish.gitlab], '
+        "or pass -o ref=…"
+    )
     if expected_ci is None:
         return None, "none"
     policy = Policy.gitlab(expected_ci, version_from_tag=from_tag)

@@ -367,13 +367,24 @@ def mint_token(
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, readable by the owner only (it holds tokens), atomically."""
+    """Write ``text`` to ``path``, readable by the owner only (it holds tokens), atomically.
+
+    On any failure (``path`` a folder, a full disk) the temporary file goes too: no copy of a
+    token is left under a name nobody asked for. Raises the ``OSError``, naming ``path``.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _write_env_file(path: Path, env: dict[str, str]) -> None:

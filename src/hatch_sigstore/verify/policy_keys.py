@@ -210,7 +210,10 @@ def _gitlab(
 
     base: ExpectedIdentity | None = None
     if from_ci:
-        base = CIContext.from_env(env).expected_identity()
+        base = CIContext.from_env(env).expected_identity(
+            ref_elsewhere="ref" in text or "ref-glob" in text,
+            ref_fix=f"{named('ref').fix('refs/tags/v1.0')} (or {named('ref-glob')})",
+        )
         if base is None:
             raise GivenError(
                 f"{named('from-ci')} was given, but CI_SERVER_URL and CI_PROJECT_PATH are not "
