@@ -111,6 +111,12 @@ _STARTED: set[str] = set()  # sockets whose agent this process started
 _AGENTS: list[subprocess.Popen[bytes]] = []
 
 
+class _Stop:
+    """Set by the agent's SIGTERM handler; its accept loop ends at the next turn (≤ 0.5 s)."""
+
+    requested = False
+
+
 def agent_wanted(env: dict[str, str] | None = None) -> bool:
     env = dict(os.environ) if env is None else env
     mode = env.get(AGENT_ENV, "").strip().lower()
@@ -461,7 +467,11 @@ def serve(
             prepare_once()
         threading.Thread(target=_load_ahead, args=(session, options), daemon=True).start()
         born = last = time.monotonic()
-        while time.monotonic() - last < idle and time.monotonic() - born < MAX_LIFE_SECONDS:
+        while (
+            not _Stop.requested
+            and time.monotonic() - last < idle
+            and time.monotonic() - born < MAX_LIFE_SECONDS
+        ):
             try:
                 conn, _ = server.accept()
             except TimeoutError:
@@ -493,8 +503,14 @@ def _load_ahead(session: SigningSession | None, options: BuildOptions) -> None:
 def main(argv: list[str]) -> int:
     import signal
 
-    # stopped (SIGTERM): exit through serve's cleanup, so no socket file is left behind
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # stopped (SIGTERM): leave serve's loop through its cleanup, so no socket file is left
+    # behind. A flag, not sys.exit(): a handler that raises can run inside a finaliser of the
+    # main thread (an object's __del__, a weakref callback), where Python prints the
+    # exception and drops it, and the agent served on for its idle time
+    def stop(*_: object) -> None:
+        _Stop.requested = True
+
+    signal.signal(signal.SIGTERM, stop)
     start = json.loads(sys.stdin.read())
     sys.stdin.close()
     serve(Path(argv[0]), decode_options(start["options"]), prepare=bool(start["prepare"]))
