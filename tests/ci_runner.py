@@ -170,7 +170,7 @@ def run_pipeline(
 
 def runner_env(path_first: Path, extra: Mapping[str, str]) -> dict[str, str]:
     """A runner's environment: no CI or installer variables of ours, ``path_first`` on PATH."""
-    keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SYSTEMROOT")
+    keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "SSL_CERT_FILE", "SYSTEMROOT")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PATH"] = f"{path_first}{os.pathsep}{os.environ.get('PATH', '')}"
     env.update(extra)

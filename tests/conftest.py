@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +29,37 @@ if TYPE_CHECKING:
     from hatch_sigstore.sandbox.gitlab import Project, Settings
 
 REAL_WORLD = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real-world"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _signing_agents_stopped() -> Iterator[None]:
+    """Builds under test (``hatch build``, the real-project pipelines) start signing agents
+    that would idle on for 30 s after the session: they listen in a folder of this session's
+    (``XDG_RUNTIME_DIR``), and whatever still listens there at the end is stopped."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        yield
+        return
+    runtime = tempfile.mkdtemp(prefix="hs-", dir="/tmp")  # short: a socket path has 108 bytes
+    previous = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = runtime
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = previous
+        for path in Path(runtime).glob("*/*.sock"):
+            try:
+                with socket.socket(socket.AF_UNIX) as conn:
+                    conn.connect(str(path))
+                    raw = conn.getsockopt(
+                        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+                    )
+                os.kill(struct.unpack("3i", raw)[0], signal.SIGTERM)
+            except OSError:
+                continue  # gone already
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
