@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hatch_sigstore._config import Options
+from hatch_sigstore._config import Options, did_you_mean
 from hatch_sigstore.errors import ConfigError
 
 
@@ -45,4 +45,24 @@ def test_not_a_table_is_one_problem() -> None:
     options = Options("text", "tool.x", known=("flag",))
     assert options.boolean("flag", True) is True
     with pytest.raises(ConfigError, match=r"`tool.x` must be a table"):
+        options.check()
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("outptus", " (did you mean `outputs`?)"),
+        ("sing", " (did you mean `sign`?)"),
+        ("Timeout", " (did you mean `timeout`?)"),
+        ("colour", ""),  # nothing close: no guess
+        ("", ""),
+    ],
+)
+def test_a_misspelt_key_gets_the_closest_known_one(key: str, hint: str) -> None:
+    assert did_you_mean(key, ("outputs", "sign", "timeout", "staging")) == hint
+
+
+def test_unknown_keys_are_reported_with_a_guess() -> None:
+    options = Options({"outptus": 1}, "tool.x", known=("outputs",))
+    with pytest.raises(ConfigError, match=r"`tool\.x\.outptus` \(did you mean `outputs`\?\)"):
         options.check()

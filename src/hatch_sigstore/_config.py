@@ -14,9 +14,17 @@ from typing import Any, TypeVar
 
 from hatch_sigstore.errors import ConfigError
 
-__all__ = ["Options", "describe_value"]
+__all__ = ["Options", "describe_value", "did_you_mean"]
 
 _T = TypeVar("_T")
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """`` (did you mean `url`?)`` for a misspelt key close to a known one, else ``""``."""
+    import difflib  # only on an error
+
+    close = difflib.get_close_matches(key.lower(), sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def describe_value(value: Any) -> str:
@@ -77,7 +85,8 @@ class Options:
         if known is not None:
             for key in sorted(set(table) - set(known)):
                 self.report(
-                    f"Unknown option `{path}.{key}`; the options there are "
+                    f"Unknown option `{path}.{key}`{did_you_mean(str(key), known)}; the "
+                    "options there are "
                     f"{_quote_all(sorted(known))}.",
                     remediation="Check the spelling against the configuration reference in the "
                     "README.",

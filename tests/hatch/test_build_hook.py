@@ -79,7 +79,7 @@ def assert_verified(paths: list[Path], local_sigstore: LocalSigstore) -> None:
         ({"identity": {"ref": "main"}}, {}, f"`{PATH}.identity.ref` must be a full ref"),
         ({"identity": {"server": "gitlab.com"}}, {}, f"`{PATH}.identity.server`"),
         ({"identity": {"projekt": "x"}}, {}, f"Unknown option `{PATH}.identity.projekt`"),
-        ({"sing": "auto"}, {}, f"Unknown option `{PATH}.sing`"),
+        ({"sing": "auto"}, {}, f"Unknown option `{PATH}.sing` (did you mean `sign`?)"),
     ],
 )
 def test_bad_options_name_their_toml_path(

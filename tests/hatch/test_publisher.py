@@ -563,7 +563,7 @@ def _drop(*names: str) -> dict[str, str | None]:
         ({}, ["-o", "token-env=NOT_SET_ANYWHERE"], ["NOT_SET_ANYWHERE", "not set"]),
         ({}, ["-o", "project=987654"], ["HTTP 404", "404 Not Found", "'987654'"]),
         ({}, ["-o", "token=glpat-literal-secret-123"], ["refuses literal tokens", "token-env"]),
-        ({}, ["-o", "dryrun=true"], ["Unknown publisher option", "dry-run"]),
+        ({}, ["-o", "dryrun=true"], ["Unknown publisher option", "(did you mean `dry-run`?)"]),
     ],
 )
 def test_bad_configuration(

@@ -90,6 +90,7 @@ def test_cosign_style_policy_for_a_pypi_package() -> None:
     [
         (doc(unlisted="maybe"), "unlisted", "pass-through"),
         (doc(colour="blue"), "colour", "unknown key"),
+        (doc(unlistd="refuse"), "unlistd", "unknown key (did you mean `unlisted`?)"),
         (
             doc(package={"x": {"upstream": "company", **POLICY, "ref-glob": "tags/*"}}),
             "package.x.ref-glob",

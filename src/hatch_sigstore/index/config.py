@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
+from hatch_sigstore._config import did_you_mean
 from hatch_sigstore.errors import ConfigError, HatchSigstoreError
 from hatch_sigstore.identity import Source
 from hatch_sigstore.pypi import IndexURLs
@@ -212,7 +213,11 @@ def parse_config(
     problems = _Problems()
     for key in data:
         if key not in _TOP_KEYS:
-            problems.add((key,), f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}")
+            problems.add(
+                (key,),
+                f"unknown key{did_you_mean(str(key), _TOP_KEYS)}; expected one of "
+                f"{', '.join(sorted(_TOP_KEYS))}",
+            )
 
     unlisted = data.get("unlisted", "refuse")
     if unlisted not in ("refuse", "pass-through"):
@@ -420,7 +425,11 @@ def _unknown(
 ) -> None:
     for key in table:
         if key not in allowed:
-            problems.add((*path, key), f"unknown key; expected one of {', '.join(sorted(allowed))}")
+            problems.add(
+                (*path, key),
+                f"unknown key{did_you_mean(str(key), allowed)}; expected one of "
+                f"{', '.join(sorted(allowed))}",
+            )
 
 
 def _gitlab_upstream(
@@ -560,7 +569,11 @@ def _rules(
             spec = keys.get(name)
             if spec is None:
                 allowed = sorted({*_RULE_KEYS, *keys})
-                problems.add((*path, name), f"unknown key; expected one of {', '.join(allowed)}")
+                problems.add(
+                    (*path, name),
+                    f"unknown key{did_you_mean(str(name), allowed)}; expected one of "
+                    f"{', '.join(allowed)}",
+                )
             elif spec.kind == "switch" and not isinstance(value, bool):
                 problems.add((*path, name), f"must be true or false, not {_show(value)}")
             elif spec.kind == "text" and not isinstance(value, str):

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from hatch_sigstore._config import did_you_mean
 from hatch_sigstore._names import is_generic_name
 from hatch_sigstore.ci import CIContext
 from hatch_sigstore.errors import ConfigError
@@ -264,7 +265,7 @@ def _merge(
             if key not in known:
                 errors.append(
                     ConfigError(
-                        f"Unknown publisher option {where!s}.",
+                        f"Unknown publisher option {where!s}{did_you_mean(key, known)}.",
                         remediation=f"Known options: {', '.join(sorted(known))}.",
                     )
                 )
