@@ -92,6 +92,11 @@ def test_cosign_style_policy_for_a_pypi_package() -> None:
         (doc(colour="blue"), "colour", "unknown key"),
         (doc(unlistd="refuse"), "unlistd", "unknown key (did you mean `unlisted`?)"),
         (
+            doc(upstream={"company": {"urll": "https://gitlab.example.com/api/v4"}}),
+            "upstream.company.urll",
+            "unknown key (did you mean `url`?)",
+        ),
+        (
             doc(package={"x": {"upstream": "company", **POLICY, "ref-glob": "tags/*"}}),
             "package.x.ref-glob",
             "ref-glob is 'tags/*', which does not start with refs/",

@@ -414,6 +414,7 @@ def _upstreams(raw: object, problems: _Problems, env: Mapping[str, str]) -> dict
                 "needs url (a GitLab API v4 URL, with project or group) or index-url (a "
                 "PyPI-compatible simple index)",
             )
+            _unknown(table, _GITLAB_KEYS | _PYPI_KEYS, path, problems)  # say, a misspelt url
             continue
         if upstream is not None:
             out[name] = upstream
