@@ -14,8 +14,9 @@ changes), and for the tests downloads, once, into the git-ignored ``.cache/``:
 - ``.cache/wheelhouse/``: wheels of every dependency of ``hatch-sigstore[all]`` (and of the
   real projects' build plugins), so a test can install our freshly built wheel into a new
   virtual environment, or build in one, with ``--no-index``;
-- ``.cache/node/``: gitlab-ci-local from npm (when npm is there), which runs the example
-  pipeline's jobs locally in a test.
+- ``.cache/node/``: from npm (when npm is there), gitlab-ci-local, which runs the example
+  pipeline's jobs locally in a test, and sigstore-js's verifier, which checks what the local
+  Sigstore makes independently of sigstore-python.
 
 The tests themselves fetch nothing.
 """
@@ -23,6 +24,7 @@ The tests themselves fetch nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -41,6 +43,15 @@ NODE = CACHE / "node"
 # gitlab-ci-local runs the example pipeline's jobs locally (tests/test_gitlab_ci_local.py).
 # 4.70 and later need Node.js 22 (Set.prototype.union); 4.69.0 runs on Node.js 18+.
 GITLAB_CI_LOCAL = "gitlab-ci-local@4.69.0"
+# sigstore-js's offline verifier (tests/sandbox/test_cross_verify.py), pinned with its own
+# dependencies. 3.1.x is the last line that runs on Node.js 20 (4.x needs Node.js 22.22+).
+SIGSTORE_JS = (
+    "@sigstore/verify@3.1.1",
+    "@sigstore/bundle@4.0.0",
+    "@sigstore/core@3.2.1",
+    "@sigstore/protobuf-specs@0.5.2",
+)
+NPM_PACKAGES = (GITLAB_CI_LOCAL, *SIGSTORE_JS)
 # Build plugins of the real projects, for pipelines that build them in fresh environments.
 BUILD_PLUGINS = ("hatch-vcs", "hatch-fancy-pypi-readme")
 MIN_PYTHON = (3, 10)
@@ -141,17 +152,32 @@ def ensure_wheelhouse(python: Path) -> None:
     stamp.write_text(wanted + "\n")
 
 
-def ensure_gitlab_ci_local() -> None:
-    if (NODE / "node_modules" / ".bin" / "gitlab-ci-local").exists():
+def npm_installed(spec: str, prefix: Path = NODE) -> bool:
+    """Whether ``name@version`` is installed, at that version, in ``prefix`` (``.cache/node``)."""
+    name, _, version = spec.rpartition("@")
+    manifest = prefix / "node_modules" / name / "package.json"
+    try:
+        found = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(found == version)
+
+
+def ensure_node_packages() -> None:
+    missing = [spec for spec in NPM_PACKAGES if not npm_installed(spec)]
+    if not missing:
         return
     npm = shutil.which("npm")
     if npm is None:
-        say("no npm: the gitlab-ci-local test will be skipped (CI requires it; install Node.js)")
+        say(
+            "no npm: the gitlab-ci-local and sigstore-js tests will be skipped "
+            "(CI requires them; install Node.js)"
+        )
         return
-    say(f"installing {GITLAB_CI_LOCAL} from npm into {NODE.relative_to(ROOT)}")
+    say(f"installing {' '.join(missing)} from npm into {NODE.relative_to(ROOT)}")
     NODE.mkdir(parents=True, exist_ok=True)
     run([npm, "install", "--prefix", NODE, "--no-audit", "--no-fund", "--loglevel=error",
-         GITLAB_CI_LOCAL])  # fmt: skip
+         "--save-exact", *missing])  # fmt: skip
 
 
 def setup(*, for_tests: bool) -> Path:
@@ -162,7 +188,7 @@ def setup(*, for_tests: bool) -> Path:
     if for_tests:
         ensure_sdists(python)
         ensure_wheelhouse(python)
-        ensure_gitlab_ci_local()
+        ensure_node_packages()
     return python
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -192,7 +193,11 @@ def test_entry_shape_and_proof(v2_sandbox: LocalSigstore, signed: Path) -> None:
     )
     assert root == base64.b64decode(proof["rootHash"])
     note = proof["checkpoint"]["envelope"]
-    assert note.startswith(f"sandbox-v2.rekor.local\n{proof['treeSize']}\n{proof['rootHash']}\n\n")
+    # rekor-tiles: the origin is the log's host, which the trusted root's baseUrl names
+    origin = urlsplit(v2_sandbox.url).netloc
+    assert note.startswith(f"{origin}\n{proof['treeSize']}\n{proof['rootHash']}\n\n")
+    assert note.endswith("\n")
+    assert f"\n\n\u2014 {origin} " in note
     assert v2_sandbox.log_v2_size >= 1
 
 

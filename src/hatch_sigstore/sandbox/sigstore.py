@@ -31,6 +31,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
@@ -89,8 +90,13 @@ class LocalSigstore(Running):
         self._gitlab_url = gitlab_url.rstrip("/")
         self._oidc = TokenIssuer(self._gitlab_url)
         self._ca = CertificateAuthority()
-        self._log = TransparencyLog()
-        self._log_v2 = TransparencyLogV2() if rekor_v2 else None
+        self._server = LoopbackServer(SigstoreHandler, owner=self, host=host, port=port)
+        # Rekor signs its checkpoints in the name of its host (rekor: `rekor_server.hostname`,
+        # pkg/api/tlog.go; rekor-tiles: the log's origin), and verifiers such as sigstore-js
+        # take a checkpoint only from a log whose trusted-root baseUrl matches that name.
+        log_host = urlsplit(self._server.url).netloc
+        self._log = TransparencyLog(origin_host=log_host)
+        self._log_v2 = TransparencyLogV2(origin=log_host) if rekor_v2 else None
         self._tsa = TimestampAuthority() if rekor_v2 else None
         self.services = Services(
             self._oidc, self._ca, self._log, self._log_v2, self._tsa, self._gitlab_url
@@ -105,7 +111,6 @@ class LocalSigstore(Running):
         }
         self._stopping = threading.Event()
         self._stop_requested = threading.Event()
-        self._server = LoopbackServer(SigstoreHandler, owner=self, host=host, port=port)
         self._own_dir = state_dir is None
         try:
             self._state_dir = (
