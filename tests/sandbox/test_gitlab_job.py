@@ -59,10 +59,14 @@ def test_claims_are_jwt_v2s_claim_set() -> None:
         "gitlab.example.com/acme/tools/widget//.gitlab-ci.yml@refs/tags/v2.1.0"
     )
     assert claims["ci_config_sha"] == claims["sha"]
-    assert (claims["job_project_path"], claims["job_namespace_path"]) == (
-        claims["project_path"],
-        claims["namespace_path"],
-    ) == ("acme/tools/widget", "acme/tools")
+    assert (
+        (claims["job_project_path"], claims["job_namespace_path"])
+        == (
+            claims["project_path"],
+            claims["namespace_path"],
+        )
+        == ("acme/tools/widget", "acme/tools")
+    )
     assert claims["job_namespace_id"] == claims["namespace_id"]
 
 

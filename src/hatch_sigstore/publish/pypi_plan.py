@@ -195,9 +195,7 @@ def build_pypi_plan(
         for r in results
     )
     attestations = {
-        r.dist.filename: _verified_text(r)
-        for r in results
-        if r.attestation is not None and r.ok
+        r.dist.filename: _verified_text(r) for r in results if r.attestation is not None and r.ok
     }
     forms = _forms([d for d in dists if d.filename not in present])
     return PyPIPlan(settings, tuple(results), items, attestations, forms, frozenset(present))

@@ -168,9 +168,7 @@ class Job:
         return "gitlab-hosted" if server_url.rstrip("/") == GITLAB_COM else "self-hosted"
 
     # -- what GitLab gives the job ------------------------------------------------------------
-    def claims(
-        self, *, issuer: str, audience: str, iat: int, exp: int, jti: str
-    ) -> dict[str, Any]:
+    def claims(self, *, issuer: str, audience: str, iat: int, exp: int, jti: str) -> dict[str, Any]:
         """The ID token's claims (``Gitlab::Ci::JwtV2#payload``), issued by ``issuer`` (the
         instance URL, ``ci_id_tokens.issuer_url``)."""
         bool_text = "true" if self.protected else "false"

@@ -35,9 +35,7 @@ class StandIn(Running, Generic[C]):
     service = "stand-in"  # the request log's name for it
     server_header = "hatch-sigstore-sandbox"
 
-    def __init__(
-        self, *, host: str, port: int, state_dir: Path | None, temp_prefix: str
-    ) -> None:
+    def __init__(self, *, host: str, port: int, state_dir: Path | None, temp_prefix: str) -> None:
         self._temp = Path(tempfile.mkdtemp(prefix=temp_prefix)) if state_dir is None else None
         self.state_dir = self._temp if self._temp is not None else Path(state_dir)  # type: ignore[arg-type]
         self.state_dir.mkdir(parents=True, exist_ok=True)
