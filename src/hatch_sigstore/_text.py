@@ -6,7 +6,7 @@ fake table row. :func:`printable` removes every escape sequence (CSI, OSC, DCS a
 ECMA-48 string and two-character forms) and turns every other C0 and C1 control, DEL, the
 Unicode line and paragraph separators and the bidirectional overrides (which reorder what a
 terminal shows) into a space. Nothing here redacts: :func:`hatch_sigstore.errors.quote`
-redacts whole, then makes printable, then shortens.
+makes printable, then redacts whole, then shortens.
 """
 
 from __future__ import annotations

@@ -210,14 +210,25 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
-def quote(text: str, secrets: Iterable[str | None] = (), *, limit: int | None = None) -> str:
+def quote(
+    text: str,
+    secrets: Iterable[str | None] = (),
+    *,
+    limit: int | None = None,
+    keep_newlines: bool = False,
+) -> str:
     """What a server or a file said, fit to put in one of our messages: made printable (no
     escape sequences or other controls, one line), then redacted whole, then shortened to
     ``limit`` characters. The order matters: escape sequences put inside an echoed secret
     would hide it from redaction and vanish after it (the secret whole again on the screen),
     a secret cut in half by the limit would escape redaction, and an escape sequence cut in
-    half would escape removal."""
-    text = redact(printable(text), secrets)
+    half would escape removal.
+
+    ``keep_newlines``: a whole message of ours, laid out in lines (an error with its list of
+    problems), for the terminal: printable and redacted, its layout kept, never cut."""
+    text = redact(printable(text, keep_newlines=keep_newlines), secrets)
+    if keep_newlines:
+        return text
     return shorten(text, limit if limit is not None else len(text) + 1)
 
 

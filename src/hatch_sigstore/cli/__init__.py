@@ -11,9 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from hatch_sigstore.__about__ import __version__
-from hatch_sigstore._text import printable
 from hatch_sigstore.cli._extras import check_extras
-from hatch_sigstore.errors import HatchSigstoreError, redact
+from hatch_sigstore.errors import HatchSigstoreError, quote
 
 __all__ = ["main"]
 
@@ -42,14 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.func(args)
     except HatchSigstoreError as exc:
         # the message may quote a server, a certificate or a file name: no escape sequences
-        print(f"error: {redact(printable(str(exc), keep_newlines=True))}", file=sys.stderr)
+        print(f"error: {quote(str(exc), keep_newlines=True)}", file=sys.stderr)
         return 1
     except OSError as exc:
         # A last line of defence: the commands turn the file errors they expect into
         # HatchSigstoreError; anything else still gets one line naming the file, not a traceback.
         where = f": {exc.filename}" if exc.filename else ""
-        text = redact(printable(f"{exc.strerror or exc}{where}"))
-        print(f"error: {text}", file=sys.stderr)
+        print(f"error: {quote(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

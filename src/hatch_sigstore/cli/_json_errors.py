@@ -14,8 +14,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from hatch_sigstore._text import printable
-from hatch_sigstore.errors import HatchSigstoreError, redact
+from hatch_sigstore.errors import HatchSigstoreError, quote
 
 __all__ = ["json_errors"]
 
@@ -31,9 +30,7 @@ def json_errors(run: Run) -> Callable[[argparse.Namespace], int]:
             return run(args, secrets)
         except HatchSigstoreError as exc:
             if getattr(args, "json", False):
-                # printable first: an escape sequence inside a token would hide it from redact
-                text = printable(str(exc), keep_newlines=True)
-                document = {"ok": False, "error": redact(text, secrets)}
+                document = {"ok": False, "error": quote(str(exc), secrets, keep_newlines=True)}
                 json.dump(document, sys.stdout, indent=2)
                 sys.stdout.write("\n")
             raise

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from hatch.publish.plugin.interface import PublisherInterface
 
 from hatch_sigstore._text import printable
-from hatch_sigstore.errors import HatchSigstoreError, redact
+from hatch_sigstore.errors import HatchSigstoreError, quote
 from hatch_sigstore.publish import (
     PLUGIN_NAME,
     ItemResult,
@@ -103,8 +103,7 @@ class _HatchReporter:
         elif result.status == "present":
             self._app.display_info(f"skipped   {where} (already there, same sha256)")
         else:
-            text = redact(printable(result.message), self._secrets)
-            self._app.display_error(f"FAILED    {where}: {text}")
+            self._app.display_error(f"FAILED    {where}: {quote(result.message, self._secrets)}")
 
 
 class SigstorePublisher(PublisherInterface):
@@ -117,7 +116,7 @@ class SigstorePublisher(PublisherInterface):
         try:
             self._publish(artifacts, options)
         except HatchSigstoreError as exc:
-            self.app.abort(redact(printable(str(exc), keep_newlines=True), self._secrets))
+            self.app.abort(quote(str(exc), self._secrets, keep_newlines=True))
 
     def _publish(self, artifacts: list[str], options: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -180,7 +179,7 @@ class GitLabPublisher(SigstorePublisher):
             summary = execute(plan, client, reporter, secrets=secrets)
         self._show_summary(summary)
         if not summary.ok:
-            app.abort(redact(printable(str(summary.error(with_state=False))), secrets))
+            app.abort(quote(str(summary.error(with_state=False)), secrets))
 
     def _show_plan(self, plan: Plan) -> None:
         for line in plan.render():  # names and signers come from files: printable only

@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hatch_sigstore._text import printable
-from hatch_sigstore.errors import redact
+from hatch_sigstore.errors import quote
 from hatch_sigstore.hatch.publisher import SigstorePublisher, _HatchReporter, show_summary
 from hatch_sigstore.publish import (
     PYPI_PLUGIN_NAME,
@@ -95,7 +94,7 @@ class PyPIPublisher(SigstorePublisher):
             app.display_info("Nothing to send, so no token was exchanged.")
         show_summary(app, summary, label="Index state")
         if not summary.ok:
-            app.abort(redact(printable(str(summary.error(with_state=False))), secrets))
+            app.abort(quote(str(summary.error(with_state=False)), secrets))
 
     def _authenticate(self, client: IndexClient, settings: PyPISettings, project: str) -> None:
         """Trusted publishing with the job's ID token, else the API token."""
