@@ -24,8 +24,6 @@ from hatch_sigstore._net._base import HTTPClientBase
 from hatch_sigstore._net._http import (
     check_sha256,
     exc_text,
-    is_permanent,
-    read_capped,
 )
 from hatch_sigstore._net._redirects import Followed, Service, follow
 from hatch_sigstore._net._retry import (
@@ -133,9 +131,6 @@ class ClientCore(HTTPClientBase):
             self.home += (origin(self.server_url),)
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self.download_deadline = download_deadline
-        # Small bodies (errors, index pages, JSON) must end within this many seconds; ``timeout``
-        # is also the longest wait for the next byte of any body (httpx's read timeout).
-        self._body_deadline = max(30.0, 2 * timeout)
         self.chunk_size = max(4096, chunk_size)
         self._sleep = sleep
         # After an ambiguous generic PUT (the whole body went out, then a timeout or a 5xx),
@@ -346,16 +341,8 @@ class ClientCore(HTTPClientBase):
         return give_up
 
     def _retry_status(self, response: httpx.Response, body: bytes, action: str) -> Retry:
-        """A transient answer (429, 5xx) as a :class:`Retry`, honouring ``Retry-After``."""
-        status = response.status_code
-        return Retry(
-            reason=f"HTTP {status}",
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            error=self._error(response, body, action),
-        )
-
-    def _retry_transport(self, exc: httpx.TransportError) -> Retry:
-        return Retry(reason=exc_text(exc), exc=exc, permanent=is_permanent(exc))
+        """A transient answer (429, 5xx) as a :class:`Retry`, reporting GitLab's words."""
+        return self._status_retry(response, self._error(response, body, action))
 
     def _retrying(
         self, attempt: Callable[[], _T], action: str, url: str, *, end: float | None = None
@@ -383,19 +370,15 @@ class ClientCore(HTTPClientBase):
             headers["Accept"] = accept
 
         def attempt() -> tuple[httpx.Response, bytes]:
-            try:
-                with self._http.stream("GET", url, headers=headers) as response:
-                    body, truncated = read_capped(response, limit, self._body_deadline)
-            except httpx.TransportError as exc:
-                raise self._retry_transport(exc) from None
-            if truncated and response.is_success:
-                raise RegistryError(
+            return self._read_small(
+                self._http.stream("GET", url, headers=headers),
+                limit=limit,
+                oversized=lambda: RegistryError(
                     self._redact(f"{url} answered more than {limit} bytes while {action}."),
                     remediation="Refusing an oversized answer; check the API URL.",
-                )
-            if is_retryable_status(response.status_code):
-                raise self._retry_status(response, body, action)
-            return response, body
+                ),
+                error=lambda response, body: self._error(response, body, action),
+            )
 
         return self._retrying(attempt, action, url)
 

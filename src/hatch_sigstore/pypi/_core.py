@@ -25,13 +25,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from hatch_sigstore._net._base import HTTPClientBase
-from hatch_sigstore._net._http import exc_text, is_permanent, read_capped
+from hatch_sigstore._net._http import exc_text, read_capped
 from hatch_sigstore._net._redirects import Service, follow
 from hatch_sigstore._net._retry import (
     Retry,
     RetryPolicy,
-    is_retryable_status,
-    parse_retry_after,
     retrying,
 )
 from hatch_sigstore._urls import origin, plain_http_refusal, same_origin
@@ -74,7 +72,6 @@ class IndexCore(HTTPClientBase):
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self.chunk_size = max(4096, chunk_size)
         self._sleep = sleep
-        self._body_deadline = max(30.0, 2 * timeout)
         self.token: UploadToken | None = None
         self.id_token: IDToken | None = None
         self._read_headers: dict[str, str] = {}
@@ -159,16 +156,6 @@ class IndexCore(HTTPClientBase):
         )
 
     # -- retries ------------------------------------------------------------------------------
-    def _retry_transport(self, exc: httpx.TransportError) -> Retry:
-        return Retry(reason=exc_text(exc), exc=exc, permanent=is_permanent(exc))
-
-    def _retry_status(self, response: httpx.Response, error: Exception) -> Retry:
-        return Retry(
-            reason=f"HTTP {response.status_code}",
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            error=error,
-        )
-
     def _retry_error(self, retry: Retry, action: str, url: str, tries: int) -> RegistryError:
         if isinstance(retry.error, RegistryError):
             retry.error.message = f"{retry.error.message} (after {tries} attempt(s))"
@@ -227,19 +214,15 @@ class IndexCore(HTTPClientBase):
         """An idempotent GET with retries; the body read up to ``limit`` bytes."""
 
         def attempt() -> tuple[httpx.Response, bytes]:
-            try:
-                with self._open(url, action=action, accept=accept) as response:
-                    body, truncated = read_capped(response, limit, self._body_deadline)
-            except httpx.TransportError as exc:
-                raise self._retry_transport(exc) from None
-            if truncated and response.is_success:
-                raise PyPIError(
+            return self._read_small(
+                self._open(url, action=action, accept=accept),
+                limit=limit,
+                oversized=lambda: PyPIError(
                     self._redact(f"{url} answered more than {limit} bytes while {action}."),
                     remediation="Refusing an oversized answer; check the index URL.",
-                )
-            if is_retryable_status(response.status_code):
-                raise self._retry_status(response, self._read_error(response, body, action))
-            return response, body
+                ),
+                error=lambda response, body: self._read_error(response, body, action),
+            )
 
         return self._retrying(attempt, action, url)
 

@@ -125,7 +125,7 @@ class Reads(IndexCore):
                     body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
                     error = self._read_error(response, body, action)
                     if is_retryable_status(response.status_code):
-                        raise self._retry_status(response, error)
+                        raise self._status_retry(response, error)
                     raise error
                 declared = response.headers.get("content-length", "")
                 if DIGITS_RE.match(declared) and int(declared) > max_bytes:

@@ -73,7 +73,7 @@ class TrustedPublishing(IndexCore):
                 raise self._retry_transport(exc) from None
             status = response.status_code
             if is_retryable_status(status):
-                raise self._retry_status(response, self._refused(response, body, project))
+                raise self._status_retry(response, self._refused(response, body, project))
             return response, body
 
         response, body = self._retrying(attempt, action, url)

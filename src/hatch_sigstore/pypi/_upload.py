@@ -160,7 +160,7 @@ class Uploads(IndexCore):
             raise upload_error(status, response.reason_phrase, response.headers, body, ctx)
 
         def retry_status(response: httpx.Response, body: bytes) -> Retry:
-            return self._retry_status(
+            return self._status_retry(
                 response,
                 upload_error(
                     response.status_code, response.reason_phrase, response.headers, body, ctx
