@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import email.parser
 import os
+import signal
+import socket
+import struct
 import tarfile
 import textwrap
 import zipfile
@@ -190,3 +193,12 @@ def unpack_sdist(sdist: Path, dest: Path) -> Path:
         tf.extractall(dest, filter="data")
     (root,) = [p for p in dest.iterdir() if p.is_dir()]
     return root
+
+
+def stop_agent(path: Path) -> None:
+    """Stop the signing agent listening on ``path`` (started by another process: its pid is
+    the socket peer's, Linux's SO_PEERCRED)."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(path))
+        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    os.kill(struct.unpack("3i", raw)[0], signal.SIGTERM)

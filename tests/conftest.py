@@ -6,13 +6,12 @@ their own tokens and create their own projects, so they do not see each other's 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
 import shutil
-import signal
 import socket
-import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from build_helpers import stop_agent
 from registry_helpers import Env
 
 if TYPE_CHECKING:
@@ -50,15 +50,8 @@ def _signing_agents_stopped() -> Iterator[None]:
         else:
             os.environ["XDG_RUNTIME_DIR"] = previous
         for path in Path(runtime).glob("*/*.sock"):
-            try:
-                with socket.socket(socket.AF_UNIX) as conn:
-                    conn.connect(str(path))
-                    raw = conn.getsockopt(
-                        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
-                    )
-                os.kill(struct.unpack("3i", raw)[0], signal.SIGTERM)
-            except OSError:
-                continue  # gone already
+            with contextlib.suppress(OSError):  # gone already
+                stop_agent(path)
         shutil.rmtree(runtime, ignore_errors=True)
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from build_helpers import BUILD_HOOK, ci, clear_ci_env, make_project
+from build_helpers import BUILD_HOOK, ci, clear_ci_env, make_project, stop_agent
 from hatch_sigstore._files import sidecars_of
 from hatch_sigstore.errors import SigningError
 from hatch_sigstore.hatch import _agent, _build_signing
@@ -316,15 +314,6 @@ def run_hatch_probe(root: Path, targets: list[str], env: dict[str, str]) -> list
     subprocess.run([sys.executable, "-u", str(script)], cwd=root, env=env, check=True)
     found: list[str] = json.loads((output / "output.json").read_text())
     return found
-
-
-def stop_agent(path: Path) -> None:
-    """Stop the agent listening on ``path`` (started by another process: we find its pid)."""
-    with socket.socket(socket.AF_UNIX) as conn:
-        conn.connect(str(path))
-        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid = struct.unpack("3i", raw)[0]
-    os.kill(pid, signal.SIGTERM)
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="finds the agent's pid (Linux)")
