@@ -130,6 +130,23 @@ def test_services_stop_by_themselves_when_their_state_folder_is_deleted(state: P
     assert _gone(pid, within=10 * PID_CHECK_SECONDS)
 
 
+@pytest.mark.parametrize("stale", ["", "999999999\n"], ids=["empty", "dead-pid"])
+def test_up_after_a_killed_sandbox_ignores_its_stale_pid_file(state: Path, stale: str) -> None:
+    """A sandbox killed with SIGKILL leaves its pid file: the next `up` must not read it (or
+    a half-written new one) as "the services started, then died"."""
+    state.mkdir()
+    (state / PID_FILE).write_text(stale, encoding="ascii")
+
+    env = _read_env(up(state))
+
+    pid = int((state / PID_FILE).read_text(encoding="ascii"))
+    os.kill(pid, 0)  # the new services run and own the pid file
+    simple = f"{env['CI_API_V4_URL']}/projects/{env['CI_PROJECT_ID']}/packages/pypi/simple"
+    request = urllib.request.Request(simple, headers={"PRIVATE-TOKEN": env["GITLAB_TOKEN"]})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
 def test_up_that_gives_up_leaves_nothing_running(state: Path) -> None:
     """Too short a timeout: a clean error (no traceback), and no services left behind, even
     when the launcher forked them at the deadline."""

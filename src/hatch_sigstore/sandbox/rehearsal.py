@@ -165,7 +165,10 @@ def up(
         )
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     env_file = state / ENV_FILE
-    env_file.unlink(missing_ok=True)
+    # Left by a sandbox that was killed (no pid runs, checked above): a stale pid file would
+    # read as "started, then died" until the new services write theirs.
+    for name in (ENV_FILE, PID_FILE):
+        (state / name).unlink(missing_ok=True)
     argv = [
         sys.executable,
         "-m",
@@ -201,12 +204,14 @@ def up(
         except subprocess.TimeoutExpired:
             returncode = None  # killed before it forked, or just after: `down` below decides
     deadline = time.monotonic() + timeout
+    died = False
     while returncode == 0 and time.monotonic() < deadline:
         if env_file.is_file():
             return env_file
         pid = _running_pid(state)
         if (state / PID_FILE).is_file() and pid is None:
-            break  # started, then died
+            died = True  # started, then died (the pid file is written whole: never half-read)
+            break
         time.sleep(0.05)
     # A child forked at the very deadline writes its pid file a moment later: give it that
     # moment, so `down` finds it (and it also stops by itself once its pid file is gone).
@@ -216,11 +221,12 @@ def up(
         log.seek(log_start)
         tail = log.read().decode("utf-8", "replace").strip()
     last = tail.splitlines()[-1] if tail else "no output"
-    when = (
-        f"exited with status {returncode}"
-        if returncode
-        else f"did not start within {timeout:.0f} s"
-    )
+    if returncode:
+        when = f"exited with status {returncode}"
+    elif died:
+        when = "stopped before they were ready"
+    else:
+        when = f"did not start within {timeout:.0f} s"
     raise ConfigError(
         f"The sandbox services {when} ({last}).", remediation=f"See {state / LOG_FILE}."
     )
@@ -263,7 +269,8 @@ def run_services(
     if os.fork() > 0:  # the launcher: its child carries on, detached
         os._exit(0)
     os.setsid()
-    (state / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
+    # Atomically: `up` polls this file, and a half-written (empty) one would read as "died".
+    write_private(state / PID_FILE, f"{os.getpid()}\n")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
