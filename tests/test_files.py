@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from hatch_sigstore._files import NotRegularFileError, open_regular, sha256_file
+from hatch_sigstore._files import NotRegularFileError, file_mode, open_regular, sha256_file
 
 
 def test_a_regular_file_is_read(tmp_path: Path) -> None:
@@ -39,3 +40,14 @@ def test_anything_but_the_regular_file_itself_is_refused(tmp_path: Path, kind: s
         sha256_file(path, follow_symlinks=False)
     if kind == "link":  # the default (signing, verifying what a user names) follows links
         assert sha256_file(path) == hashlib.sha256(b"TOP-SECRET").hexdigest()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077, 0o002])
+def test_file_mode_is_what_open_gives_a_new_file(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        mode = file_mode()
+        (tmp_path / "plain").write_bytes(b"")
+    finally:
+        os.umask(old)
+    assert mode == stat.S_IMODE((tmp_path / "plain").stat().st_mode)

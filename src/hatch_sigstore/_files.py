@@ -23,6 +23,7 @@ __all__ = [
     "SIDECAR_SUFFIXES",
     "SIGNATURE_SUFFIX",
     "NotRegularFileError",
+    "file_mode",
     "is_sandbox_env",
     "is_sidecar",
     "open_regular",
@@ -95,6 +96,40 @@ class NotRegularFileError(OSError):
     An :class:`OSError` (``strerror`` says which), so every ``except OSError`` that reports
     ``exc.strerror`` reports it too.
     """
+
+
+def _umask_now() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Where /proc tells no umask: read once, here. os.umask has no read-only form, and setting it
+# for a moment later, from a worker thread, would race with threads creating files.
+_IMPORT_UMASK = _umask_at_import() if _umask_now() is None else None
+
+
+def file_mode() -> int:
+    """The mode ``open()`` would give a new file now: 0o666 less the process's umask.
+
+    For files we create through a private temporary file (``mkstemp`` makes it 0o600) and then
+    rename into place: signature files and downloads get what the user's umask says.
+    """
+    mask = _umask_now()
+    if mask is None:
+        mask = _IMPORT_UMASK if _IMPORT_UMASK is not None else _umask_at_import()
+    return 0o666 & ~mask
 
 
 def open_regular(path: str | os.PathLike[str]) -> io.FileIO:

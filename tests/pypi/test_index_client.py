@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,6 +107,30 @@ def test_exchange_upload_and_read_back(
         assert got.sha256 == sha(sdist)
         assert client.project_files("no-such-project-anywhere") is None
     assert [f.has_provenance for f in pypi_index.files(project)] == [True, True]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_downloads_get_the_mode_the_umask_gives(
+    pypi_index: PyPIIndex,
+    pypi_sigstore: LocalSigstore,
+    project: str,
+    tmp_path: Path,
+    umask: int,
+    mode: int,
+) -> None:
+    """As open() would make it, as the GitLab client does: a private umask keeps it private."""
+    wheel, _ = dists(tmp_path, project)
+    with client_for(pypi_index) as client:
+        client.exchange(IDToken.parse(id_token(pypi_sigstore), "PYPI_ID_TOKEN"))
+        assert upload(client, project, wheel, attested=False) is UploadOutcome.UPLOADED
+        [listed] = client.project_files(project) or []
+        old = os.umask(umask)
+        try:
+            got = client.download(listed.url, tmp_path / "copy.whl", max_bytes=1 << 20, deadline=30)
+        finally:
+            os.umask(old)
+    assert got.sha256 == sha(wheel)
+    assert stat.S_IMODE(got.path.stat().st_mode) == mode
 
 
 @pytest.mark.parametrize("kind", ["reset", "stored_then_502", "store_after_502", "status"])

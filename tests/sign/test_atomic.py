@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hatch_sigstore.sign._atomic import (
-    atomic_write_bytes,
-    atomic_write_group,
-    atomic_write_text,
-    file_mode,
-)
+from hatch_sigstore._files import file_mode
+from hatch_sigstore.sign._atomic import atomic_write_bytes, atomic_write_group, atomic_write_text
 
 
 def _listing(folder: Path) -> list[str]:

@@ -11,11 +11,6 @@ deadline.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +24,7 @@ from hatch_sigstore._net._http import (
     read_capped,
 )
 from hatch_sigstore._net._outcomes import Downloaded
+from hatch_sigstore._net._save import save_stream
 from hatch_sigstore._urls import origin, same_origin
 from hatch_sigstore.errors import ConfigError, RegistryError
 from hatch_sigstore.gitlab._core import ClientCore, Route
@@ -36,30 +32,7 @@ from hatch_sigstore.gitlab._errors import ERROR_BODY_LIMIT
 from hatch_sigstore.gitlab._simple import IndexFile
 from hatch_sigstore.gitlab._uploads import ProgressCallback
 
-__all__ = ["Downloads", "file_mode"]
-
-_umask_lock = threading.Lock()
-
-
-def file_mode() -> int:
-    """The mode ``open()`` would give a new file now: 0o666 less the process's umask.
-
-    Read from ``/proc/self/status`` where Linux offers it (no side effect); else by setting
-    and restoring the umask under a lock (``os.umask`` has no read-only form)."""
-    mask: int | None = None
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    mask = int(line.split()[1], 8)
-                    break
-    except (OSError, ValueError, IndexError):
-        mask = None
-    if mask is None:
-        with _umask_lock:
-            mask = os.umask(0o077)
-            os.umask(mask)
-    return 0o666 & ~mask
+__all__ = ["Downloads"]
 
 
 class Downloads(ClientCore):
@@ -115,62 +88,8 @@ class Downloads(ClientCore):
         action: str,
         route: Route,
     ) -> Downloaded:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        placed = False
-        try:
-            with os.fdopen(fd, "wb") as out:
-                digest = hashlib.sha256()
-                total = 0
-                try:
-                    with self._open(url, route=route, action=action) as followed:
-                        response = followed.response
-                        if response.status_code != 200:
-                            body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
-                            raise self._answer_error(followed, body, action)
-                        if page_instead_of_file(response.headers):
-                            raise self._page_error(followed.url, response)
-                        declared = response.headers.get("content-length")
-                        if declared and DIGITS_RE.match(declared) and int(declared) > max_bytes:
-                            raise RegistryError(
-                                self._redact(
-                                    f"{origin(followed.url)} announces {declared} bytes, more "
-                                    "than the limit of "
-                                    f"{max_bytes} for {dest.name}; refusing to download."
-                                ),
-                                remediation="No real package is that large; check the server.",
-                            )
-                        for chunk in response.iter_bytes():
-                            total += len(chunk)
-                            if total > max_bytes:
-                                raise RegistryError(
-                                    self._redact(
-                                        f"{url} sent more than {max_bytes} bytes for {dest.name}; "
-                                        "aborted and deleted the partial file."
-                                    ),
-                                    remediation="No real package is that large; check the server.",
-                                )
-                            if time.monotonic() > end:
-                                raise RegistryError(
-                                    self._redact(
-                                        f"Downloading {dest.name} from {url} did not finish "
-                                        "within the time limit; aborted and deleted the partial "
-                                        "file."
-                                    ),
-                                    remediation="The server is too slow or never ends the "
-                                    "response; raise the download deadline if the link is slow.",
-                                )
-                            digest.update(chunk)
-                            out.write(chunk)
-                            if progress is not None:
-                                progress(total)
-                except httpx.TransportError as exc:
-                    if isinstance(exc, httpx.TimeoutException) and time.monotonic() > end:
-                        raise self._transport_error(exc, action, url, 1) from None
-                    raise self._retry_transport(exc) from None
-                out.flush()
-                os.fsync(out.fileno())
-            actual = digest.hexdigest()
+
+        def check(actual: str) -> None:
             if expected is not None and actual != expected:
                 raise RegistryError(
                     self._redact(
@@ -180,14 +99,51 @@ class Downloads(ClientCore):
                     remediation="The registry served different bytes than its index lists: do "
                     "not install this file; report it to the project's maintainers.",
                 )
-            os.chmod(tmp, file_mode())  # mkstemp made it 0o600; the user's umask decides
-            os.replace(tmp, dest)
-            placed = True
-            return Downloaded(path=dest, sha256=actual, size=total)
-        finally:
-            if not placed:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+
+        try:
+            with self._open(url, route=route, action=action) as followed:
+                response = followed.response
+                if response.status_code != 200:
+                    body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
+                    raise self._answer_error(followed, body, action)
+                if page_instead_of_file(response.headers):
+                    raise self._page_error(followed.url, response)
+                declared = response.headers.get("content-length")
+                if declared and DIGITS_RE.match(declared) and int(declared) > max_bytes:
+                    raise RegistryError(
+                        self._redact(
+                            f"{origin(followed.url)} announces {declared} bytes, more than the "
+                            f"limit of {max_bytes} for {dest.name}; refusing to download."
+                        ),
+                        remediation="No real package is that large; check the server.",
+                    )
+                return save_stream(
+                    response.iter_bytes(),
+                    dest,
+                    max_bytes=max_bytes,
+                    end=end,
+                    progress=progress,
+                    check=check,
+                    too_big=lambda: RegistryError(
+                        self._redact(
+                            f"{url} sent more than {max_bytes} bytes for {dest.name}; "
+                            "aborted and deleted the partial file."
+                        ),
+                        remediation="No real package is that large; check the server.",
+                    ),
+                    too_slow=lambda: RegistryError(
+                        self._redact(
+                            f"Downloading {dest.name} from {url} did not finish within the time "
+                            "limit; aborted and deleted the partial file."
+                        ),
+                        remediation="The server is too slow or never ends the response; raise "
+                        "the download deadline if the link is slow.",
+                    ),
+                )
+        except httpx.TransportError as exc:
+            if isinstance(exc, httpx.TimeoutException) and time.monotonic() > end:
+                raise self._transport_error(exc, action, url, 1) from None
+            raise self._retry_transport(exc) from None
 
     def pypi_download(
         self,

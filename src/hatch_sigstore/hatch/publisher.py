@@ -21,8 +21,6 @@ from hatch_sigstore.errors import HatchSigstoreError, quote
 from hatch_sigstore.publish import (
     PLUGIN_NAME,
     ItemResult,
-    Plan,
-    Summary,
     UploadItem,
     build_plan,
     collect_dists,
@@ -32,7 +30,7 @@ from hatch_sigstore.publish import (
     resolve_settings,
 )
 
-__all__ = ["GitLabPublisher", "SigstorePublisher", "show_summary"]
+__all__ = ["GitLabPublisher", "SigstorePublisher", "client_options", "show_plan", "show_summary"]
 
 # Files at least this big get a progress bar (when the terminal is interactive).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -146,7 +144,7 @@ class GitLabPublisher(SigstorePublisher):
         results = preflight(dists, settings)
         plan = build_plan(dists, results, settings)
         if settings.dry_run:
-            self._show_plan(plan)
+            show_plan(app, plan)
             # a missing token, or one that may not go to the URL, fails the dry run too
             settings.credentials().check_destination(settings.api_url)
             require_preflight(results, settings)
@@ -162,11 +160,7 @@ class GitLabPublisher(SigstorePublisher):
         secrets = self._secrets = tuple(credentials.secrets)
         from hatch_sigstore.gitlab import RegistryClient
 
-        client_kwargs: dict[str, Any] = {}
-        if settings.timeout is not None:
-            client_kwargs["timeout"] = settings.timeout
-        if settings.retries is not None:
-            client_kwargs["retries"] = settings.retries
+        client_kwargs = client_options(settings)
         app.display_info(
             f"Publishing {len(plan.pypi)} dist(s) and {len(plan.generic)} signature file(s) to "
             f"{settings.project_api_url}/packages as {credentials.describe()}"
@@ -177,16 +171,37 @@ class GitLabPublisher(SigstorePublisher):
         client = RegistryClient(settings.api_url, settings.project, credentials, **client_kwargs)
         with client, _HatchReporter(app, secrets) as reporter:
             summary = execute(plan, client, reporter, secrets=secrets)
-        self._show_summary(summary)
+        show_summary(app, summary)
         if not summary.ok:
             app.abort(quote(str(summary.error(with_state=False)), secrets))
 
-    def _show_plan(self, plan: Plan) -> None:
-        for line in plan.render():  # names and signers come from files: printable only
-            self.app.display_info(printable(line))
 
-    def _show_summary(self, summary: Summary) -> None:
-        show_summary(self.app, summary)
+class _ClientSettings(Protocol):
+    @property
+    def timeout(self) -> float | None: ...
+
+    @property
+    def retries(self) -> int | None: ...
+
+
+def client_options(settings: _ClientSettings) -> dict[str, Any]:
+    """The client keywords the publisher's table sets (the rest keep the client's defaults)."""
+    options: dict[str, Any] = {}
+    if settings.timeout is not None:
+        options["timeout"] = settings.timeout
+    if settings.retries is not None:
+        options["retries"] = settings.retries
+    return options
+
+
+class _Renders(Protocol):
+    def render(self) -> list[str]: ...
+
+
+def show_plan(app: Any, plan: _Renders) -> None:
+    """A dry run's plan; names, signers and verdicts come from files: printable only."""
+    for line in plan.render():
+        app.display_info(printable(line))
 
 
 class SummaryView(Protocol):

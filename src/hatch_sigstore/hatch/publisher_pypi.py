@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hatch_sigstore.errors import quote
-from hatch_sigstore.hatch.publisher import SigstorePublisher, _HatchReporter, show_summary
+from hatch_sigstore.hatch.publisher import (
+    SigstorePublisher,
+    _HatchReporter,
+    client_options,
+    show_plan,
+    show_summary,
+)
 from hatch_sigstore.publish import (
     PYPI_PLUGIN_NAME,
     PyPISettings,
@@ -58,11 +64,7 @@ class PyPIPublisher(SigstorePublisher):
             )
         from hatch_sigstore.pypi import IndexClient
 
-        kwargs: dict[str, Any] = {}
-        if settings.timeout is not None:
-            kwargs["timeout"] = settings.timeout
-        if settings.retries is not None:
-            kwargs["retries"] = settings.retries
+        kwargs = client_options(settings)
         if settings.ca_bundle is not None:
             kwargs["verify"] = settings.ca_bundle
         with IndexClient(settings.urls, **kwargs) as client:
@@ -71,8 +73,7 @@ class PyPIPublisher(SigstorePublisher):
             results = pypi_preflight(dists, settings, present=present)
             plan = build_pypi_plan(dists, results, settings, present=present)
             if settings.dry_run:
-                for line in plan.render():
-                    app.display_info(line)
+                show_plan(app, plan)
                 if settings.id_token is None:
                     settings.api_token()  # a missing token fails the dry run too
                 require_pypi(results, settings)

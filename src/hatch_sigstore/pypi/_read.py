@@ -14,10 +14,6 @@ origin, and ``file_hosts`` limits where any read may go (:mod:`._core`).
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -27,6 +23,7 @@ import httpx
 from hatch_sigstore._net._http import DIGITS_RE, read_capped
 from hatch_sigstore._net._outcomes import Downloaded
 from hatch_sigstore._net._retry import is_retryable_status
+from hatch_sigstore._net._save import save_stream
 from hatch_sigstore._net._uploads import ProgressCallback
 from hatch_sigstore.pypi._core import IndexCore
 from hatch_sigstore.pypi._errors import ERROR_BODY_LIMIT, PyPIError
@@ -117,42 +114,29 @@ class Reads(IndexCore):
         action: str,
         progress: ProgressCallback | None,
     ) -> Downloaded:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, self._open(url, action=action) as response:
-                if response.status_code != 200:
-                    body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
-                    error = self._read_error(response, body, action)
-                    if is_retryable_status(response.status_code):
-                        raise self._status_retry(response, error)
-                    raise error
-                declared = response.headers.get("content-length", "")
-                if DIGITS_RE.match(declared) and int(declared) > max_bytes:
-                    raise self._too_big(url, dest, max_bytes)
-                digest, total = hashlib.sha256(), 0
-                for chunk in response.iter_bytes():
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise self._too_big(url, dest, max_bytes)
-                    if time.monotonic() > end:
-                        raise PyPIError(
-                            self._redact(f"{dest.name} from {url} did not arrive in time."),
-                            remediation="The server is too slow or never ends the response; "
-                            "raise --timeout if the link is just slow.",
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if progress is not None:
-                        progress(total)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-            return Downloaded(path=dest, sha256=digest.hexdigest(), size=total)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with self._open(url, action=action) as response:
+            if response.status_code != 200:
+                body, _ = read_capped(response, ERROR_BODY_LIMIT, self._body_deadline)
+                error = self._read_error(response, body, action)
+                if is_retryable_status(response.status_code):
+                    raise self._status_retry(response, error)
+                raise error
+            declared = response.headers.get("content-length", "")
+            if DIGITS_RE.match(declared) and int(declared) > max_bytes:
+                raise self._too_big(url, dest, max_bytes)
+            return save_stream(
+                response.iter_bytes(),
+                dest,
+                max_bytes=max_bytes,
+                end=end,
+                progress=progress,
+                too_big=lambda: self._too_big(url, dest, max_bytes),
+                too_slow=lambda: PyPIError(
+                    self._redact(f"{dest.name} from {url} did not arrive in time."),
+                    remediation="The server is too slow or never ends the response; "
+                    "raise --timeout if the link is just slow.",
+                ),
+            )
 
     def _too_big(self, url: str, dest: Path, max_bytes: int) -> PyPIError:
         return PyPIError(

@@ -16,23 +16,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_group", "atomic_write_text", "file_mode"]
+from hatch_sigstore._files import file_mode
 
-
-def _default_mode() -> int:
-    # Read the umask once, at import (os.umask is process-global; reading it later from a
-    # worker thread would race with other threads that create files).
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_MODE = _default_mode()
-
-
-def file_mode() -> int:
-    """The permission bits a plain ``open(path, "w")`` would give a new file (umask applied)."""
-    return _MODE
+__all__ = ["atomic_write_bytes", "atomic_write_group", "atomic_write_text"]
 
 
 def _write_temp(path: Path, data: bytes, mode: int | None) -> Path:
@@ -44,7 +30,7 @@ def _write_temp(path: Path, data: bytes, mode: int | None) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_path, _MODE if mode is None else mode)
+        os.chmod(tmp_path, file_mode() if mode is None else mode)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
