@@ -3,6 +3,9 @@ attestation bytes that verified are ever sent."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,3 +93,38 @@ def test_two_sdists_of_one_release_are_refused(
     results = pypi_preflight(found, settings)
     with pytest.raises(PublishError, match="PyPI takes one sdist per release"):
         build_pypi_plan([*found, twin], results, settings)
+
+
+_OPENED: list[str] | None = None  # while a list: the paths opened, from the audit hook below
+
+
+def _note_open(event: str, args: tuple[object, ...]) -> None:
+    if _OPENED is not None and event == "open" and isinstance(args[0], (str, Path)):
+        _OPENED.append(str(args[0]))
+
+
+sys.addaudithook(_note_open)
+
+
+@pytest.mark.parametrize("attestations", [True, False])
+def test_an_sdist_read_while_collecting_is_not_read_again(
+    pypi_sigstore: LocalSigstore, tmp_path: Path, attestations: bool
+) -> None:
+    """collect_dists reads an sdist whole (its metadata, its sha256); preflight reuses that."""
+    global _OPENED  # noqa: PLW0603 (the audit hook cannot be removed, only told to stop)
+    signed_release(pypi_sigstore, tmp_path, "group/plan")
+    settings = settings_for(pypi_sigstore, tmp_path, "group/plan")
+    if not attestations:
+        settings = dataclasses.replace(settings, attestations=False)
+    found = collect_dists(settings.artifacts)
+    [sdist] = [d for d in found if d.kind == "sdist"]
+    _OPENED = []
+    try:
+        results = pypi_preflight(found, settings)
+    finally:
+        opened, _OPENED = _OPENED, None
+    assert all(r.ok for r in results), results
+    assert str(sdist.path) not in opened
+    assert [r.sha256 for r in results if r.dist is sdist] == [
+        hashlib.sha256(sdist.path.read_bytes()).hexdigest()
+    ]

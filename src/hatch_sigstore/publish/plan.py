@@ -62,7 +62,7 @@ def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[Prefligh
     """
     if settings.policy is None:
         return [
-            PreflightResult(d, False, _sha256(d), "not verified: no expected identity")
+            PreflightResult(d, False, dist_sha256(d), "not verified: no expected identity")
             for d in dists
         ]
     from hatch_sigstore.verify import EVERY_SIDECAR, verify_files
@@ -78,14 +78,16 @@ def preflight(dists: Sequence[Dist], settings: PublishSettings) -> list[Prefligh
     )
     out = []
     for d, r in zip(dists, results, strict=True):
-        sha = r.sha256 or _sha256(d)
+        sha = r.sha256 or dist_sha256(d)
         detail = f"signed by {r.identity} ({r.sidecar})" if r.ok else (r.reason or "failed")
         verified = tuple((d.path.with_name(name), digest) for name, digest in r.sidecar_files)
         out.append(PreflightResult(d, r.ok, sha, detail, verified if r.ok else ()))
     return out
 
 
-def _sha256(dist: Dist) -> str:
+def dist_sha256(dist: Dist) -> str:
+    """The dist's sha256: from its examination when it had one (an sdist read whole while
+    collecting), else read now, never through a link (:func:`file_sha256`)."""
     if dist.examined is not None:
         return dist.examined.sha256
     return file_sha256(dist.path)

@@ -20,7 +20,7 @@ from pathlib import Path
 from hatch_sigstore._files import ATTESTATION_SUFFIX, open_regular
 from hatch_sigstore.errors import PublishError
 from hatch_sigstore.publish.dists import Dist
-from hatch_sigstore.publish.plan import UploadItem, file_sha256, format_size
+from hatch_sigstore.publish.plan import UploadItem, dist_sha256, format_size
 from hatch_sigstore.publish.pypi_settings import PYPI_TABLE, PyPISettings
 
 __all__ = ["PyPIPlan", "PyPIPreflight", "build_pypi_plan", "pypi_preflight", "require_pypi"]
@@ -53,7 +53,7 @@ def _preflight(
     dists: Sequence[Dist], settings: PyPISettings, present: Mapping[str, str]
 ) -> list[PyPIPreflight]:
     def digest(d: Dist) -> str:
-        return present.get(d.filename) or file_sha256(d.path)
+        return present.get(d.filename) or dist_sha256(d)
 
     there = [
         PyPIPreflight(d, True, digest(d), "already on the index with the same sha256: not sent")
@@ -71,7 +71,7 @@ def _preflight(
     results = {
         Path(r.artifact).name: r
         for r in verify_files(
-            [d.path for d in attested],
+            [d.examined or d.path for d in attested],  # an sdist is not read again
             settings.policy,
             settings.trust,
             sidecar="attestation",

@@ -22,7 +22,7 @@ from typing import Protocol
 from hatch_sigstore.errors import HatchSigstoreError, PublishError, redact
 from hatch_sigstore.gitlab import UploadOutcome
 from hatch_sigstore.publish.dists import Dist
-from hatch_sigstore.publish.plan import UploadItem, file_sha256
+from hatch_sigstore.publish.plan import UploadItem, dist_sha256
 from hatch_sigstore.publish.pypi_plan import PyPIPlan
 from hatch_sigstore.publish.pypi_summary import PyPISummary
 from hatch_sigstore.publish.run import Reporter, run_groups
@@ -68,7 +68,7 @@ def index_state(dists: Sequence[Dist], client: IndexAPI, index: str) -> dict[str
         for d in members:
             if d.filename not in listed:
                 continue
-            local = file_sha256(d.path)
+            local = dist_sha256(d)
             if listed[d.filename] == local:
                 present[d.filename] = local
             else:
